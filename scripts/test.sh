@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Sets up and runs every test: Rust unit tests, the integration suite (real binary, real
+# client), and the redis-py / redis-cli suite in a Python venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strata-target}"
+
+echo "== cargo test (unit + integration)"
+cargo test --release
+
+echo "== python (redis-py, redis-cli)"
+if [ ! -x .venv/bin/pytest ]; then
+    python3 -m venv .venv
+fi
+.venv/bin/pip install -q -r tests/python/requirements.txt
+STRATA_BIN="$CARGO_TARGET_DIR/release/strata" .venv/bin/pytest -q tests/python
+echo "== all tests passed"

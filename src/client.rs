@@ -1,0 +1,193 @@
+//! Per-connection client state and the registry behind `CLIENT LIST`/`KILL`/`INFO clients`.
+//!
+//! [`ClientState`] is owned by one connection task and handed to command handlers; the part
+//! other clients may read or act on (`CLIENT LIST`, `CLIENT KILL`) is the shared
+//! [`ClientInfo`]. Depends on nothing above it.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+/// `CLIENT REPLY` modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Suppress the reply of the next command only.
+    Skip,
+}
+
+/// What other connections may see of a client.
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub created: Instant,
+    pub name: Mutex<String>,
+    pub lib_name: Mutex<String>,
+    pub lib_ver: Mutex<String>,
+    pub db: AtomicUsize,
+    pub resp: AtomicU8,
+    /// Milliseconds since `created` of the last command.
+    pub last_active_ms: AtomicU64,
+    pub last_cmd: Mutex<String>,
+    pub no_evict: AtomicBool,
+    pub no_touch: AtomicBool,
+    killed: AtomicBool,
+    kill_signal: Notify,
+}
+
+impl ClientInfo {
+    pub fn idle_secs(&self) -> u64 {
+        let now = self.created.elapsed().as_millis() as u64;
+        now.saturating_sub(self.last_active_ms.load(Ordering::Relaxed)) / 1000
+    }
+
+    pub fn touch(&self) {
+        self.last_active_ms.store(self.created.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// Asks the owning connection to close.
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::SeqCst);
+        self.kill_signal.notify_one();
+    }
+
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::SeqCst)
+    }
+
+    /// Resolves when [`ClientInfo::kill`] was called.
+    pub async fn killed(&self) {
+        while !self.is_killed() {
+            self.kill_signal.notified().await;
+        }
+    }
+
+    /// `CLIENT LIST` flags of this client.
+    pub fn flags(&self) -> String {
+        let mut f = String::new();
+        if self.no_evict.load(Ordering::Relaxed) {
+            f.push('e');
+        }
+        if self.no_touch.load(Ordering::Relaxed) {
+            f.push('T');
+        }
+        if f.is_empty() {
+            f.push('N');
+        }
+        f
+    }
+
+    /// One `CLIENT LIST` line, in Redis 7's field order.
+    pub fn describe(&self, flags: &str) -> String {
+        let age = self.created.elapsed().as_secs();
+        format!(
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub=0 psub=0 \
+             ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 \
+             oll=0 omem=0 tot-mem=1024 events=r cmd={} user=default redir=-1 resp={} \
+             lib-name={} lib-ver={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.name.lock(),
+            age,
+            self.idle_secs(),
+            flags,
+            self.db.load(Ordering::Relaxed),
+            self.last_cmd.lock(),
+            self.resp.load(Ordering::Relaxed),
+            self.lib_name.lock(),
+            self.lib_ver.lock(),
+        )
+    }
+}
+
+/// Connection-local state, mutated by connection commands.
+pub struct ClientState {
+    pub info: Arc<ClientInfo>,
+    pub db: usize,
+    pub resp3: bool,
+    pub authenticated: bool,
+    pub reply_mode: ReplyMode,
+    /// Close the connection after sending the current batch's replies (`QUIT`).
+    pub close_after_reply: bool,
+    /// Close at once without replying (`SHUTDOWN`, `CLIENT KILL` of oneself).
+    pub close_now: bool,
+}
+
+impl ClientState {
+    pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> ClientState {
+        ClientState {
+            info,
+            db: 0,
+            resp3: false,
+            authenticated,
+            reply_mode: ReplyMode::On,
+            close_after_reply: false,
+            close_now: false,
+        }
+    }
+
+    pub fn select(&mut self, db: usize) {
+        self.db = db;
+        self.info.db.store(db, Ordering::Relaxed);
+    }
+
+    pub fn set_resp3(&mut self, resp3: bool) {
+        self.resp3 = resp3;
+        self.info.resp.store(if resp3 { 3 } else { 2 }, Ordering::Relaxed);
+    }
+}
+
+/// All connected clients, by id.
+#[derive(Default)]
+pub struct ClientRegistry {
+    next_id: AtomicU64,
+    clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+}
+
+impl ClientRegistry {
+    pub fn register(&self, addr: String, laddr: String) -> Arc<ClientInfo> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let info = Arc::new(ClientInfo {
+            id,
+            addr,
+            laddr,
+            created: Instant::now(),
+            name: Mutex::new(String::new()),
+            lib_name: Mutex::new(String::new()),
+            lib_ver: Mutex::new(String::new()),
+            db: AtomicUsize::new(0),
+            resp: AtomicU8::new(2),
+            last_active_ms: AtomicU64::new(0),
+            last_cmd: Mutex::new("NULL".to_string()),
+            no_evict: AtomicBool::new(false),
+            no_touch: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
+            kill_signal: Notify::new(),
+        });
+        self.clients.lock().insert(id, info.clone());
+        info
+    }
+
+    pub fn unregister(&self, id: u64) {
+        self.clients.lock().remove(&id);
+    }
+
+    pub fn all(&self) -> Vec<Arc<ClientInfo>> {
+        self.clients.lock().values().cloned().collect()
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
+        self.clients.lock().get(&id).cloned()
+    }
+
+    pub fn count(&self) -> usize {
+        self.clients.lock().len()
+    }
+}

@@ -1,0 +1,330 @@
+//! Connection commands: PING, ECHO, QUIT, RESET, SELECT, AUTH, HELLO and CLIENT.
+
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use super::{arg_i64, is, ok, text, Ctx};
+use crate::client::ReplyMode;
+use crate::error::{CmdError, CmdResult};
+use crate::protocol::Reply;
+
+/// The version Strata reports where clients expect Redis's (HELLO, INFO): the Redis release
+/// whose behaviour it implements.
+pub const REDIS_COMPAT_VERSION: &str = "7.2.0";
+
+pub fn ping(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    match args.len() {
+        1 => Ok(Reply::status("PONG")),
+        2 => Ok(Reply::Bulk(args[1].clone())),
+        _ => Err(CmdError::WrongArity("ping".into())),
+    }
+}
+
+pub fn echo(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    Ok(Reply::Bulk(args[1].clone()))
+}
+
+pub fn quit(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
+    ctx.client.close_after_reply = true;
+    ok()
+}
+
+pub fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
+    let needs_auth = !ctx.state.config.get("requirepass").is_empty();
+    let client = &mut *ctx.client;
+    client.select(0);
+    client.set_resp3(false);
+    client.authenticated = !needs_auth;
+    client.reply_mode = ReplyMode::On;
+    client.info.name.lock().clear();
+    client.info.no_evict.store(false, Ordering::Relaxed);
+    client.info.no_touch.store(false, Ordering::Relaxed);
+    Ok(Reply::status("RESET"))
+}
+
+pub fn select(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let db = arg_i64(&args[1])?;
+    if db < 0 || db as usize >= ctx.storage().databases() {
+        return Err(CmdError::DbIndexOutOfRange);
+    }
+    ctx.client.select(db as usize);
+    ok()
+}
+
+/// Checks credentials against `requirepass` (the only user is `default`).
+fn check_password(ctx: &Ctx<'_>, user: Option<&[u8]>, password: &[u8]) -> CmdResult<()> {
+    let required = ctx.state.config.get("requirepass");
+    let user_ok = user.is_none_or(|u| u == b"default");
+    if user_ok && (required.is_empty() || required.as_bytes() == password) {
+        if required.is_empty() && user.is_none() {
+            return Err(CmdError::custom(
+                "ERR AUTH <password> called without any password configured for the default user. \
+                 Are you sure your configuration is correct?",
+            ));
+        }
+        Ok(())
+    } else {
+        Err(CmdError::WrongPass)
+    }
+}
+
+pub fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let result = match args.len() {
+        2 => check_password(ctx, None, &args[1]),
+        3 => check_password(ctx, Some(&args[1]), &args[2]),
+        _ => Err(CmdError::Syntax),
+    };
+    result?;
+    ctx.client.authenticated = true;
+    ok()
+}
+
+pub fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let mut protocol = None;
+    let mut i = 1;
+    if let Some(ver) = args.get(1) {
+        let v = arg_i64(ver).map_err(|_| {
+            CmdError::custom("ERR Protocol version is not an integer or out of range")
+        })?;
+        if !(2..=3).contains(&v) {
+            return Err(CmdError::custom("NOPROTO unsupported protocol version"));
+        }
+        protocol = Some(v);
+        i = 2;
+    }
+    let mut auth: Option<(Bytes, Bytes)> = None;
+    let mut name: Option<Bytes> = None;
+    while i < args.len() {
+        if is(&args[i], "AUTH") && i + 2 < args.len() {
+            auth = Some((args[i + 1].clone(), args[i + 2].clone()));
+            i += 3;
+        } else if is(&args[i], "SETNAME") && i + 1 < args.len() {
+            name = Some(args[i + 1].clone());
+            i += 2;
+        } else {
+            return Err(CmdError::custom(format!("ERR Syntax error in HELLO option '{}'", text(&args[i]))));
+        }
+    }
+    if let Some((user, pass)) = &auth {
+        check_password(ctx, Some(user), pass)?;
+        ctx.client.authenticated = true;
+    }
+    if !ctx.client.authenticated {
+        return Err(CmdError::custom(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
+             HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and \
+             select the RESP protocol version at the same time",
+        ));
+    }
+    if let Some(n) = &name {
+        validate_client_name(n)?;
+        *ctx.client.info.name.lock() = text(n);
+    }
+    if let Some(v) = protocol {
+        ctx.client.set_resp3(v == 3);
+    }
+    let proto = if ctx.client.resp3 { 3 } else { 2 };
+    Ok(Reply::Map(vec![
+        (Reply::bulk("server"), Reply::bulk("redis")),
+        (Reply::bulk("version"), Reply::bulk(REDIS_COMPAT_VERSION)),
+        (Reply::bulk("proto"), Reply::Int(proto)),
+        (Reply::bulk("id"), Reply::Int(ctx.client.info.id as i64)),
+        (Reply::bulk("mode"), Reply::bulk("standalone")),
+        (Reply::bulk("role"), Reply::bulk("master")),
+        (Reply::bulk("modules"), Reply::Array(vec![])),
+    ]))
+}
+
+fn validate_client_name(name: &[u8]) -> CmdResult<()> {
+    if name.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
+        return Err(CmdError::custom(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    Ok(())
+}
+
+pub fn client_id(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
+    Ok(Reply::Int(ctx.client.info.id as i64))
+}
+
+pub fn client_setname(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    validate_client_name(&args[2])?;
+    *ctx.client.info.name.lock() = text(&args[2]);
+    ok()
+}
+
+pub fn client_getname(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
+    let name = ctx.client.info.name.lock().clone();
+    Ok(if name.is_empty() { Reply::Nil } else { Reply::bulk(name) })
+}
+
+pub fn client_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let mut ids: Option<Vec<u64>> = None;
+    let mut i = 2;
+    while i < args.len() {
+        if is(&args[i], "TYPE") && i + 1 < args.len() {
+            let t = &args[i + 1];
+            if !["normal", "master", "replica", "pubsub"].iter().any(|k| is(t, k)) {
+                return Err(CmdError::custom(format!("ERR Unknown client type '{}'", text(t))));
+            }
+            if !is(t, "normal") {
+                ids = Some(Vec::new());
+            }
+            i += 2;
+        } else if is(&args[i], "ID") && i + 1 < args.len() {
+            let mut list = Vec::new();
+            for a in &args[i + 1..] {
+                let id = arg_i64(a).ok().filter(|&n| n > 0).ok_or_else(|| CmdError::custom("ERR Invalid client ID"))?;
+                list.push(id as u64);
+            }
+            ids = Some(list);
+            i = args.len();
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let mut out = String::new();
+    for info in ctx.state.clients.all() {
+        if ids.as_ref().is_some_and(|l| !l.contains(&info.id)) {
+            continue;
+        }
+        out.push_str(&info.describe(&info.flags()));
+        out.push('\n');
+    }
+    Ok(Reply::Verbatim(out))
+}
+
+pub fn client_info(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
+    let mut line = ctx.client.info.describe(&ctx.client.info.flags());
+    line.push('\n');
+    Ok(Reply::Verbatim(line))
+}
+
+pub fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let clients = ctx.state.clients.all();
+    if args.len() == 3 {
+        // Old form: CLIENT KILL addr:port
+        let addr = text(&args[2]);
+        let Some(target) = clients.iter().find(|c| c.addr == addr) else {
+            return Err(CmdError::custom("ERR No such client"));
+        };
+        if target.id == ctx.client.info.id {
+            ctx.client.close_after_reply = true;
+        } else {
+            target.kill();
+        }
+        return ok();
+    }
+    let (mut id, mut addr, mut laddr, mut skipme, mut max_age) = (None, None, None, true, None);
+    let mut type_normal: Option<bool> = None;
+    let mut i = 2;
+    while i < args.len() {
+        let Some(value) = args.get(i + 1) else {
+            return Err(CmdError::Syntax);
+        };
+        let opt = &args[i];
+        if is(opt, "ID") {
+            id = Some(arg_i64(value).ok().filter(|&n| n > 0).ok_or_else(|| {
+                CmdError::custom("ERR client-id should be greater than 0")
+            })? as u64);
+        } else if is(opt, "ADDR") {
+            addr = Some(text(value));
+        } else if is(opt, "LADDR") {
+            laddr = Some(text(value));
+        } else if is(opt, "TYPE") {
+            if !["normal", "master", "replica", "slave", "pubsub"].iter().any(|k| is(value, k)) {
+                return Err(CmdError::custom(format!("ERR Unknown client type '{}'", text(value))));
+            }
+            type_normal = Some(is(value, "normal"));
+        } else if is(opt, "USER") {
+            if !is(value, "default") {
+                return Err(CmdError::custom(format!("ERR No such user '{}'", text(value))));
+            }
+        } else if is(opt, "SKIPME") {
+            skipme = if is(value, "yes") {
+                true
+            } else if is(value, "no") {
+                false
+            } else {
+                return Err(CmdError::Syntax);
+            };
+        } else if is(opt, "MAXAGE") {
+            max_age = Some(arg_i64(value)?);
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 2;
+    }
+    let mut killed = 0;
+    for c in clients {
+        let me = c.id == ctx.client.info.id;
+        let matches = id.is_none_or(|v| v == c.id)
+            && addr.as_ref().is_none_or(|a| *a == c.addr)
+            && laddr.as_ref().is_none_or(|a| *a == c.laddr)
+            && type_normal.is_none_or(|n| n)
+            && max_age.is_none_or(|m| c.created.elapsed().as_secs() as i64 >= m)
+            && !(skipme && me);
+        if matches {
+            killed += 1;
+            if me {
+                ctx.client.close_after_reply = true;
+            } else {
+                c.kill();
+            }
+        }
+    }
+    Ok(Reply::Int(killed))
+}
+
+pub fn client_setinfo(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let value = text(&args[3]);
+    if value.chars().any(|c| !('!'..='~').contains(&c)) {
+        return Err(CmdError::custom(format!(
+            "ERR {} cannot contain spaces, newlines or special characters.",
+            text(&args[2]).to_ascii_lowercase()
+        )));
+    }
+    if is(&args[2], "LIB-NAME") {
+        *ctx.client.info.lib_name.lock() = value;
+    } else if is(&args[2], "LIB-VER") {
+        *ctx.client.info.lib_ver.lock() = value;
+    } else {
+        return Err(CmdError::custom(format!("ERR Unrecognized option '{}'", text(&args[2]))));
+    }
+    ok()
+}
+
+fn on_off(arg: &[u8]) -> CmdResult<bool> {
+    if is(arg, "ON") {
+        Ok(true)
+    } else if is(arg, "OFF") {
+        Ok(false)
+    } else {
+        Err(CmdError::Syntax)
+    }
+}
+
+pub fn client_no_evict(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    ctx.client.info.no_evict.store(on_off(&args[2])?, Ordering::Relaxed);
+    ok()
+}
+
+pub fn client_no_touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    ctx.client.info.no_touch.store(on_off(&args[2])?, Ordering::Relaxed);
+    ok()
+}
+
+pub fn client_reply(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    ctx.client.reply_mode = if is(&args[2], "ON") {
+        ReplyMode::On
+    } else if is(&args[2], "OFF") {
+        ReplyMode::Off
+    } else if is(&args[2], "SKIP") {
+        ReplyMode::Skip
+    } else {
+        return Err(CmdError::Syntax);
+    };
+    ok()
+}

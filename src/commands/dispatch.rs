@@ -1,0 +1,111 @@
+//! The one dispatch gate. Every command — from a socket today, from `EXEC` and Lua later —
+//! passes here: lookup (with `rename-command` applied), subcommand resolution, arity,
+//! authentication, locking from the table's key spec and flags, then the handler, then
+//! statistics. Handlers can therefore assume valid arity and held locks.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::table::{flags, keys_of, Command};
+use super::Ctx;
+use crate::client::ClientState;
+use crate::error::CmdError;
+use crate::protocol::Reply;
+use crate::state::ServerState;
+
+/// Redis's "unknown command" text: the name and up to ~128 bytes of arguments.
+fn unknown_command(args: &[Bytes]) -> CmdError {
+    let mut shown = String::new();
+    for arg in &args[1..] {
+        if shown.len() >= 128 {
+            break;
+        }
+        let room = 128 - shown.len();
+        let text = String::from_utf8_lossy(&arg[..arg.len().min(room)]).into_owned();
+        shown.push_str(&format!("'{text}' "));
+    }
+    let name = String::from_utf8_lossy(&args[0][..args[0].len().min(128)]).into_owned();
+    CmdError::UnknownCommand { name, args: shown }
+}
+
+/// Resolves `args` to a command (or subcommand) and its full name (`client|list`).
+pub fn resolve(
+    state: &ServerState,
+    args: &[Bytes],
+) -> Result<(&'static Command, String), CmdError> {
+    let cmd = state.commands.lookup(&args[0]).ok_or_else(|| unknown_command(args))?;
+    if cmd.subcommands.is_empty() || (args.len() == 1 && cmd.handler.is_some()) {
+        return Ok((cmd, cmd.name.to_string()));
+    }
+    if args.len() == 1 {
+        return Err(CmdError::WrongArity(cmd.name.to_string()));
+    }
+    match cmd.find_sub(&args[1]) {
+        Some(sub) => Ok((sub, format!("{}|{}", cmd.name, sub.name))),
+        None => Err(CmdError::UnknownSubcommand {
+            cmd: cmd.name.to_ascii_uppercase(),
+            sub: String::from_utf8_lossy(&args[1][..args[1].len().min(128)]).into_owned(),
+        }),
+    }
+}
+
+/// Runs one command and returns its reply (errors included).
+pub fn execute(state: &ServerState, client: &mut ClientState, args: &[Bytes]) -> Reply {
+    if args.is_empty() {
+        return Reply::Error(CmdError::custom("ERR empty command").to_wire());
+    }
+    let (cmd, full_name) = match resolve(state, args) {
+        Ok(found) => found,
+        Err(e) => return Reply::Error(e.to_wire()),
+    };
+    let stats = state.commands.stats(&full_name);
+    if !cmd.arity_ok(args.len()) {
+        if let Some(s) = stats {
+            s.rejected.fetch_add(1, Ordering::Relaxed);
+        }
+        return Reply::Error(CmdError::WrongArity(full_name).to_wire());
+    }
+    if !client.authenticated && !cmd.has(flags::NO_AUTH) {
+        if let Some(s) = stats {
+            s.rejected.fetch_add(1, Ordering::Relaxed);
+        }
+        return Reply::Error(CmdError::NoAuth.to_wire());
+    }
+    let Some(handler) = cmd.handler else {
+        return Reply::Error(CmdError::WrongArity(full_name).to_wire());
+    };
+
+    client.info.touch();
+    *client.info.last_cmd.lock() = full_name.clone();
+    let started = Instant::now();
+    let result = {
+        let storage = &state.storage;
+        let key_args = keys_of(cmd, args);
+        let _global_exclusive;
+        let _global_shared;
+        let _keys;
+        if cmd.has(flags::EXCLUSIVE) {
+            _global_exclusive = storage.global.write();
+        } else if !key_args.is_empty() || cmd.has(flags::WRITE) {
+            _global_shared = storage.global.read();
+            _keys = storage.locks.lock(key_args.iter().copied());
+        }
+        let mut ctx = Ctx { state, client };
+        handler(&mut ctx, args)
+    };
+    let reply = match result {
+        Ok(reply) => reply,
+        Err(e) => Reply::Error(e.to_wire()),
+    };
+    state.stats.total_commands.fetch_add(1, Ordering::Relaxed);
+    if let Some(s) = stats {
+        s.calls.fetch_add(1, Ordering::Relaxed);
+        s.usec.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        if reply.is_error() {
+            s.failed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    reply
+}

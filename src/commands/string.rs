@@ -1,0 +1,303 @@
+//! String commands: argument parsing and reply shapes; semantics live in
+//! `storage::types::string`.
+
+use bytes::Bytes;
+
+use super::{arg_f64, arg_i64, is, ok, Ctx};
+use crate::error::{CmdError, CmdResult};
+use crate::protocol::Reply;
+use crate::storage::now_ms;
+use crate::storage::types::string::{byte_range, lcs as compute_lcs, SetCondition, TtlChange};
+
+/// `proto-max-bulk-len`, the largest string Redis lets a command build.
+fn max_string_len(ctx: &Ctx<'_>) -> usize {
+    ctx.state.config.get_int("proto-max-bulk-len").max(0) as usize
+}
+
+/// Converts a relative or absolute expire argument to absolute ms, with Redis's checks.
+/// `unit_ms` is 1000 for seconds; `relative` adds the current time.
+pub fn deadline_ms(arg: &[u8], unit_ms: i64, relative: bool, command: &str) -> CmdResult<u64> {
+    let value = arg_i64(arg)?;
+    let invalid = || CmdError::InvalidExpire(command.to_string());
+    if value <= 0 {
+        return Err(invalid());
+    }
+    let mut ms = value.checked_mul(unit_ms).ok_or_else(invalid)?;
+    if relative {
+        ms = ms.checked_add(now_ms() as i64).ok_or_else(invalid)?;
+    }
+    Ok(ms as u64)
+}
+
+pub fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    Ok(Reply::bulk_opt(ctx.storage().get_string(ctx.db(), &args[1])?))
+}
+
+/// Parsed `SET` options.
+struct SetArgs {
+    cond: SetCondition,
+    ttl: TtlChange,
+    get: bool,
+}
+
+fn parse_set_options(args: &[Bytes]) -> CmdResult<SetArgs> {
+    let mut out = SetArgs { cond: SetCondition::Always, ttl: TtlChange::Clear, get: false };
+    let mut ttl_given = false;
+    let mut i = 3;
+    while i < args.len() {
+        let opt = &args[i];
+        let next = args.get(i + 1);
+        if is(opt, "NX") && out.cond == SetCondition::Always {
+            out.cond = SetCondition::IfMissing;
+        } else if is(opt, "XX") && out.cond == SetCondition::Always {
+            out.cond = SetCondition::IfExists;
+        } else if is(opt, "GET") && !out.get {
+            out.get = true;
+        } else if is(opt, "KEEPTTL") && !ttl_given {
+            ttl_given = true;
+            out.ttl = TtlChange::Keep;
+        } else if !ttl_given && next.is_some() && ["EX", "PX", "EXAT", "PXAT"].iter().any(|k| is(opt, k)) {
+            ttl_given = true;
+            let (unit, relative) = match opt.to_ascii_uppercase().as_slice() {
+                b"EX" => (1000, true),
+                b"PX" => (1, true),
+                b"EXAT" => (1000, false),
+                _ => (1, false),
+            };
+            out.ttl = TtlChange::At(deadline_ms(next.map_or(&[][..], |b| &b[..]), unit, relative, "set")?);
+            i += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 1;
+    }
+    Ok(out)
+}
+
+pub fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let opts = parse_set_options(args)?;
+    let outcome = ctx.storage().set_string(ctx.db(), &args[1], &args[2], opts.cond, opts.ttl, opts.get)?;
+    Ok(if opts.get {
+        Reply::bulk_opt(outcome.previous)
+    } else if outcome.written {
+        Reply::Ok
+    } else {
+        Reply::Nil
+    })
+}
+
+pub fn setnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let outcome = ctx.storage().set_string(
+        ctx.db(),
+        &args[1],
+        &args[2],
+        SetCondition::IfMissing,
+        TtlChange::Clear,
+        false,
+    )?;
+    Ok(Reply::Int(i64::from(outcome.written)))
+}
+
+fn set_with_ttl(ctx: &mut Ctx<'_>, args: &[Bytes], unit_ms: i64, name: &str) -> CmdResult<Reply> {
+    let at = deadline_ms(&args[2], unit_ms, true, name)?;
+    ctx.storage().set_string(ctx.db(), &args[1], &args[3], SetCondition::Always, TtlChange::At(at), false)?;
+    ok()
+}
+
+pub fn setex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    set_with_ttl(ctx, args, 1000, "setex")
+}
+
+pub fn psetex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    set_with_ttl(ctx, args, 1, "psetex")
+}
+
+pub fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let outcome = ctx.storage().set_string(
+        ctx.db(),
+        &args[1],
+        &args[2],
+        SetCondition::Always,
+        TtlChange::Clear,
+        true,
+    )?;
+    Ok(Reply::bulk_opt(outcome.previous))
+}
+
+pub fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    Ok(Reply::bulk_opt(ctx.storage().get_del_string(ctx.db(), &args[1])?))
+}
+
+pub fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let mut ttl = None;
+    let mut i = 2;
+    while i < args.len() {
+        let opt = &args[i];
+        if ttl.is_some() {
+            return Err(CmdError::Syntax);
+        }
+        if is(opt, "PERSIST") {
+            ttl = Some(TtlChange::Clear);
+        } else if let (Some(next), Some((unit, relative))) = (
+            args.get(i + 1),
+            match opt.to_ascii_uppercase().as_slice() {
+                b"EX" => Some((1000, true)),
+                b"PX" => Some((1, true)),
+                b"EXAT" => Some((1000, false)),
+                b"PXAT" => Some((1, false)),
+                _ => None,
+            },
+        ) {
+            ttl = Some(TtlChange::At(deadline_ms(next, unit, relative, "getex")?));
+            i += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 1;
+    }
+    Ok(Reply::bulk_opt(ctx.storage().get_ex_string(ctx.db(), &args[1], ttl)?))
+}
+
+pub fn mget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let storage = ctx.storage();
+    let mut out = Vec::with_capacity(args.len() - 1);
+    for key in &args[1..] {
+        // MGET never fails on a wrong type: such keys read as nil.
+        out.push(Reply::bulk_opt(storage.get_string(ctx.db(), key).ok().flatten()));
+    }
+    Ok(Reply::Array(out))
+}
+
+fn pairs(args: &[Bytes], name: &str) -> CmdResult<Vec<(Bytes, Bytes)>> {
+    if args.len() % 2 == 0 {
+        return Err(CmdError::WrongArity(name.to_string()));
+    }
+    Ok(args[1..].chunks_exact(2).map(|c| (c[0].clone(), c[1].clone())).collect())
+}
+
+pub fn mset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let pairs = pairs(args, "mset")?;
+    ctx.storage().set_strings(ctx.db(), &pairs, false)?;
+    ok()
+}
+
+pub fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let pairs = pairs(args, "msetnx")?;
+    Ok(Reply::Int(i64::from(ctx.storage().set_strings(ctx.db(), &pairs, true)?)))
+}
+
+pub fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let max = max_string_len(ctx);
+    let len = ctx.storage().append_string(ctx.db(), &args[1], &args[2], max)?;
+    Ok(Reply::Int(len as i64))
+}
+
+pub fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let len = ctx.storage().get_string(ctx.db(), &args[1])?.map_or(0, |v| v.len());
+    Ok(Reply::Int(len as i64))
+}
+
+fn incr_common(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) -> CmdResult<Reply> {
+    Ok(Reply::Int(ctx.storage().incr_by(ctx.db(), key, delta)?))
+}
+
+pub fn incr(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    incr_common(ctx, &args[1], 1)
+}
+
+pub fn decr(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    incr_common(ctx, &args[1], -1)
+}
+
+pub fn incrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let delta = arg_i64(&args[2])?;
+    incr_common(ctx, &args[1], delta)
+}
+
+pub fn decrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let delta = arg_i64(&args[2])?;
+    if delta == i64::MIN {
+        return Err(CmdError::custom("ERR decrement would overflow"));
+    }
+    incr_common(ctx, &args[1], -delta)
+}
+
+pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let delta = arg_f64(&args[2])?;
+    Ok(Reply::bulk(ctx.storage().incr_by_float(ctx.db(), &args[1], delta)?))
+}
+
+pub fn getrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let start = arg_i64(&args[2])?;
+    let end = arg_i64(&args[3])?;
+    let value = ctx.storage().get_string(ctx.db(), &args[1])?.unwrap_or_default();
+    Ok(Reply::bulk(byte_range(&value, start, end).to_vec()))
+}
+
+pub fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let offset = arg_i64(&args[2])?;
+    if offset < 0 {
+        return Err(CmdError::OffsetOutOfRange);
+    }
+    let max = max_string_len(ctx);
+    let len = ctx.storage().set_range_string(ctx.db(), &args[1], offset as usize, &args[3], max)?;
+    Ok(Reply::Int(len as i64))
+}
+
+pub fn lcs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let (mut want_len, mut want_idx, mut with_match_len, mut min_len) = (false, false, false, 0i64);
+    let mut i = 3;
+    while i < args.len() {
+        let opt = &args[i];
+        if is(opt, "LEN") {
+            want_len = true;
+        } else if is(opt, "IDX") {
+            want_idx = true;
+        } else if is(opt, "WITHMATCHLEN") {
+            with_match_len = true;
+        } else if is(opt, "MINMATCHLEN") && i + 1 < args.len() {
+            min_len = arg_i64(&args[i + 1])?.max(0);
+            i += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 1;
+    }
+    if want_len && want_idx {
+        return Err(CmdError::custom(
+            "ERR If you want both the length and indexes, please just use IDX.",
+        ));
+    }
+    let storage = ctx.storage();
+    let read = |key: &[u8]| match storage.get_string(ctx.db(), key) {
+        Err(crate::error::StoreError::WrongType) => Err(CmdError::custom(
+            "ERR The specified keys must contain string values",
+        )),
+        other => other.map(Option::unwrap_or_default).map_err(CmdError::from),
+    };
+    let (a, b) = (read(&args[1])?, read(&args[2])?);
+    let result = compute_lcs(&a, &b);
+    if want_len {
+        return Ok(Reply::Int(result.sequence.len() as i64));
+    }
+    if !want_idx {
+        return Ok(Reply::bulk(result.sequence));
+    }
+    let range = |(s, e): (usize, usize)| Reply::Array(vec![Reply::Int(s as i64), Reply::Int(e as i64)]);
+    let matches = result
+        .matches
+        .iter()
+        .filter(|((s, e), _)| (e - s + 1) as i64 >= min_len)
+        .map(|&(ra, rb)| {
+            let mut entry = vec![range(ra), range(rb)];
+            if with_match_len {
+                entry.push(Reply::Int((ra.1 - ra.0 + 1) as i64));
+            }
+            Reply::Array(entry)
+        })
+        .collect();
+    Ok(Reply::Map(vec![
+        (Reply::bulk("matches"), Reply::Array(matches)),
+        (Reply::bulk("len"), Reply::Int(result.sequence.len() as i64)),
+    ]))
+}

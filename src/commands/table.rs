@@ -1,0 +1,406 @@
+//! THE command table: the single source of truth for every command's name, arity, flags, key
+//! positions, ACL categories and documentation (DESIGN §3).
+//!
+//! The dispatch gate enforces arity, authentication and locking from it; `COMMAND` and its
+//! subcommands render it; `rename-command` is applied when the lookup map is built. Arity
+//! follows Redis: `n` means exactly n arguments (name included), `-n` at least n.
+//! The facts (arity, key positions, categories) are Redis 7's, written by us.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+
+use super::{connection as conn, info, key, server as srv, string as st, Handler};
+
+/// Command flags, rendered by `COMMAND INFO` (except [`flags::EXCLUSIVE`]).
+pub mod flags {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const FAST: u32 = 1 << 9;
+    pub const NO_MULTI: u32 = 1 << 10;
+    pub const NO_AUTH: u32 = 1 << 11;
+    /// Strata-internal: runs under the exclusive global lock (whole-database operations).
+    pub const EXCLUSIVE: u32 = 1 << 31;
+
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (FAST, "fast"),
+        (NO_MULTI, "no_multi"),
+        (NO_AUTH, "no_auth"),
+    ];
+}
+
+use flags::*;
+
+/// Where a command's keys are.
+#[derive(Debug, Clone, Copy)]
+pub enum KeySpec {
+    None,
+    /// Redis's (first, last, step); a negative `last` counts from the end.
+    Range { first: i32, last: i32, step: i32 },
+}
+
+pub struct Command {
+    /// Lowercase name (`get`, or `setname` for a subcommand).
+    pub name: &'static str,
+    pub arity: i32,
+    pub flags: u32,
+    pub acl: &'static [&'static str],
+    pub keys: KeySpec,
+    pub group: &'static str,
+    pub since: &'static str,
+    pub summary: &'static str,
+    /// `None` for containers, whose work is done by a subcommand.
+    pub handler: Option<Handler>,
+    pub subcommands: &'static [Command],
+}
+
+impl Command {
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// Indexes of the key arguments in `args`.
+    pub fn key_positions(&self, argc: usize) -> Vec<usize> {
+        match self.keys {
+            KeySpec::None => Vec::new(),
+            KeySpec::Range { first, last, step } => {
+                let last = if last < 0 { argc as i32 + last } else { last };
+                let mut out = Vec::new();
+                let mut i = first;
+                while i <= last && (i as usize) < argc && step > 0 {
+                    out.push(i as usize);
+                    i += step;
+                }
+                out
+            }
+        }
+    }
+
+    pub fn flag_names(&self) -> Vec<&'static str> {
+        NAMES.iter().filter(|(f, _)| self.flags & f != 0).map(|(_, n)| *n).collect()
+    }
+
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i32;
+        if self.arity >= 0 {
+            argc == self.arity
+        } else {
+            argc >= -self.arity
+        }
+    }
+
+    pub fn find_sub(&self, name: &[u8]) -> Option<&'static Command> {
+        self.subcommands.iter().find(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
+    }
+}
+
+const fn keys(first: i32, last: i32, step: i32) -> KeySpec {
+    KeySpec::Range { first, last, step }
+}
+const NOKEYS: KeySpec = KeySpec::None;
+
+macro_rules! cmd {
+    ($name:literal, $arity:expr, $flags:expr, $acl:expr, $keys:expr, $group:literal, $since:literal, $summary:literal, $handler:expr) => {
+        Command {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            acl: &$acl,
+            keys: $keys,
+            group: $group,
+            since: $since,
+            summary: $summary,
+            handler: Some($handler),
+            subcommands: &[],
+        }
+    };
+}
+
+macro_rules! container {
+    ($name:literal, $flags:expr, $acl:expr, $group:literal, $since:literal, $summary:literal, $subs:expr) => {
+        Command {
+            name: $name,
+            arity: -2,
+            flags: $flags,
+            acl: &$acl,
+            keys: NOKEYS,
+            group: $group,
+            since: $since,
+            summary: $summary,
+            handler: None,
+            subcommands: $subs,
+        }
+    };
+}
+
+const R: u32 = READONLY;
+const RF: u32 = READONLY | FAST;
+const W: u32 = WRITE;
+const WD: u32 = WRITE | DENYOOM;
+const WDF: u32 = WRITE | DENYOOM | FAST;
+const WF: u32 = WRITE | FAST;
+
+static CLIENT_SUBS: &[Command] = &[
+    cmd!("id", 2, NOSCRIPT | LOADING | STALE, ["@slow", "@connection"], NOKEYS, "connection", "5.0.0", "Returns the unique client ID of the connection.", conn::client_id),
+    cmd!("setname", 3, NOSCRIPT | LOADING | STALE, ["@slow", "@connection"], NOKEYS, "connection", "2.6.9", "Sets the connection name.", conn::client_setname),
+    cmd!("getname", 2, NOSCRIPT | LOADING | STALE, ["@slow", "@connection"], NOKEYS, "connection", "2.6.9", "Returns the name of the connection.", conn::client_getname),
+    cmd!("list", -2, ADMIN | NOSCRIPT | LOADING | STALE, ["@admin", "@slow", "@dangerous", "@connection"], NOKEYS, "connection", "2.4.0", "Lists open connections.", conn::client_list),
+    cmd!("info", 2, NOSCRIPT | LOADING | STALE, ["@slow", "@connection"], NOKEYS, "connection", "6.2.0", "Returns information about the connection.", conn::client_info),
+    cmd!("kill", -3, ADMIN | NOSCRIPT | LOADING | STALE, ["@admin", "@slow", "@dangerous", "@connection"], NOKEYS, "connection", "2.4.0", "Terminates open connections.", conn::client_kill),
+    cmd!("setinfo", 4, NOSCRIPT | LOADING | STALE, ["@slow", "@connection"], NOKEYS, "connection", "7.2.0", "Sets information specific to the client or connection.", conn::client_setinfo),
+    cmd!("no-evict", 3, ADMIN | NOSCRIPT | LOADING | STALE, ["@admin", "@slow", "@dangerous", "@connection"], NOKEYS, "connection", "7.0.0", "Sets the client eviction mode of the connection.", conn::client_no_evict),
+    cmd!("no-touch", 3, NOSCRIPT | LOADING | STALE, ["@slow", "@connection"], NOKEYS, "connection", "7.2.0", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", conn::client_no_touch),
+    cmd!("reply", 3, NOSCRIPT | LOADING | STALE, ["@slow", "@connection"], NOKEYS, "connection", "3.2.0", "Instructs the server whether to reply to commands.", conn::client_reply),
+    cmd!("help", 2, LOADING | STALE, ["@slow", "@connection"], NOKEYS, "connection", "5.0.0", "Returns helpful text about the different subcommands.", srv::help),
+];
+
+static CONFIG_SUBS: &[Command] = &[
+    cmd!("get", -3, ADMIN | NOSCRIPT | LOADING | STALE, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "2.0.0", "Returns the effective values of configuration parameters.", srv::config_get),
+    cmd!("set", -4, ADMIN | NOSCRIPT | LOADING | STALE, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "2.0.0", "Sets configuration parameters in-flight.", srv::config_set),
+    cmd!("resetstat", 2, ADMIN | NOSCRIPT | LOADING | STALE, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "2.0.0", "Resets the server's statistics.", srv::config_resetstat),
+    cmd!("rewrite", 2, ADMIN | NOSCRIPT | LOADING | STALE, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "2.8.0", "Persists the effective configuration to file.", srv::config_rewrite),
+    cmd!("help", 2, LOADING | STALE, ["@slow"], NOKEYS, "server", "5.0.0", "Returns helpful text about the different subcommands.", srv::help),
+];
+
+static COMMAND_SUBS: &[Command] = &[
+    cmd!("count", 2, LOADING | STALE, ["@slow", "@connection"], NOKEYS, "server", "2.8.13", "Returns a count of commands.", srv::command_count),
+    cmd!("info", -2, LOADING | STALE, ["@slow", "@connection"], NOKEYS, "server", "2.8.13", "Returns information about one, multiple or all commands.", srv::command_info),
+    cmd!("docs", -2, LOADING | STALE, ["@slow", "@connection"], NOKEYS, "server", "7.0.0", "Returns documentary information about one, multiple or all commands.", srv::command_docs),
+    cmd!("list", -2, LOADING | STALE, ["@slow", "@connection"], NOKEYS, "server", "7.0.0", "Returns a list of command names.", srv::command_list),
+    cmd!("getkeys", -3, LOADING | STALE, ["@slow", "@connection"], NOKEYS, "server", "2.8.13", "Extracts the key names from an arbitrary command.", srv::command_getkeys),
+    cmd!("help", 2, LOADING | STALE, ["@slow", "@connection"], NOKEYS, "server", "5.0.0", "Returns helpful text about the different subcommands.", srv::help),
+];
+
+static OBJECT_SUBS: &[Command] = &[
+    cmd!("encoding", 3, READONLY, ["@keyspace", "@read", "@slow"], keys(2, 2, 1), "generic", "2.2.3", "Returns the internal encoding of a Redis object.", key::object_encoding),
+    cmd!("freq", 3, READONLY, ["@keyspace", "@read", "@slow"], keys(2, 2, 1), "generic", "4.0.0", "Returns the logarithmic access frequency counter of a Redis object.", key::object_freq),
+    cmd!("idletime", 3, READONLY, ["@keyspace", "@read", "@slow"], keys(2, 2, 1), "generic", "2.2.3", "Returns the time since the last access to a Redis object.", key::object_idletime),
+    cmd!("refcount", 3, READONLY, ["@keyspace", "@read", "@slow"], keys(2, 2, 1), "generic", "2.2.3", "Returns the reference count of a value of a key.", key::object_refcount),
+    cmd!("help", 2, LOADING | STALE, ["@keyspace", "@slow"], NOKEYS, "generic", "6.2.0", "Returns helpful text about the different subcommands.", srv::help),
+];
+
+static DEBUG_SUBS: &[Command] = &[
+    cmd!("sleep", 3, ADMIN | NOSCRIPT | LOADING | STALE, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "1.0.0", "Blocks this connection for the given number of seconds.", srv::debug_sleep),
+    cmd!("help", 2, ADMIN | LOADING | STALE, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "1.0.0", "Returns helpful text about the different subcommands.", srv::help),
+];
+
+/// Every top-level command.
+pub static COMMANDS: &[Command] = &[
+    // connection
+    cmd!("ping", -1, FAST, ["@fast", "@connection"], NOKEYS, "connection", "1.0.0", "Returns the server's liveliness response.", conn::ping),
+    cmd!("echo", 2, FAST, ["@fast", "@connection"], NOKEYS, "connection", "1.0.0", "Returns the given string.", conn::echo),
+    cmd!("quit", -1, ALLOW_ANY, ["@fast", "@connection"], NOKEYS, "connection", "1.0.0", "Closes the connection.", conn::quit),
+    cmd!("reset", 1, NO_AUTH | NOSCRIPT | LOADING | STALE | FAST, ["@fast", "@connection"], NOKEYS, "connection", "6.2.0", "Resets the connection.", conn::reset),
+    cmd!("select", 2, LOADING | STALE | FAST, ["@fast", "@connection"], NOKEYS, "connection", "1.0.0", "Changes the selected database.", conn::select),
+    cmd!("auth", -2, NO_AUTH | NOSCRIPT | LOADING | STALE | FAST, ["@fast", "@connection"], NOKEYS, "connection", "1.0.0", "Authenticates the connection.", conn::auth),
+    cmd!("hello", -1, NO_AUTH | NOSCRIPT | LOADING | STALE | FAST, ["@fast", "@connection"], NOKEYS, "connection", "6.0.0", "Handshakes with the Redis server.", conn::hello),
+    container!("client", 0, ["@slow"], "connection", "2.4.0", "A container for client connection commands.", CLIENT_SUBS),
+    // strings
+    cmd!("get", 2, RF, ["@read", "@string", "@fast"], keys(1, 1, 1), "string", "1.0.0", "Returns the string value of a key.", st::get),
+    cmd!("set", -3, WD, ["@write", "@string", "@slow"], keys(1, 1, 1), "string", "1.0.0", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", st::set),
+    cmd!("setnx", 3, WDF, ["@write", "@string", "@fast"], keys(1, 1, 1), "string", "1.0.0", "Set the string value of a key only when the key doesn't exist.", st::setnx),
+    cmd!("setex", 4, WD, ["@write", "@string", "@slow"], keys(1, 1, 1), "string", "2.0.0", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", st::setex),
+    cmd!("psetex", 4, WD, ["@write", "@string", "@slow"], keys(1, 1, 1), "string", "2.6.0", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", st::psetex),
+    cmd!("getset", 3, WDF, ["@write", "@string", "@fast"], keys(1, 1, 1), "string", "1.0.0", "Returns the previous string value of a key after setting it to a new value.", st::getset),
+    cmd!("getdel", 2, WF, ["@write", "@string", "@fast"], keys(1, 1, 1), "string", "6.2.0", "Returns the string value of a key after deleting the key.", st::getdel),
+    cmd!("getex", -2, WF, ["@write", "@string", "@fast"], keys(1, 1, 1), "string", "6.2.0", "Returns the string value of a key after setting its expiration time.", st::getex),
+    cmd!("mget", -2, RF, ["@read", "@string", "@fast"], keys(1, -1, 1), "string", "1.0.0", "Atomically returns the string values of one or more keys.", st::mget),
+    cmd!("mset", -3, WD, ["@write", "@string", "@slow"], keys(1, -1, 2), "string", "1.0.1", "Atomically creates or modifies the string values of one or more keys.", st::mset),
+    cmd!("msetnx", -3, WD, ["@write", "@string", "@slow"], keys(1, -1, 2), "string", "1.0.1", "Atomically modifies the string values of one or more keys only when all keys don't exist.", st::msetnx),
+    cmd!("append", 3, WDF, ["@write", "@string", "@fast"], keys(1, 1, 1), "string", "2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist.", st::append),
+    cmd!("strlen", 2, RF, ["@read", "@string", "@fast"], keys(1, 1, 1), "string", "2.2.0", "Returns the length of a string value.", st::strlen),
+    cmd!("incr", 2, WDF, ["@write", "@string", "@fast"], keys(1, 1, 1), "string", "1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", st::incr),
+    cmd!("incrby", 3, WDF, ["@write", "@string", "@fast"], keys(1, 1, 1), "string", "1.0.0", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", st::incrby),
+    cmd!("decr", 2, WDF, ["@write", "@string", "@fast"], keys(1, 1, 1), "string", "1.0.0", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", st::decr),
+    cmd!("decrby", 3, WDF, ["@write", "@string", "@fast"], keys(1, 1, 1), "string", "1.0.0", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", st::decrby),
+    cmd!("incrbyfloat", 3, WDF, ["@write", "@string", "@fast"], keys(1, 1, 1), "string", "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", st::incrbyfloat),
+    cmd!("getrange", 4, R, ["@read", "@string", "@slow"], keys(1, 1, 1), "string", "2.4.0", "Returns a substring of the string stored at a key.", st::getrange),
+    cmd!("substr", 4, R, ["@read", "@string", "@slow"], keys(1, 1, 1), "string", "1.0.0", "Returns a substring from a string value.", st::getrange),
+    cmd!("setrange", 4, WD, ["@write", "@string", "@slow"], keys(1, 1, 1), "string", "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", st::setrange),
+    cmd!("lcs", -3, R, ["@read", "@string", "@slow"], keys(1, 2, 1), "string", "7.0.0", "Finds the longest common substring.", st::lcs),
+    // keys
+    cmd!("del", -2, W, ["@keyspace", "@write", "@slow"], keys(1, -1, 1), "generic", "1.0.0", "Deletes one or more keys.", key::del),
+    cmd!("unlink", -2, WF, ["@keyspace", "@write", "@fast"], keys(1, -1, 1), "generic", "4.0.0", "Asynchronously deletes one or more keys.", key::del),
+    cmd!("exists", -2, RF, ["@keyspace", "@read", "@fast"], keys(1, -1, 1), "generic", "1.0.0", "Determines whether one or more keys exist.", key::exists),
+    cmd!("type", 2, RF, ["@keyspace", "@read", "@fast"], keys(1, 1, 1), "generic", "1.0.0", "Determines the type of value stored at a key.", key::type_of),
+    cmd!("expire", -3, WF, ["@keyspace", "@write", "@fast"], keys(1, 1, 1), "generic", "1.0.0", "Sets the expiration time of a key in seconds.", key::expire),
+    cmd!("pexpire", -3, WF, ["@keyspace", "@write", "@fast"], keys(1, 1, 1), "generic", "2.6.0", "Sets the expiration time of a key in milliseconds.", key::pexpire),
+    cmd!("expireat", -3, WF, ["@keyspace", "@write", "@fast"], keys(1, 1, 1), "generic", "1.2.0", "Sets the expiration time of a key to a Unix timestamp.", key::expireat),
+    cmd!("pexpireat", -3, WF, ["@keyspace", "@write", "@fast"], keys(1, 1, 1), "generic", "2.6.0", "Sets the expiration time of a key to a Unix milliseconds timestamp.", key::pexpireat),
+    cmd!("ttl", 2, RF, ["@keyspace", "@read", "@fast"], keys(1, 1, 1), "generic", "1.0.0", "Returns the expiration time in seconds of a key.", key::ttl),
+    cmd!("pttl", 2, RF, ["@keyspace", "@read", "@fast"], keys(1, 1, 1), "generic", "2.6.0", "Returns the expiration time in milliseconds of a key.", key::pttl),
+    cmd!("expiretime", 2, RF, ["@keyspace", "@read", "@fast"], keys(1, 1, 1), "generic", "7.0.0", "Returns the expiration time of a key as a Unix timestamp.", key::expiretime),
+    cmd!("pexpiretime", 2, RF, ["@keyspace", "@read", "@fast"], keys(1, 1, 1), "generic", "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", key::pexpiretime),
+    cmd!("persist", 2, WF, ["@keyspace", "@write", "@fast"], keys(1, 1, 1), "generic", "2.2.0", "Removes the expiration time of a key.", key::persist),
+    cmd!("rename", 3, W, ["@keyspace", "@write", "@slow"], keys(1, 2, 1), "generic", "1.0.0", "Renames a key and overwrites the destination.", key::rename),
+    cmd!("renamenx", 3, WF, ["@keyspace", "@write", "@fast"], keys(1, 2, 1), "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", key::renamenx),
+    cmd!("copy", -3, WD, ["@keyspace", "@write", "@slow"], keys(1, 2, 1), "generic", "6.2.0", "Copies the value of a key to a new key.", key::copy),
+    cmd!("move", 3, WF, ["@keyspace", "@write", "@fast"], keys(1, 1, 1), "generic", "1.0.0", "Moves a key to another database.", key::move_key),
+    cmd!("touch", -2, RF, ["@keyspace", "@read", "@fast"], keys(1, -1, 1), "generic", "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", key::exists),
+    cmd!("keys", 2, R, ["@keyspace", "@read", "@slow", "@dangerous"], NOKEYS, "generic", "1.0.0", "Returns all key names that match a pattern.", key::keys),
+    cmd!("scan", -2, R, ["@keyspace", "@read", "@slow"], NOKEYS, "generic", "2.8.0", "Iterates over the key names in the database.", key::scan),
+    cmd!("randomkey", 1, R, ["@keyspace", "@read", "@slow"], NOKEYS, "generic", "1.0.0", "Returns a random key name from the database.", key::randomkey),
+    cmd!("dbsize", 1, RF, ["@keyspace", "@read", "@fast"], NOKEYS, "server", "1.0.0", "Returns the number of keys in the database.", key::dbsize),
+    cmd!("flushdb", -1, W | EXCLUSIVE, ["@keyspace", "@write", "@slow", "@dangerous"], NOKEYS, "server", "1.0.0", "Removes all keys from the current database.", key::flushdb),
+    cmd!("flushall", -1, W | EXCLUSIVE, ["@keyspace", "@write", "@slow", "@dangerous"], NOKEYS, "server", "1.0.0", "Removes all keys from all databases.", key::flushall),
+    cmd!("swapdb", 3, WF | EXCLUSIVE, ["@keyspace", "@write", "@fast", "@dangerous"], NOKEYS, "server", "4.0.0", "Swaps two Redis databases.", key::swapdb),
+    container!("object", 0, ["@slow"], "generic", "2.2.3", "A container for object introspection commands.", OBJECT_SUBS),
+    // server
+    cmd!("info", -1, LOADING | STALE, ["@slow", "@dangerous"], NOKEYS, "server", "1.0.0", "Returns information and statistics about the server.", info::info),
+    container!("config", 0, ["@slow"], "server", "2.0.0", "A container for server configuration commands.", CONFIG_SUBS),
+    Command {
+        name: "command",
+        arity: -1,
+        flags: LOADING | STALE,
+        acl: &["@slow", "@connection"],
+        keys: NOKEYS,
+        group: "server",
+        since: "2.8.13",
+        summary: "Returns detailed information about all commands.",
+        handler: Some(srv::command),
+        subcommands: COMMAND_SUBS,
+    },
+    cmd!("time", 1, LOADING | STALE | FAST, ["@fast"], NOKEYS, "server", "2.6.0", "Returns the server time.", srv::time),
+    cmd!("lastsave", 1, LOADING | STALE | FAST, ["@admin", "@fast", "@dangerous"], NOKEYS, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", srv::lastsave),
+    cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", srv::shutdown),
+    container!("debug", ADMIN | NOSCRIPT | LOADING | STALE, ["@admin", "@slow", "@dangerous"], "server", "1.0.0", "A container for debugging commands.", DEBUG_SUBS),
+];
+
+/// `QUIT` is allowed before authentication and everywhere.
+const ALLOW_ANY: u32 = NO_AUTH | NOSCRIPT | LOADING | STALE | FAST;
+
+/// Per-command statistics (`INFO commandstats`).
+#[derive(Default)]
+pub struct CommandStats {
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    pub rejected: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+/// The lookup map built from [`COMMANDS`] with `rename-command` applied.
+pub struct CommandTable {
+    by_name: HashMap<Vec<u8>, &'static Command>,
+    stats: HashMap<String, CommandStats>,
+}
+
+impl CommandTable {
+    pub fn new(renames: &[(String, String)]) -> CommandTable {
+        let mut by_name: HashMap<Vec<u8>, &'static Command> =
+            COMMANDS.iter().map(|c| (c.name.as_bytes().to_vec(), c)).collect();
+        for (original, new_name) in renames {
+            if let Some(cmd) = by_name.remove(original.as_bytes()) {
+                if !new_name.is_empty() {
+                    by_name.insert(new_name.to_ascii_lowercase().into_bytes(), cmd);
+                }
+            }
+        }
+        let mut stats = HashMap::new();
+        for c in COMMANDS {
+            stats.insert(c.name.to_string(), CommandStats::default());
+            for s in c.subcommands {
+                stats.insert(format!("{}|{}", c.name, s.name), CommandStats::default());
+            }
+        }
+        CommandTable { by_name, stats }
+    }
+
+    /// Case-insensitive lookup without allocating for ordinary command names.
+    pub fn lookup(&self, name: &[u8]) -> Option<&'static Command> {
+        let mut buf = [0u8; 32];
+        if name.len() <= buf.len() {
+            let lower = &mut buf[..name.len()];
+            lower.copy_from_slice(name);
+            lower.make_ascii_lowercase();
+            self.by_name.get(&*lower).copied()
+        } else {
+            self.by_name.get(&name.to_ascii_lowercase()).copied()
+        }
+    }
+
+    /// Commands as currently named (after renames), for `COMMAND` and `COMMAND LIST`.
+    pub fn visible(&self) -> Vec<(&[u8], &'static Command)> {
+        let mut all: Vec<_> = self.by_name.iter().map(|(n, c)| (n.as_slice(), *c)).collect();
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        all
+    }
+
+    pub fn stats(&self, full_name: &str) -> Option<&CommandStats> {
+        self.stats.get(full_name)
+    }
+
+    pub fn all_stats(&self) -> Vec<(&str, &CommandStats)> {
+        let mut all: Vec<_> = self
+            .stats
+            .iter()
+            .filter(|(_, s)| s.calls.load(Ordering::Relaxed) > 0 || s.rejected.load(Ordering::Relaxed) > 0)
+            .map(|(n, s)| (n.as_str(), s))
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        all
+    }
+
+    pub fn reset_stats(&self) {
+        for s in self.stats.values() {
+            s.calls.store(0, Ordering::Relaxed);
+            s.usec.store(0, Ordering::Relaxed);
+            s.rejected.store(0, Ordering::Relaxed);
+            s.failed.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Resolves the keys of a full argument vector for `COMMAND GETKEYS` and locking.
+pub fn keys_of<'a>(cmd: &Command, args: &'a [Bytes]) -> Vec<&'a [u8]> {
+    cmd.key_positions(args.len()).into_iter().map(|i| &args[i][..]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_lowercase() {
+        let mut seen = std::collections::HashSet::new();
+        for c in COMMANDS {
+            assert_eq!(c.name, c.name.to_ascii_lowercase());
+            assert!(seen.insert(c.name), "duplicate {}", c.name);
+            assert!(c.handler.is_some() || !c.subcommands.is_empty(), "{} has no handler", c.name);
+        }
+    }
+
+    #[test]
+    fn key_positions_follow_redis_rules() {
+        let table = CommandTable::new(&[]);
+        let mset = table.lookup(b"MSET").unwrap();
+        assert_eq!(mset.key_positions(5), vec![1, 3]);
+        let del = table.lookup(b"del").unwrap();
+        assert_eq!(del.key_positions(4), vec![1, 2, 3]);
+        assert!(table.lookup(b"ping").unwrap().key_positions(2).is_empty());
+    }
+
+    #[test]
+    fn renames_apply() {
+        let table = CommandTable::new(&[("config".into(), "".into()), ("flushall".into(), "NUKE".into())]);
+        assert!(table.lookup(b"config").is_none());
+        assert!(table.lookup(b"flushall").is_none());
+        assert_eq!(table.lookup(b"nuke").unwrap().name, "flushall");
+    }
+}

@@ -1,0 +1,394 @@
+//! Configuration: the directive registry, the redis.conf-syntax reader, command-line
+//! overrides, and the runtime store behind `CONFIG GET/SET/REWRITE`.
+//!
+//! Every supported directive is declared once in [`DIRECTIVES`] with its default, its value
+//! kind (which validates input and gives the canonical text `CONFIG GET` returns) and whether
+//! `CONFIG SET` may change it. `config/strata.conf` documents the same list. Depends only on
+//! `protocol::split_args` (the shared quoting rules) and `glob`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use parking_lot::RwLock;
+use thiserror::Error;
+
+use crate::glob::glob_match;
+use crate::protocol::split_args;
+
+/// How a directive's value is validated and printed.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    Int { min: i64, max: i64 },
+    Bool,
+    Enum(&'static [&'static str]),
+    /// Bytes, accepting `kb`/`mb`/`gb` (and `k`/`m`/`g`) suffixes; printed in bytes.
+    Memory { min: i64 },
+    Str,
+    /// Space-separated list (bind).
+    List,
+}
+
+pub struct Directive {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub kind: Kind,
+    /// Changeable with `CONFIG SET`.
+    pub mutable: bool,
+}
+
+const fn d(name: &'static str, default: &'static str, kind: Kind, mutable: bool) -> Directive {
+    Directive { name, default, kind, mutable }
+}
+
+const INT32: i64 = i32::MAX as i64;
+
+/// The supported directives. `rename-command` and `include` are handled specially.
+pub static DIRECTIVES: &[Directive] = &[
+    d("bind", "127.0.0.1", Kind::List, false),
+    d("port", "6379", Kind::Int { min: 0, max: 65535 }, false),
+    d("dir", "./data", Kind::Str, false),
+    d("databases", "16", Kind::Int { min: 1, max: 65535 }, false),
+    d("requirepass", "", Kind::Str, true),
+    d("timeout", "0", Kind::Int { min: 0, max: INT32 }, true),
+    d("tcp-keepalive", "300", Kind::Int { min: 0, max: INT32 }, true),
+    d("maxclients", "10000", Kind::Int { min: 1, max: INT32 }, true),
+    d("loglevel", "notice", Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]), true),
+    d("logfile", "", Kind::Str, false),
+    d("appendonly", "yes", Kind::Bool, true),
+    d("appendfsync", "everysec", Kind::Enum(&["always", "everysec", "no"]), true),
+    d("proto-max-bulk-len", "512mb", Kind::Memory { min: 1024 * 1024 }, true),
+    d("client-query-buffer-limit", "1gb", Kind::Memory { min: 1024 * 1024 }, true),
+    d("hz", "10", Kind::Int { min: 1, max: 500 }, true),
+    d("rocksdb-block-cache-size", "256mb", Kind::Memory { min: 1024 * 1024 }, false),
+    d("rocksdb-write-buffer-size", "64mb", Kind::Memory { min: 1024 * 1024 }, false),
+    d("rocksdb-max-background-jobs", "2", Kind::Int { min: 1, max: 64 }, false),
+    d("rocksdb-max-open-files", "-1", Kind::Int { min: -1, max: INT32 }, false),
+    d("rocksdb-compression", "lz4", Kind::Enum(&["none", "lz4"]), false),
+];
+
+pub fn directive(name: &str) -> Option<&'static Directive> {
+    DIRECTIVES.iter().find(|d| d.name == name)
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{file}:{line}: >>> '{text}': {reason}")]
+    File { file: String, line: usize, text: String, reason: String },
+    #[error("cannot read config file {0}: {1}")]
+    Io(String, String),
+    #[error("{0}")]
+    Value(String),
+}
+
+/// Parses a memory amount (`1gb`, `512mb`, `100k`, `1024`).
+pub fn parse_memory(text: &str) -> Option<i64> {
+    let lower = text.to_ascii_lowercase();
+    let split = lower.find(|c: char| !c.is_ascii_digit() && c != '-').unwrap_or(lower.len());
+    let (num, unit) = lower.split_at(split);
+    let n: i64 = num.parse().ok()?;
+    let mul: i64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    n.checked_mul(mul)
+}
+
+/// Validates `value` for `dir` and returns its canonical text, or Redis's reason text.
+pub fn canonical(dir: &Directive, value: &str) -> Result<String, String> {
+    match dir.kind {
+        Kind::Int { min, max } => {
+            let n: i64 = value.parse().map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+            if n < min || n > max {
+                return Err(format!("argument must be between {min} and {max} inclusive"));
+            }
+            Ok(n.to_string())
+        }
+        Kind::Bool => match value.to_ascii_lowercase().as_str() {
+            "yes" => Ok("yes".into()),
+            "no" => Ok("no".into()),
+            _ => Err("argument must be 'yes' or 'no'".into()),
+        },
+        Kind::Enum(options) => {
+            let lower = value.to_ascii_lowercase();
+            options
+                .iter()
+                .find(|o| **o == lower)
+                .map(|o| o.to_string())
+                .ok_or_else(|| format!("argument(s) must be one of the following: {}", options.join(", ")))
+        }
+        Kind::Memory { min } => {
+            let n = parse_memory(value).ok_or_else(|| "argument must be a memory value".to_string())?;
+            if n < min {
+                return Err(format!("argument must be at least {min}"));
+            }
+            Ok(n.to_string())
+        }
+        Kind::Str => Ok(value.to_string()),
+        Kind::List => Ok(value.split_whitespace().collect::<Vec<_>>().join(" ")),
+    }
+}
+
+/// The runtime configuration.
+pub struct ConfigStore {
+    values: RwLock<HashMap<&'static str, String>>,
+    /// `rename-command` pairs (original lowercase name, new name; empty = disabled).
+    renames: Vec<(String, String)>,
+    file: Option<PathBuf>,
+}
+
+impl ConfigStore {
+    /// Defaults, then the file (if any), then command-line overrides (`--name value ...`).
+    pub fn load(file: Option<&Path>, overrides: &[(String, String)]) -> Result<ConfigStore, ConfigError> {
+        let mut values: HashMap<&'static str, String> = DIRECTIVES
+            .iter()
+            .map(|d| (d.name, canonical(d, d.default).unwrap_or_else(|_| d.default.to_string())))
+            .collect();
+        let mut renames = Vec::new();
+        if let Some(path) = file {
+            read_file(path, &mut values, &mut renames, 0)?;
+        }
+        for (name, value) in overrides {
+            let lname = name.to_ascii_lowercase();
+            let line = format!("--{name} {value}");
+            let args = vec![lname, value.clone()];
+            apply_line(&args, &mut values, &mut renames)
+                .map_err(|reason| ConfigError::File { file: "command line".into(), line: 0, text: line, reason })?;
+        }
+        Ok(ConfigStore { values: RwLock::new(values), renames, file: file.map(Path::to_path_buf) })
+    }
+
+    pub fn get(&self, name: &str) -> String {
+        self.values.read().get(name).cloned().unwrap_or_default()
+    }
+
+    pub fn get_int(&self, name: &str) -> i64 {
+        self.get(name).parse().unwrap_or(0)
+    }
+
+    pub fn get_bool(&self, name: &str) -> bool {
+        self.get(name) == "yes"
+    }
+
+    pub fn renames(&self) -> &[(String, String)] {
+        &self.renames
+    }
+
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
+    /// `CONFIG GET` for one pattern: (name, value) pairs in table order.
+    pub fn matching(&self, pattern: &[u8]) -> Vec<(&'static str, String)> {
+        let lower = pattern.to_ascii_lowercase();
+        let values = self.values.read();
+        DIRECTIVES
+            .iter()
+            .filter(|d| glob_match(&lower, d.name.as_bytes()))
+            .map(|d| (d.name, values.get(d.name).cloned().unwrap_or_default()))
+            .collect()
+    }
+
+    /// `CONFIG SET` of several pairs, all or nothing. Errors carry Redis's full text.
+    pub fn set_many(&self, pairs: &[(String, String)]) -> Result<(), String> {
+        let mut staged = Vec::with_capacity(pairs.len());
+        for (name, value) in pairs {
+            let lname = name.to_ascii_lowercase();
+            let Some(dir) = directive(&lname) else {
+                return Err(format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'"));
+            };
+            if !dir.mutable {
+                return Err(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{lname}') - can't set immutable config"
+                ));
+            }
+            if staged.iter().any(|(n, _)| *n == dir.name) {
+                return Err(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{lname}') - duplicate parameter"
+                ));
+            }
+            let canon = canonical(dir, value).map_err(|reason| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{lname}') - {reason}")
+            })?;
+            staged.push((dir.name, canon));
+        }
+        let mut values = self.values.write();
+        for (name, value) in staged {
+            values.insert(name, value);
+        }
+        Ok(())
+    }
+
+    /// `CONFIG REWRITE`: rewrites the file in place, keeping comments and unknown-to-rewrite
+    /// lines (includes, renames); changed directives are updated where they appear and
+    /// non-default ones that do not appear are appended.
+    pub fn rewrite(&self) -> Result<(), String> {
+        let Some(path) = &self.file else {
+            return Err("ERR The server is running without a config file".into());
+        };
+        let original = std::fs::read_to_string(path)
+            .map_err(|e| format!("ERR Rewriting config file: {e}"))?;
+        let values = self.values.read();
+        let mut written: Vec<&str> = Vec::new();
+        let mut out = Vec::new();
+        for line in original.lines() {
+            let trimmed = line.trim();
+            let name = split_args(trimmed.as_bytes())
+                .and_then(|a| a.into_iter().next())
+                .map(|n| String::from_utf8_lossy(&n).to_ascii_lowercase());
+            match name.as_deref().and_then(directive) {
+                Some(dir) if !trimmed.starts_with('#') => {
+                    if written.contains(&dir.name) {
+                        continue;
+                    }
+                    written.push(dir.name);
+                    out.push(format!("{} {}", dir.name, quote(values.get(dir.name).map_or("", |v| v))));
+                }
+                _ => out.push(line.to_string()),
+            }
+        }
+        let mut appended = false;
+        for dir in DIRECTIVES {
+            let value = values.get(dir.name).cloned().unwrap_or_default();
+            let default = canonical(dir, dir.default).unwrap_or_default();
+            if written.contains(&dir.name) || value == default {
+                continue;
+            }
+            if !appended {
+                out.push("# Generated by CONFIG REWRITE".into());
+                appended = true;
+            }
+            out.push(format!("{} {}", dir.name, quote(&value)));
+        }
+        let mut text = out.join("\n");
+        text.push('\n');
+        let tmp = path.with_extension("rewrite.tmp");
+        std::fs::write(&tmp, text).map_err(|e| format!("ERR Rewriting config file: {e}"))?;
+        std::fs::rename(&tmp, path).map_err(|e| format!("ERR Rewriting config file: {e}"))
+    }
+}
+
+/// Quotes a value for the config file when it is empty or contains spaces or quotes.
+fn quote(value: &str) -> String {
+    if !value.is_empty() && !value.contains([' ', '"', '\'', '\\']) {
+        return value.to_string();
+    }
+    let escaped = value.replace('\\', "\\\\").replace('"', "\\\"");
+    format!("\"{escaped}\"")
+}
+
+fn read_file(
+    path: &Path,
+    values: &mut HashMap<&'static str, String>,
+    renames: &mut Vec<(String, String)>,
+    depth: usize,
+) -> Result<(), ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::Io(path.display().to_string(), e.to_string()))?;
+    for (index, line) in text.lines().enumerate() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let fail = |reason: String| ConfigError::File {
+            file: path.display().to_string(),
+            line: index + 1,
+            text: trimmed.to_string(),
+            reason,
+        };
+        let Some(args) = split_args(trimmed.as_bytes()) else {
+            return Err(fail("unbalanced quotes in configuration line".into()));
+        };
+        let mut args: Vec<String> = args.into_iter().map(|a| String::from_utf8_lossy(&a).into_owned()).collect();
+        args[0] = args[0].to_ascii_lowercase();
+        if args[0] == "include" {
+            if args.len() != 2 || depth > 16 {
+                return Err(fail("include takes one file (and may nest at most 16 deep)".into()));
+            }
+            read_file(Path::new(&args[1]), values, renames, depth + 1)?;
+            continue;
+        }
+        apply_line(&args, values, renames).map_err(fail)?;
+    }
+    Ok(())
+}
+
+fn apply_line(
+    args: &[String],
+    values: &mut HashMap<&'static str, String>,
+    renames: &mut Vec<(String, String)>,
+) -> Result<(), String> {
+    let name = args[0].as_str();
+    if name == "rename-command" {
+        if args.len() != 3 {
+            return Err("rename-command takes a command and its new name".into());
+        }
+        renames.push((args[1].to_ascii_lowercase(), args[2].clone()));
+        return Ok(());
+    }
+    let Some(dir) = directive(name) else {
+        return Err(format!("unknown directive '{name}'"));
+    };
+    let value = match dir.kind {
+        Kind::List => args[1..].join(" "),
+        _ if args.len() != 2 => return Err(format!("'{name}' takes exactly one argument")),
+        _ => args[1].clone(),
+    };
+    let canon = canonical(dir, &value).map_err(|reason| format!("invalid value for '{name}': {reason}"))?;
+    values.insert(dir.name, canon);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(parse_memory("1gb"), Some(1 << 30));
+        assert_eq!(parse_memory("512MB"), Some(512 << 20));
+        assert_eq!(parse_memory("1k"), Some(1000));
+        assert_eq!(parse_memory("12"), Some(12));
+        assert_eq!(parse_memory("x"), None);
+    }
+
+    #[test]
+    fn file_with_include_quotes_and_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let inc = dir.path().join("inc.conf");
+        std::fs::write(&inc, "hz 20\n").unwrap();
+        let main = dir.path().join("main.conf");
+        std::fs::write(
+            &main,
+            format!("# comment\nport 7000\nrequirepass \"a b\"\ninclude {}\nrename-command CONFIG \"\"\n", inc.display()),
+        )
+        .unwrap();
+        let cfg = ConfigStore::load(Some(&main), &[("dir".into(), "/tmp/x".into())]).unwrap();
+        assert_eq!(cfg.get("port"), "7000");
+        assert_eq!(cfg.get("requirepass"), "a b");
+        assert_eq!(cfg.get("hz"), "20");
+        assert_eq!(cfg.get("dir"), "/tmp/x");
+        assert_eq!(cfg.get("proto-max-bulk-len"), "536870912");
+        assert_eq!(cfg.renames(), &[("config".to_string(), String::new())]);
+
+        std::fs::write(&main, "port 7000\nbogus 1\n").unwrap();
+        let err = ConfigStore::load(Some(&main), &[]).err().unwrap();
+        assert!(matches!(err, ConfigError::File { line: 2, .. }), "{err}");
+    }
+
+    #[test]
+    fn set_validates_all_before_applying() {
+        let cfg = ConfigStore::load(None, &[]).unwrap();
+        assert!(cfg.set_many(&[("hz".into(), "20".into()), ("hz".into(), "30".into())]).is_err());
+        let err = cfg.set_many(&[("timeout".into(), "5".into()), ("port".into(), "1".into())]).unwrap_err();
+        assert!(err.contains("can't set immutable config"), "{err}");
+        assert_eq!(cfg.get("timeout"), "0");
+        cfg.set_many(&[("appendfsync".into(), "ALWAYS".into())]).unwrap();
+        assert_eq!(cfg.get("appendfsync"), "always");
+    }
+}

@@ -1,0 +1,115 @@
+//! Errors and their single mapping to Redis's wire error strings.
+//!
+//! Storage code raises [`StoreError`]; command code raises [`CmdError`]. The only place that
+//! turns either into the text a client sees is [`CmdError::to_wire`], so every reply error in
+//! the server has exactly one spelling, Redis 7's.
+//!
+//! Depends on nothing but `thiserror`.
+
+use thiserror::Error;
+
+/// Failures of the storage layer (engine, encoding, typed operations).
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
+    WrongType,
+    #[error("value is not an integer or out of range")]
+    NotInteger,
+    #[error("value is not a valid float")]
+    NotFloat,
+    #[error("increment or decrement would overflow")]
+    Overflow,
+    #[error("increment would produce NaN or Infinity")]
+    NanOrInfinity,
+    #[error("string exceeds maximum allowed size")]
+    StringTooLong,
+    #[error("engine: {0}")]
+    Engine(String),
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+}
+
+/// Failures a command reports to the client. `Display` is the wire text without the leading
+/// `-` (for example `ERR syntax error`).
+#[derive(Debug, Error)]
+pub enum CmdError {
+    #[error("ERR syntax error")]
+    Syntax,
+    #[error("ERR value is not an integer or out of range")]
+    NotInteger,
+    #[error("ERR value is not a valid float")]
+    NotFloat,
+    #[error("ERR increment or decrement would overflow")]
+    Overflow,
+    #[error("ERR increment would produce NaN or Infinity")]
+    NanOrInfinity,
+    #[error("ERR no such key")]
+    NoSuchKey,
+    #[error("ERR DB index is out of range")]
+    DbIndexOutOfRange,
+    #[error("ERR invalid expire time in '{0}' command")]
+    InvalidExpire(String),
+    #[error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")]
+    StringTooLong,
+    #[error("ERR offset is out of range")]
+    OffsetOutOfRange,
+    #[error("ERR wrong number of arguments for '{0}' command")]
+    WrongArity(String),
+    #[error("ERR unknown command '{name}', with args beginning with: {args}")]
+    UnknownCommand { name: String, args: String },
+    #[error("ERR unknown subcommand '{sub}'. Try {cmd} HELP.")]
+    UnknownSubcommand { cmd: String, sub: String },
+    #[error("NOAUTH Authentication required.")]
+    NoAuth,
+    #[error("WRONGPASS invalid username-password pair or user is disabled.")]
+    WrongPass,
+    #[error("ERR invalid cursor")]
+    InvalidCursor,
+    #[error("{0}")]
+    WrongType(#[from] WrongTypeMarker),
+    /// Any other Redis error; the string already carries its prefix (`ERR ...`, `NOPROTO ...`).
+    #[error("{0}")]
+    Custom(String),
+    #[error("ERR internal error: {0}")]
+    Internal(String),
+}
+
+/// Zero-sized marker so `StoreError::WrongType` maps to the one WRONGTYPE text.
+#[derive(Debug, Error)]
+#[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
+pub struct WrongTypeMarker;
+
+impl CmdError {
+    /// Builds an error whose text the caller spells out in full (prefix included).
+    pub fn custom(text: impl Into<String>) -> Self {
+        CmdError::Custom(text.into())
+    }
+
+    /// The error line as sent on the wire, without `-` and CRLF. Newlines would break the
+    /// protocol, so they are flattened to spaces as Redis does.
+    pub fn to_wire(&self) -> String {
+        let text = self.to_string();
+        if text.contains(['\r', '\n']) {
+            text.replace(['\r', '\n'], " ")
+        } else {
+            text
+        }
+    }
+}
+
+impl From<StoreError> for CmdError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::WrongType => CmdError::WrongType(WrongTypeMarker),
+            StoreError::NotInteger => CmdError::NotInteger,
+            StoreError::NotFloat => CmdError::NotFloat,
+            StoreError::Overflow => CmdError::Overflow,
+            StoreError::NanOrInfinity => CmdError::NanOrInfinity,
+            StoreError::StringTooLong => CmdError::StringTooLong,
+            other => CmdError::Internal(other.to_string()),
+        }
+    }
+}
+
+pub type CmdResult<T> = Result<T, CmdError>;
+pub type StoreResult<T> = Result<T, StoreError>;

@@ -1,0 +1,30 @@
+//! Strata: a Redis-protocol database server that keeps its data in RocksDB.
+//!
+//! Architecture (dependencies point down only):
+//!
+//! ```text
+//! main.rs          CLI -> Config -> tracing -> runtime -> server
+//! server/          listeners, connection tasks (pipelining, one write per batch),
+//!                  background maintenance, graceful shutdown
+//! commands/        table.rs (THE command table), dispatch.rs (the one gate),
+//!                  one file per command family
+//! state, client    shared server state and per-client state handed to commands
+//! storage/         typed Redis semantics (types/, keyspace, expire) over
+//!                  engine.rs, the only module that imports rocksdb
+//! protocol/        RESP2/RESP3 parsing and encoding (leaf)
+//! config, error, glob, num   leaves used across layers
+//! ```
+//!
+//! See `DESIGN.md` in the shared folder for the on-disk encoding and the atomicity and
+//! durability rules the layers uphold.
+
+pub mod client;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod glob;
+pub mod num;
+pub mod protocol;
+pub mod server;
+pub mod state;
+pub mod storage;

@@ -1,0 +1,195 @@
+//! The `strata` binary: parses the command line, loads the configuration, sets up logging and
+//! the tokio runtime, opens storage and runs the server. Kept thin: all behaviour lives in
+//! the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::prelude::*;
+use tracing_subscriber::reload;
+
+use strata::config::ConfigStore;
+use strata::state::ServerState;
+use strata::storage::engine::EngineOptions;
+use strata::storage::Storage;
+
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+#[derive(Parser)]
+#[command(name = "strata", version, about = "A durable Redis-protocol server on RocksDB")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default when no subcommand is given).
+    Server(ServerArgs),
+}
+
+#[derive(Args, Default)]
+struct ServerArgs {
+    /// redis.conf-style configuration file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// TCP port (0 picks a free one and logs it).
+    #[arg(long)]
+    port: Option<String>,
+    /// Address(es) to listen on.
+    #[arg(long)]
+    bind: Option<String>,
+    /// Data directory.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Any other directive, redis-server style: `--appendfsync always --databases 32`.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "--DIRECTIVE VALUE")]
+    directives: Vec<String>,
+}
+
+/// Turns `--name value [value...]` tokens into (name, value) pairs.
+fn parse_directives(tokens: &[String]) -> Result<Vec<(String, String)>, String> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut current: Option<(String, Vec<String>)> = None;
+    for token in tokens {
+        if let Some(name) = token.strip_prefix("--") {
+            if let Some((n, v)) = current.take() {
+                out.push((n, v.join(" ")));
+            }
+            current = Some((name.to_string(), Vec::new()));
+        } else if let Some((_, values)) = current.as_mut() {
+            values.push(token.clone());
+        } else {
+            return Err(format!("unexpected argument '{token}' (directives look like --port 6380)"));
+        }
+    }
+    if let Some((n, v)) = current {
+        out.push((n, v.join(" ")));
+    }
+    Ok(out)
+}
+
+fn level_filter(level: &str) -> LevelFilter {
+    match level {
+        "debug" => LevelFilter::DEBUG,
+        "verbose" => LevelFilter::INFO,
+        "warning" => LevelFilter::WARN,
+        "nothing" => LevelFilter::OFF,
+        _ => LevelFilter::INFO,
+    }
+}
+
+fn main() -> ExitCode {
+    let boot = Instant::now();
+    let cli = Cli::parse();
+    let args = match cli.command {
+        Some(Command::Server(a)) => a,
+        None => ServerArgs::default(),
+    };
+    let mut overrides = Vec::new();
+    for (name, value) in [("port", args.port), ("bind", args.bind)] {
+        if let Some(v) = value {
+            overrides.push((name.to_string(), v));
+        }
+    }
+    if let Some(dir) = args.dir {
+        overrides.push(("dir".to_string(), dir.display().to_string()));
+    }
+    match parse_directives(&args.directives) {
+        Ok(mut extra) => overrides.append(&mut extra),
+        Err(e) => {
+            eprintln!("strata: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    let config = match ConfigStore::load(args.config.as_deref(), &overrides) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("strata: configuration error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+
+    let (filter, reload_handle) = reload::Layer::new(level_filter(&config.get("loglevel")));
+    let logfile = config.get("logfile");
+    let registry = tracing_subscriber::registry().with(filter);
+    if logfile.is_empty() {
+        registry.with(tracing_subscriber::fmt::layer().with_writer(std::io::stdout).with_ansi(false)).init();
+    } else {
+        match std::fs::OpenOptions::new().create(true).append(true).open(&logfile) {
+            Ok(file) => registry
+                .with(tracing_subscriber::fmt::layer().with_writer(Arc::new(file)).with_ansi(false))
+                .init(),
+            Err(e) => {
+                eprintln!("strata: cannot open logfile {logfile}: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+
+    let engine_options = EngineOptions {
+        block_cache_bytes: config.get_int("rocksdb-block-cache-size") as usize,
+        write_buffer_bytes: config.get_int("rocksdb-write-buffer-size") as usize,
+        max_background_jobs: config.get_int("rocksdb-max-background-jobs") as i32,
+        max_open_files: config.get_int("rocksdb-max-open-files") as i32,
+        compression: config.get("rocksdb-compression") != "none",
+        wal_enabled: config.get_bool("appendonly"),
+    };
+    let dir = PathBuf::from(config.get("dir"));
+    let databases = config.get_int("databases") as u16;
+    let storage = match Storage::open(&dir, databases, &engine_options) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("strata: cannot open data directory {}: {e}", dir.display());
+            return ExitCode::from(1);
+        }
+    };
+    let state = Arc::new(ServerState::new(storage, config));
+    state.apply_config_change("appendfsync");
+    *state.log_level_hook.lock() = Some(Box::new(move |level: &str| {
+        let _ = reload_handle.modify(|f| *f = level_filter(level));
+    }));
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("strata: cannot start runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(strata::server::run(state.clone(), boot));
+    drop(runtime);
+    // Dropping the last reference closes RocksDB.
+    *state.log_level_hook.lock() = None;
+    drop(state);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("strata: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_directives;
+
+    #[test]
+    fn directives_pairs() {
+        let toks: Vec<String> = ["--appendfsync", "always", "--bind", "127.0.0.1", "::1"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            parse_directives(&toks).unwrap(),
+            vec![("appendfsync".into(), "always".into()), ("bind".into(), "127.0.0.1 ::1".into())]
+        );
+        assert!(parse_directives(&["x".to_string()]).is_err());
+    }
+}

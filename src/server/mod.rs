@@ -1,0 +1,213 @@
+//! The network server: listeners, connection tasks, background maintenance (active expiry,
+//! the once-a-second WAL sync of `appendfsync everysec`) and graceful shutdown.
+//!
+//! Shutdown (SIGTERM, SIGINT or `SHUTDOWN`): stop accepting, let connections finish the
+//! batch they are running, join the maintenance threads, sync the WAL, and return so the
+//! caller drops the storage, which closes RocksDB cleanly.
+
+pub mod connection;
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use crate::client::ClientState;
+use crate::state::ServerState;
+
+/// Binds every `bind` address on `port` (0 = pick one; the others reuse the first's port).
+async fn bind_all(state: &ServerState) -> Result<Vec<TcpListener>, String> {
+    let mut port = state.config.get_int("port") as u16;
+    let mut listeners = Vec::new();
+    for raw in state.config.get("bind").split_whitespace() {
+        let (optional, addr) = match raw.strip_prefix('-') {
+            Some(a) => (true, a),
+            None => (false, raw),
+        };
+        let host = if addr == "*" { "0.0.0.0" } else { addr };
+        match TcpListener::bind((host, port)).await {
+            Ok(l) => {
+                if port == 0 {
+                    port = l.local_addr().map(|a| a.port()).unwrap_or(0);
+                }
+                listeners.push(l);
+            }
+            Err(e) if optional => tracing::warn!("could not bind optional address {addr}: {e}"),
+            Err(e) => return Err(format!("could not bind {host}:{port}: {e}")),
+        }
+    }
+    if listeners.is_empty() {
+        return Err("no address to listen on (check `bind`)".into());
+    }
+    Ok(listeners)
+}
+
+/// Runs the server until shutdown. `boot` is when the process started (for the start-up
+/// time report).
+pub async fn run(state: Arc<ServerState>, boot: Instant) -> Result<(), String> {
+    let listeners = bind_all(&state).await?;
+    let addrs: Vec<SocketAddr> = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+    if let Some(first) = addrs.first() {
+        state.port.store(first.port(), Ordering::Relaxed);
+    }
+    let shown: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+    tracing::info!(
+        "Strata {} listening on {} (ready in {} ms, data in {})",
+        env!("CARGO_PKG_VERSION"),
+        shown.join(" "),
+        boot.elapsed().as_millis(),
+        state.storage.engine().path().display(),
+    );
+
+    let maintenance = spawn_maintenance(state.clone());
+    spawn_signal_handler(state.clone());
+
+    let (tx, mut rx) = mpsc::channel::<TcpStream>(64);
+    let mut acceptors = JoinSet::new();
+    for listener in listeners {
+        let tx = tx.clone();
+        acceptors.spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, _)) => {
+                        if tx.send(stream).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+        });
+    }
+    drop(tx);
+
+    let mut shutdown = state.shutdown_signal();
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            Some(stream) = rx.recv() => accept(&state, stream, &mut connections).await,
+            _ = shutdown.changed() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+        if state.shutting_down.load(Ordering::SeqCst) {
+            break;
+        }
+    }
+    acceptors.abort_all();
+    tracing::info!("shutting down: waiting for connections to finish");
+    let drained = tokio::time::timeout(Duration::from_secs(5), async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        connections.abort_all();
+        while connections.join_next().await.is_some() {}
+    }
+    for handle in maintenance {
+        let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+    }
+    if let Err(e) = state.storage.engine().sync_wal() {
+        tracing::error!("final WAL sync failed: {e}");
+    }
+    tracing::info!("Strata is now ready to exit, bye bye...");
+    Ok(())
+}
+
+async fn accept(state: &Arc<ServerState>, stream: TcpStream, connections: &mut JoinSet<()>) {
+    state.stats.total_connections.fetch_add(1, Ordering::Relaxed);
+    let maxclients = state.config.get_int("maxclients").max(1) as usize;
+    if state.clients.count() >= maxclients {
+        state.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+        let mut stream = stream;
+        let _ = tokio::io::AsyncWriteExt::write_all(&mut stream, b"-ERR max number of clients reached\r\n").await;
+        return;
+    }
+    let _ = stream.set_nodelay(true);
+    let keepalive = state.config.get_int("tcp-keepalive");
+    if keepalive > 0 {
+        let params = socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive as u64));
+        let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&params);
+    }
+    let addr = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let info = state.clients.register(addr, laddr);
+    let authenticated = state.config.get("requirepass").is_empty();
+    let client = ClientState::new(info, authenticated);
+    connections.spawn(connection::serve(state.clone(), stream, client));
+}
+
+/// SIGTERM and SIGINT start a graceful shutdown.
+fn spawn_signal_handler(state: Arc<ServerState>) {
+    tokio::spawn(async move {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("cannot install SIGTERM handler: {e}");
+                return;
+            }
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
+            _ = tokio::signal::ctrl_c() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+        }
+        state.request_shutdown();
+    });
+}
+
+/// Background threads: active expiry (every 1000/hz ms) and the `everysec` WAL sync. Plain
+/// threads, because both block on RocksDB and key locks.
+fn spawn_maintenance(state: Arc<ServerState>) -> Vec<JoinHandle<()>> {
+    let expiry_state = state.clone();
+    let expiry = std::thread::Builder::new()
+        .name("strata-expire".into())
+        .spawn(move || {
+            let st = expiry_state;
+            while !st.shutting_down.load(Ordering::SeqCst) {
+                let hz = st.config.get_int("hz").clamp(1, 500) as u64;
+                std::thread::sleep(Duration::from_millis(1000 / hz));
+                // Keep going while whole pages come back, bounded so shutdown stays prompt.
+                let started = Instant::now();
+                loop {
+                    match st.storage.expire_cycle(200) {
+                        Ok(done) if done.len() == 200 && started.elapsed() < Duration::from_millis(250) => {}
+                        Ok(_) => break,
+                        Err(e) => {
+                            tracing::error!("active expiry failed: {e}");
+                            break;
+                        }
+                    }
+                    if st.shutting_down.load(Ordering::SeqCst) {
+                        break;
+                    }
+                }
+            }
+        });
+    let sync_state = state;
+    let wal = std::thread::Builder::new()
+        .name("strata-walsync".into())
+        .spawn(move || {
+            let st = sync_state;
+            let mut last = Instant::now();
+            while !st.shutting_down.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(50));
+                if last.elapsed() < Duration::from_secs(1) {
+                    continue;
+                }
+                last = Instant::now();
+                if st.config.get("appendfsync") == "everysec" {
+                    if let Err(e) = st.storage.sync_committed() {
+                        tracing::error!("background WAL sync failed: {e}");
+                    }
+                }
+            }
+        });
+    [expiry, wal].into_iter().filter_map(Result::ok).collect()
+}

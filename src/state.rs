@@ -1,0 +1,154 @@
+//! Process-wide shared state handed to every command: storage, configuration, the client
+//! registry, the command table, statistics and the shutdown signal.
+//!
+//! Sits below `commands` and `server` (both read it) and above `storage`/`config`.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use tokio::sync::watch;
+
+use crate::client::ClientRegistry;
+use crate::commands::table::CommandTable;
+use crate::config::ConfigStore;
+use crate::storage::Storage;
+
+/// Server-wide counters for `INFO stats`.
+#[derive(Default)]
+pub struct ServerStats {
+    pub total_connections: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub total_commands: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+}
+
+/// Server-side `SCAN` cursors: a plain integer handed to the client maps to the raw position
+/// after which the next page starts. Unknown cursors restart the scan, which may repeat keys
+/// but never skips one (SCAN's contract).
+pub struct ScanCursors {
+    next: AtomicU64,
+    positions: Mutex<HashMap<u64, Vec<u8>>>,
+}
+
+const MAX_CURSORS: usize = 65536;
+
+impl ScanCursors {
+    fn new() -> ScanCursors {
+        // Start at a random point so cursors of a previous process are unlikely to collide
+        // with this one's.
+        let start = u64::from(rand::random::<u32>()) << 16;
+        ScanCursors { next: AtomicU64::new(start.max(1)), positions: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn save(&self, position: Vec<u8>) -> u64 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut map = self.positions.lock();
+        if map.len() >= MAX_CURSORS {
+            // Drop the oldest half; clients holding them restart their scans.
+            let cutoff = id.saturating_sub((MAX_CURSORS / 2) as u64);
+            map.retain(|&k, _| k >= cutoff);
+        }
+        map.insert(id, position);
+        id
+    }
+
+    pub fn load(&self, id: u64) -> Option<Vec<u8>> {
+        self.positions.lock().get(&id).cloned()
+    }
+}
+
+pub struct ServerState {
+    pub storage: Storage,
+    pub config: ConfigStore,
+    pub clients: ClientRegistry,
+    pub commands: CommandTable,
+    pub stats: ServerStats,
+    pub scan_cursors: ScanCursors,
+    pub started: Instant,
+    pub started_unix: u64,
+    pub run_id: String,
+    /// The TCP port actually bound (differs from the config with `--port 0`).
+    pub port: AtomicU16,
+    pub executable: String,
+    /// Unix seconds of the last successful save (start-up until checkpoints exist).
+    pub last_save_unix: AtomicU64,
+    /// Applies a new `loglevel` to the running logger (installed by `main`).
+    pub log_level_hook: Mutex<Option<Box<dyn Fn(&str) + Send + Sync>>>,
+    shutdown_tx: watch::Sender<bool>,
+    pub shutting_down: AtomicBool,
+    /// Cached `appendfsync always`, read once per reply batch.
+    pub fsync_always: AtomicBool,
+}
+
+impl ServerState {
+    pub fn new(storage: Storage, config: ConfigStore) -> ServerState {
+        let commands = CommandTable::new(config.renames());
+        let (shutdown_tx, _) = watch::channel(false);
+        let started_unix = crate::storage::now_ms() / 1000;
+        let run_id: String = (0..40).map(|_| format!("{:x}", rand::random::<u8>() % 16)).collect();
+        ServerState {
+            storage,
+            config,
+            clients: ClientRegistry::default(),
+            commands,
+            stats: ServerStats::default(),
+            scan_cursors: ScanCursors::new(),
+            started: Instant::now(),
+            started_unix,
+            last_save_unix: AtomicU64::new(started_unix),
+            log_level_hook: Mutex::new(None),
+            run_id,
+            port: AtomicU16::new(0),
+            executable: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+            shutdown_tx,
+            shutting_down: AtomicBool::new(false),
+            fsync_always: AtomicBool::new(false),
+        }
+    }
+
+    /// Side effects of a `CONFIG SET` that changed `name`.
+    pub fn apply_config_change(&self, name: &str) {
+        match name {
+            "appendfsync" => self
+                .fsync_always
+                .store(self.config.get("appendfsync") == "always", Ordering::Relaxed),
+            "appendonly" => self.storage.engine().set_wal_enabled(self.config.get_bool("appendonly")),
+            "loglevel" => {
+                if let Some(hook) = self.log_level_hook.lock().as_ref() {
+                    hook(&self.config.get("loglevel"));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `CONFIG RESETSTAT`.
+    pub fn reset_stats(&self) {
+        self.commands.reset_stats();
+        for counter in [
+            &self.stats.total_connections,
+            &self.stats.rejected_connections,
+            &self.stats.total_commands,
+            &self.stats.net_input_bytes,
+            &self.stats.net_output_bytes,
+            &self.storage.stats.expired_keys,
+            &self.storage.stats.keyspace_hits,
+            &self.storage.stats.keyspace_misses,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Starts a graceful shutdown: listeners stop, connections finish their batch and close.
+    pub fn request_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        self.shutdown_tx.send_replace(true);
+    }
+
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown_tx.subscribe()
+    }
+}

@@ -1,0 +1,296 @@
+//! The storage engine: the ONLY module that imports `rocksdb`.
+//!
+//! It opens the database with Strata's column families and tuning, and exposes byte-level
+//! primitives (point reads, ordered scans, atomic write batches, WAL control). Everything above
+//! it speaks in [`Cf`], byte slices and [`Batch`], so the rest of the code base never sees a
+//! RocksDB type. Invariant: every logical mutation is one `Batch`, committed atomically.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, DataBlockIndexType,
+    MergeOperands, Options, ReadOptions, WriteBatch, WriteOptions, DB,
+};
+
+use crate::error::{StoreError, StoreResult};
+
+/// Column families, in the order of DESIGN §4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cf {
+    Meta,
+    Data,
+    ZScore,
+    Stream,
+    Expire,
+}
+
+impl Cf {
+    pub const ALL: [Cf; 5] = [Cf::Meta, Cf::Data, Cf::ZScore, Cf::Stream, Cf::Expire];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Cf::Meta => "meta",
+            Cf::Data => "data",
+            Cf::ZScore => "zscore",
+            Cf::Stream => "stream",
+            Cf::Expire => "expire",
+        }
+    }
+}
+
+/// RocksDB knobs exposed as `rocksdb-*` directives.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    pub block_cache_bytes: usize,
+    pub write_buffer_bytes: usize,
+    pub max_background_jobs: i32,
+    pub max_open_files: i32,
+    /// Compress levels L2 and below with LZ4 (L0/L1 stay uncompressed for write speed).
+    pub compression: bool,
+    /// `appendonly yes`: writes go through the WAL.
+    pub wal_enabled: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            block_cache_bytes: 256 << 20,
+            write_buffer_bytes: 64 << 20,
+            max_background_jobs: 2,
+            max_open_files: -1,
+            compression: true,
+            wal_enabled: true,
+        }
+    }
+}
+
+/// An atomic group of mutations; nothing is visible until [`Engine::write`].
+#[derive(Default)]
+pub struct Batch {
+    ops: Vec<Op>,
+}
+
+enum Op {
+    Put(Cf, Vec<u8>, Vec<u8>),
+    Delete(Cf, Vec<u8>),
+    Merge(Cf, Vec<u8>, Vec<u8>),
+    DeleteRange(Cf, Vec<u8>, Vec<u8>),
+}
+
+impl Batch {
+    pub fn put(&mut self, cf: Cf, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        self.ops.push(Op::Put(cf, key.into(), value.into()));
+    }
+    pub fn delete(&mut self, cf: Cf, key: impl Into<Vec<u8>>) {
+        self.ops.push(Op::Delete(cf, key.into()));
+    }
+    /// Adds a signed delta to an i64 counter record (see [`add_counters`]).
+    pub fn add_counter(&mut self, cf: Cf, key: impl Into<Vec<u8>>, delta: i64) {
+        self.ops.push(Op::Merge(cf, key.into(), delta.to_le_bytes().to_vec()));
+    }
+    /// Deletes every key in `[from, to)`.
+    pub fn delete_range(&mut self, cf: Cf, from: impl Into<Vec<u8>>, to: impl Into<Vec<u8>>) {
+        self.ops.push(Op::DeleteRange(cf, from.into(), to.into()));
+    }
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// Merge operator for counter records: values and operands are i64 little-endian; the result
+/// is their sum. A `put` of an absolute value resets the chain (used by FLUSHDB).
+fn add_counters(_key: &[u8], existing: Option<&[u8]>, operands: &MergeOperands) -> Option<Vec<u8>> {
+    let mut total = existing.map(decode_counter).unwrap_or(0);
+    for op in operands {
+        total = total.wrapping_add(decode_counter(op));
+    }
+    Some(total.to_le_bytes().to_vec())
+}
+
+/// Decodes a counter record; a malformed record counts as zero rather than failing reads.
+pub fn decode_counter(bytes: &[u8]) -> i64 {
+    bytes.try_into().map(i64::from_le_bytes).unwrap_or(0)
+}
+
+pub struct Engine {
+    db: DB,
+    path: PathBuf,
+    wal_enabled: AtomicBool,
+}
+
+fn engine_err(err: rocksdb::Error) -> StoreError {
+    StoreError::Engine(err.into_string())
+}
+
+impl Engine {
+    /// Opens (creating if needed) the database at `path` with every column family.
+    pub fn open(path: &Path, opts: &EngineOptions) -> StoreResult<Engine> {
+        std::fs::create_dir_all(path)
+            .map_err(|e| StoreError::Engine(format!("cannot create {}: {e}", path.display())))?;
+        let cache = Cache::new_lru_cache(opts.block_cache_bytes);
+
+        let mut db_opts = Options::default();
+        db_opts.create_if_missing(true);
+        db_opts.create_missing_column_families(true);
+        // Without the WAL (appendonly no) a flush must still be consistent across families.
+        db_opts.set_atomic_flush(true);
+        db_opts.set_max_background_jobs(opts.max_background_jobs);
+        db_opts.set_max_open_files(opts.max_open_files);
+        db_opts.set_keep_log_file_num(4);
+
+        let descriptors = Cf::ALL.iter().map(|&cf| {
+            ColumnFamilyDescriptor::new(cf.name(), cf_options(cf, opts, &cache))
+        });
+        let db = DB::open_cf_descriptors(&db_opts, path, descriptors).map_err(engine_err)?;
+        Ok(Engine {
+            db,
+            path: path.to_path_buf(),
+            wal_enabled: AtomicBool::new(opts.wal_enabled),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn handle(&self, cf: Cf) -> StoreResult<&rocksdb::ColumnFamily> {
+        self.db
+            .cf_handle(cf.name())
+            .ok_or_else(|| StoreError::Engine(format!("missing column family {}", cf.name())))
+    }
+
+    pub fn get(&self, cf: Cf, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        let handle = self.handle(cf)?;
+        let value = self.db.get_pinned_cf(handle, key).map_err(engine_err)?;
+        Ok(value.map(|v| v.to_vec()))
+    }
+
+    /// Commits `batch` atomically. The WAL is written (unless `appendonly no`) but not synced:
+    /// syncing is the durability policy's job ([`Engine::sync_wal`]).
+    pub fn write(&self, batch: Batch) -> StoreResult<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut wb = WriteBatch::default();
+        for op in batch.ops {
+            match op {
+                Op::Put(cf, k, v) => wb.put_cf(self.handle(cf)?, k, v),
+                Op::Delete(cf, k) => wb.delete_cf(self.handle(cf)?, k),
+                Op::Merge(cf, k, v) => wb.merge_cf(self.handle(cf)?, k, v),
+                Op::DeleteRange(cf, from, to) => wb.delete_range_cf(self.handle(cf)?, from, to),
+            }
+        }
+        let mut wo = WriteOptions::default();
+        wo.disable_wal(!self.wal_enabled.load(Ordering::Relaxed));
+        self.db.write_opt(wb, &wo).map_err(engine_err)
+    }
+
+    /// Visits keys of `cf` in `[start, end)` in order until `visit` returns false.
+    pub fn scan(
+        &self,
+        cf: Cf,
+        start: &[u8],
+        end: &[u8],
+        mut visit: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> StoreResult<()> {
+        let mut ro = ReadOptions::default();
+        ro.set_iterate_upper_bound(end.to_vec());
+        let mut it = self.db.raw_iterator_cf_opt(self.handle(cf)?, ro);
+        it.seek(start);
+        while it.valid() {
+            let (Some(k), Some(v)) = (it.key(), it.value()) else {
+                break;
+            };
+            if !visit(k, v) {
+                return Ok(());
+            }
+            it.next();
+        }
+        it.status().map_err(engine_err)
+    }
+
+    /// Writes buffered WAL data to the OS and fsyncs it. Covers every write committed before.
+    pub fn sync_wal(&self) -> StoreResult<()> {
+        if !self.wal_enabled.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        self.db.flush_wal(true).map_err(engine_err)
+    }
+
+    pub fn set_wal_enabled(&self, enabled: bool) {
+        self.wal_enabled.store(enabled, Ordering::Relaxed);
+    }
+
+    pub fn wal_enabled(&self) -> bool {
+        self.wal_enabled.load(Ordering::Relaxed)
+    }
+
+    /// Sequence number of the last committed write.
+    pub fn latest_sequence(&self) -> u64 {
+        self.db.latest_sequence_number()
+    }
+
+    /// Flushes every memtable to SST files (what `SAVE` means without a WAL).
+    pub fn flush_memtables(&self) -> StoreResult<()> {
+        let handles: Vec<_> = Cf::ALL
+            .iter()
+            .map(|&cf| self.handle(cf))
+            .collect::<StoreResult<_>>()?;
+        self.db
+            .flush_cfs_opt(&handles, &rocksdb::FlushOptions::default())
+            .map_err(engine_err)
+    }
+
+    /// Bytes held by the shared block cache (the same cache serves every family).
+    pub fn block_cache_usage(&self) -> u64 {
+        self.handle(Cf::Meta)
+            .ok()
+            .and_then(|h| self.db.property_int_value_cf(h, "rocksdb.block-cache-usage").ok().flatten())
+            .unwrap_or(0)
+    }
+
+    /// An integer property summed over all column families (e.g. `rocksdb.estimate-num-keys`).
+    pub fn int_property(&self, name: &str) -> u64 {
+        Cf::ALL
+            .iter()
+            .filter_map(|&cf| self.handle(cf).ok())
+            .filter_map(|h| self.db.property_int_value_cf(h, name).ok().flatten())
+            .sum()
+    }
+}
+
+fn cf_options(cf: Cf, opts: &EngineOptions, cache: &Cache) -> Options {
+    let mut table = BlockBasedOptions::default();
+    table.set_block_cache(cache);
+    table.set_bloom_filter(10.0, false);
+    table.set_whole_key_filtering(true);
+    table.set_cache_index_and_filter_blocks(true);
+    table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+    if cf == Cf::Meta {
+        // Point lookups dominate the meta family.
+        table.set_data_block_index_type(DataBlockIndexType::BinaryAndHash);
+        table.set_data_block_hash_ratio(0.75);
+    }
+    let mut o = Options::default();
+    o.set_block_based_table_factory(&table);
+    o.set_write_buffer_size(opts.write_buffer_bytes);
+    o.set_level_compaction_dynamic_level_bytes(true);
+    if opts.compression {
+        o.set_compression_per_level(&[
+            DBCompressionType::None,
+            DBCompressionType::None,
+            DBCompressionType::Lz4,
+            DBCompressionType::Lz4,
+            DBCompressionType::Lz4,
+            DBCompressionType::Lz4,
+            DBCompressionType::Lz4,
+        ]);
+    } else {
+        o.set_compression_type(DBCompressionType::None);
+    }
+    if cf == Cf::Meta {
+        o.set_merge_operator_associative("strata-counter-add", add_counters);
+    }
+    o
+}

@@ -1,0 +1,289 @@
+//! The storage layer: typed Redis semantics over the RocksDB engine, with no knowledge of RESP.
+//!
+//! [`Storage`] owns the engine, the logical-to-physical database map (so `SWAPDB` is O(1)),
+//! exact per-database key and expiry counters (persisted with merge records in the same batch
+//! as the change, so they survive crashes), and the key locks. Typed operations live in
+//! `types/`, whole-key operations in `keyspace`, active expiry in `expire`.
+//!
+//! Invariants: callers hold the key locks of every key they mutate (the dispatch gate takes
+//! them); a mutation is staged in a [`WriteSet`] and committed once; counters count physical
+//! meta records, so a logically expired key still counts until active expiry reclaims it —
+//! exactly like Redis's `DBSIZE`.
+
+pub mod encoding;
+pub mod engine;
+pub mod expire;
+pub mod keyspace;
+pub mod locks;
+pub mod types;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use parking_lot::RwLock;
+
+use crate::error::StoreResult;
+use encoding::{internal_key, meta_key, Meta};
+use engine::{decode_counter, Batch, Cf, Engine, EngineOptions};
+use locks::KeyLocks;
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// Key and expiry counts of one physical database.
+#[derive(Default)]
+struct Counters {
+    keys: AtomicI64,
+    expires: AtomicI64,
+}
+
+/// Process-wide counters reported by `INFO stats`.
+#[derive(Default)]
+pub struct StorageStats {
+    pub expired_keys: AtomicU64,
+    pub keyspace_hits: AtomicU64,
+    pub keyspace_misses: AtomicU64,
+    /// Committed write sets since start (INFO's `rdb_changes_since_last_save`).
+    pub changes: AtomicU64,
+}
+
+pub struct Storage {
+    engine: Engine,
+    /// Logical database index -> physical id used in keys.
+    db_map: RwLock<Vec<u16>>,
+    /// Indexed by physical id.
+    counters: Vec<Counters>,
+    pub locks: KeyLocks,
+    /// Shared by ordinary commands, exclusive for whole-database operations.
+    pub global: RwLock<()>,
+    pub stats: StorageStats,
+    /// Highest WAL sequence known to be fsynced; its mutex serialises syncs so concurrent
+    /// callers share one fsync (group commit).
+    wal_synced: parking_lot::Mutex<u64>,
+}
+
+const DB_MAP_KEY: &[u8] = b"dbmap";
+
+fn keys_counter_key(phys: u16) -> Vec<u8> {
+    let mut k = internal_key(b"count/keys/");
+    k.extend_from_slice(&phys.to_be_bytes());
+    k
+}
+
+fn expires_counter_key(phys: u16) -> Vec<u8> {
+    let mut k = internal_key(b"count/expires/");
+    k.extend_from_slice(&phys.to_be_bytes());
+    k
+}
+
+/// Staged mutations plus the counter deltas they imply, committed by [`Storage::commit`].
+#[derive(Default)]
+pub struct WriteSet {
+    pub batch: Batch,
+    /// (physical db, key delta, expires delta)
+    deltas: Vec<(u16, i64, i64)>,
+}
+
+impl WriteSet {
+    fn delta(&mut self, phys: u16, keys: i64, expires: i64) {
+        if keys == 0 && expires == 0 {
+            return;
+        }
+        match self.deltas.iter_mut().find(|d| d.0 == phys) {
+            Some(d) => {
+                d.1 += keys;
+                d.2 += expires;
+            }
+            None => self.deltas.push((phys, keys, expires)),
+        }
+    }
+}
+
+impl Storage {
+    /// Opens the data directory; `databases` is the number of logical databases.
+    pub fn open(dir: &Path, databases: u16, opts: &EngineOptions) -> StoreResult<Storage> {
+        let engine = Engine::open(dir, opts)?;
+        let mut map: Vec<u16> = match engine.get(Cf::Meta, &internal_key(DB_MAP_KEY))? {
+            Some(raw) => raw.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect(),
+            None => Vec::new(),
+        };
+        // Growing `databases` adds the lowest unused physical ids; shrinking keeps the map so
+        // data in the dropped databases is not lost if the setting is raised again.
+        let mut next = 0u16;
+        while map.len() < usize::from(databases) {
+            while map.contains(&next) {
+                next += 1;
+            }
+            map.push(next);
+        }
+        let mut batch = Batch::default();
+        batch.put(Cf::Meta, internal_key(DB_MAP_KEY), encode_map(&map));
+        engine.write(batch)?;
+
+        let max_phys = map.iter().copied().max().unwrap_or(0);
+        let counters: Vec<Counters> = (0..=max_phys).map(|_| Counters::default()).collect();
+        for phys in 0..=max_phys {
+            let read = |k: Vec<u8>| -> StoreResult<i64> {
+                Ok(engine.get(Cf::Meta, &k)?.map(|v| decode_counter(&v)).unwrap_or(0))
+            };
+            let c = &counters[usize::from(phys)];
+            c.keys.store(read(keys_counter_key(phys))?, Ordering::Relaxed);
+            c.expires.store(read(expires_counter_key(phys))?, Ordering::Relaxed);
+        }
+        Ok(Storage {
+            engine,
+            db_map: RwLock::new(map),
+            counters,
+            locks: KeyLocks::default(),
+            global: RwLock::new(()),
+            stats: StorageStats::default(),
+            wal_synced: parking_lot::Mutex::new(0),
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Number of logical databases.
+    pub fn databases(&self) -> usize {
+        self.db_map.read().len()
+    }
+
+    /// Physical id of logical database `db`. Callers validated `db` against `databases`.
+    pub fn phys(&self, db: usize) -> u16 {
+        self.db_map.read().get(db).copied().unwrap_or(0)
+    }
+
+    /// Logical index of a physical id, if it is mapped.
+    pub fn logical(&self, phys: u16) -> Option<usize> {
+        self.db_map.read().iter().position(|&p| p == phys)
+    }
+
+    /// The meta record of `key` in logical `db` whether or not it has expired.
+    pub fn raw_meta(&self, db: usize, key: &[u8]) -> StoreResult<Option<Meta>> {
+        match self.engine.get(Cf::Meta, &meta_key(self.phys(db), key))? {
+            Some(raw) => Meta::decode(&raw).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The live (not expired) meta record of `key`.
+    pub fn meta(&self, db: usize, key: &[u8]) -> StoreResult<Option<Meta>> {
+        Ok(self.raw_meta(db, key)?.filter(|m| !m.is_expired(now_ms())))
+    }
+
+    /// Stages writing `new` for `key`, given the physical record `old` it replaces.
+    pub fn stage_put(&self, ws: &mut WriteSet, db: usize, key: &[u8], old: Option<&Meta>, new: &Meta) {
+        let phys = self.phys(db);
+        if let Some(o) = old.filter(|o| o.expire_ms != 0 && o.expire_ms != new.expire_ms) {
+            ws.batch.delete(Cf::Expire, encoding::expire_key(o.expire_ms, phys, key));
+        }
+        if new.expire_ms != 0 && old.map(|o| o.expire_ms) != Some(new.expire_ms) {
+            ws.batch.put(Cf::Expire, encoding::expire_key(new.expire_ms, phys, key), Vec::new());
+        }
+        ws.batch.put(Cf::Meta, meta_key(phys, key), new.encode());
+        let had_ttl = old.is_some_and(|o| o.expire_ms != 0);
+        ws.delta(phys, i64::from(old.is_none()), i64::from(new.expire_ms != 0) - i64::from(had_ttl));
+    }
+
+    /// Stages deleting `key` whose physical record is `old`. Collections are deleted by their
+    /// meta record alone; their sub-keys become garbage for compaction.
+    pub fn stage_delete(&self, ws: &mut WriteSet, db: usize, key: &[u8], old: &Meta) {
+        self.stage_delete_phys(ws, self.phys(db), key, old);
+    }
+
+    fn stage_delete_phys(&self, ws: &mut WriteSet, phys: u16, key: &[u8], old: &Meta) {
+        if old.expire_ms != 0 {
+            ws.batch.delete(Cf::Expire, encoding::expire_key(old.expire_ms, phys, key));
+        }
+        ws.batch.delete(Cf::Meta, meta_key(phys, key));
+        ws.delta(phys, -1, -i64::from(old.expire_ms != 0));
+    }
+
+    /// Commits a write set atomically, counters included.
+    pub fn commit(&self, mut ws: WriteSet) -> StoreResult<()> {
+        for &(phys, keys, expires) in &ws.deltas {
+            if keys != 0 {
+                ws.batch.add_counter(Cf::Meta, keys_counter_key(phys), keys);
+            }
+            if expires != 0 {
+                ws.batch.add_counter(Cf::Meta, expires_counter_key(phys), expires);
+            }
+        }
+        self.engine.write(ws.batch)?;
+        self.stats.changes.fetch_add(1, Ordering::Relaxed);
+        for (phys, keys, expires) in ws.deltas {
+            if let Some(c) = self.counters.get(usize::from(phys)) {
+                c.keys.fetch_add(keys, Ordering::Relaxed);
+                c.expires.fetch_add(expires, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes every write committed so far durable. Callers that arrive while another sync
+    /// is running wait for it and return at once if it already covered their writes.
+    pub fn sync_committed(&self) -> StoreResult<()> {
+        let target = self.engine.latest_sequence();
+        let mut synced = self.wal_synced.lock();
+        if *synced >= target {
+            return Ok(());
+        }
+        let covering = self.engine.latest_sequence();
+        self.engine.sync_wal()?;
+        *synced = covering;
+        Ok(())
+    }
+
+    /// Number of keys in logical `db` (physical records, like Redis's `DBSIZE`).
+    pub fn key_count(&self, db: usize) -> i64 {
+        self.counters.get(usize::from(self.phys(db))).map_or(0, |c| c.keys.load(Ordering::Relaxed))
+    }
+
+    /// Number of keys with a TTL in logical `db`.
+    pub fn expires_count(&self, db: usize) -> i64 {
+        self.counters
+            .get(usize::from(self.phys(db)))
+            .map_or(0, |c| c.expires.load(Ordering::Relaxed))
+    }
+
+    /// Removes every key of logical `db`. Caller holds the global lock exclusively.
+    pub fn flush_db(&self, db: usize) -> StoreResult<()> {
+        let phys = self.phys(db);
+        let mut batch = Batch::default();
+        let (start, end) = encoding::db_range(phys);
+        batch.delete_range(Cf::Meta, start.clone(), end.clone());
+        for cf in [Cf::Data, Cf::ZScore, Cf::Stream] {
+            batch.delete_range(cf, start.clone(), end.clone());
+        }
+        // Expire index entries of this db become stale; active expiry drops them.
+        batch.put(Cf::Meta, keys_counter_key(phys), 0i64.to_le_bytes().to_vec());
+        batch.put(Cf::Meta, expires_counter_key(phys), 0i64.to_le_bytes().to_vec());
+        self.engine.write(batch)?;
+        if let Some(c) = self.counters.get(usize::from(phys)) {
+            c.keys.store(0, Ordering::Relaxed);
+            c.expires.store(0, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Swaps two logical databases in O(1). Caller holds the global lock exclusively.
+    pub fn swap_db(&self, a: usize, b: usize) -> StoreResult<()> {
+        let mut map = self.db_map.write();
+        let mut next = map.clone();
+        next.swap(a, b);
+        let mut batch = Batch::default();
+        batch.put(Cf::Meta, internal_key(DB_MAP_KEY), encode_map(&next));
+        self.engine.write(batch)?;
+        *map = next;
+        Ok(())
+    }
+}
+
+fn encode_map(map: &[u16]) -> Vec<u8> {
+    map.iter().flat_map(|p| p.to_be_bytes()).collect()
+}

@@ -1,0 +1,5 @@
+//! Typed value semantics (one file per Redis type). Pure storage: no RESP, no argument
+//! parsing. Each operation reads the key's meta record, enforces its type (`WRONGTYPE`), and
+//! stages one write set.
+
+pub mod string;

@@ -1,0 +1,11 @@
+//! Integration tests: one binary (RocksDB is linked once), one module per area. Every test
+//! starts the real `strata` binary on a free port with its own temporary data directory.
+
+mod config;
+mod connection;
+mod harness;
+mod keys;
+mod persistence;
+mod protocol;
+mod server_cmds;
+mod strings;

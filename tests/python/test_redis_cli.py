@@ -1,0 +1,85 @@
+"""redis-cli against Strata: interactive, --scan, --stat, -n, INFO keyspace."""
+
+import shutil
+import subprocess
+import time
+
+import pexpect
+import pytest
+
+pytestmark = pytest.mark.skipif(shutil.which("redis-cli") is None, reason="redis-cli not installed")
+
+
+def cli(server, *args, **kwargs):
+    return subprocess.run(
+        ["redis-cli", "-h", server.host, "-p", str(server.port), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        **kwargs,
+    )
+
+
+def test_interactive_session(server):
+    child = pexpect.spawn("redis-cli", ["-h", server.host, "-p", str(server.port)], encoding="utf-8", timeout=30)
+    prompt = f"{server.host}:{server.port}>"
+    child.expect_exact(prompt)
+    child.sendline("SET greeting hello")
+    child.expect_exact("OK")
+    child.expect_exact(prompt)
+    child.sendline("GET greeting")
+    child.expect_exact('"hello"')
+    child.expect_exact(prompt)
+    child.sendline("SELECT 2")
+    child.expect_exact("OK")
+    child.expect_exact(f"{server.host}:{server.port}[2]>")
+    child.sendline("INCR n")
+    child.expect_exact("(integer) 1")
+    child.sendline("NOSUCHCOMMAND")
+    child.expect_exact("(error) ERR unknown command 'NOSUCHCOMMAND'")
+    child.sendline("QUIT")
+    child.expect(pexpect.EOF)
+
+
+def test_scan_mode(server):
+    r = server.client(decode_responses=True)
+    for i in range(250):
+        r.set(f"user:{i}", i)
+    r.set("other", 1)
+    out = cli(server, "--scan", "--pattern", "user:*")
+    assert out.returncode == 0, out.stderr
+    keys = out.stdout.split()
+    assert len(keys) == 250 and set(keys) == {f"user:{i}" for i in range(250)}
+
+
+def test_db_selection_and_info_keyspace(server):
+    assert cli(server, "-n", "3", "SET", "k", "v").stdout.strip() == "OK"
+    assert cli(server, "-n", "3", "GET", "k").stdout.strip() == "v"
+    assert cli(server, "GET", "k").stdout.strip() == ""
+    info = cli(server, "INFO", "keyspace").stdout
+    assert "# Keyspace" in info and "db3:keys=1,expires=0,avg_ttl=0" in info
+
+
+def test_stat_mode_one_sample(server):
+    server.client().set("k", "v")
+    proc = subprocess.Popen(
+        ["redis-cli", "-h", server.host, "-p", str(server.port), "--stat", "-i", "0.1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        header, sample = None, None
+        while time.monotonic() < deadline and sample is None:
+            line = proc.stdout.readline()
+            if "keys" in line and "mem" in line:
+                header = line
+            elif header and line.strip() and line.split()[0].isdigit():
+                sample = line
+        assert header, "no --stat header"
+        assert sample, "no --stat sample"
+        assert sample.split()[0] == "1", sample  # one key
+    finally:
+        proc.kill()
+        proc.wait()
