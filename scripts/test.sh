@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strata-target}"
 
 echo "== cargo test (unit + integration)"
-cargo test --release
+STRATA_REQUIRE_REDIS=1 cargo test --release
 
 echo "== python (redis-py, redis-cli)"
 if [ ! -x .venv/bin/pytest ]; then

@@ -174,12 +174,9 @@ pub fn client_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
             }
             i += 2;
         } else if is(&args[i], "ID") && i + 1 < args.len() {
-            let mut list = Vec::new();
-            for a in &args[i + 1..] {
-                let id = arg_i64(a).ok().filter(|&n| n > 0).ok_or_else(|| CmdError::custom("ERR Invalid client ID"))?;
-                list.push(id as u64);
-            }
-            ids = Some(list);
+            // Ids that are not positive integers match no client, as in Redis.
+            let list = args[i + 1..].iter().filter_map(|a| arg_i64(a).ok()).filter(|&n| n > 0);
+            ids = Some(list.map(|n| n as u64).collect());
             i = args.len();
         } else {
             return Err(CmdError::Syntax);

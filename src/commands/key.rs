@@ -197,10 +197,12 @@ pub fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 }
 
 pub fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    let cursor: u64 = std::str::from_utf8(&args[1])
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or(CmdError::InvalidCursor)?;
+    // Redis reads the cursor with strtoull, so "-1" is accepted (and is simply unknown here).
+    let text = std::str::from_utf8(&args[1]).map_err(|_| CmdError::InvalidCursor)?;
+    let cursor: u64 = match text.parse::<u64>() {
+        Ok(c) => c,
+        Err(_) => text.parse::<i64>().map(|c| c as u64).map_err(|_| CmdError::InvalidCursor)?,
+    };
     let mut pattern: Option<&[u8]> = None;
     let mut count = 10usize;
     let mut type_filter: Option<Option<KeyType>> = None;

@@ -28,7 +28,7 @@ pub fn config_get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 
 pub fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     if args.len() % 2 != 0 {
-        return Err(CmdError::WrongArity("config|set".into()));
+        return Err(CmdError::Syntax);
     }
     let pairs: Vec<(String, String)> =
         args[2..].chunks_exact(2).map(|p| (text(&p[0]), text(&p[1]))).collect();
@@ -131,7 +131,7 @@ pub fn command_info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     Ok(Reply::Array(
         args[2..]
             .iter()
-            .map(|n| find_command(ctx, n).map_or(Reply::NilArray, |(c, full)| command_info_entry(c, &full)))
+            .map(|n| find_command(ctx, n).map_or(Reply::Nil, |(c, full)| command_info_entry(c, &full)))
             .collect(),
     ))
 }

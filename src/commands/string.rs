@@ -33,41 +33,60 @@ pub fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     Ok(Reply::bulk_opt(ctx.storage().get_string(ctx.db(), &args[1])?))
 }
 
-/// Parsed `SET` options.
-struct SetArgs {
+/// Options shared by `SET` and `GETEX`, parsed with Redis's rules: repeating an option is
+/// allowed, combining conflicting ones (NX with XX, two different expiry forms, KEEPTTL or
+/// PERSIST with an expiry) is a syntax error.
+struct ExtendedArgs {
     cond: SetCondition,
-    ttl: TtlChange,
+    /// `None`: the command's default (SET clears the TTL, GETEX leaves it).
+    ttl: Option<TtlChange>,
     get: bool,
 }
 
-fn parse_set_options(args: &[Bytes]) -> CmdResult<SetArgs> {
-    let mut out = SetArgs { cond: SetCondition::Always, ttl: TtlChange::Clear, get: false };
-    let mut ttl_given = false;
-    let mut i = 3;
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ExtendedCommand {
+    Set,
+    GetEx,
+}
+
+fn parse_extended(args: &[Bytes], start: usize, command: ExtendedCommand) -> CmdResult<ExtendedArgs> {
+    let name = if command == ExtendedCommand::Set { "set" } else { "getex" };
+    let mut out = ExtendedArgs { cond: SetCondition::Always, ttl: None, get: false };
+    // Which expiry keyword was used ("EX", "KEEPTTL", ...), to reject mixing forms.
+    let mut ttl_kind: Option<&'static str> = None;
+    let mut i = start;
     while i < args.len() {
-        let opt = &args[i];
+        let opt = args[i].to_ascii_uppercase();
         let next = args.get(i + 1);
-        if is(opt, "NX") && out.cond == SetCondition::Always {
-            out.cond = SetCondition::IfMissing;
-        } else if is(opt, "XX") && out.cond == SetCondition::Always {
-            out.cond = SetCondition::IfExists;
-        } else if is(opt, "GET") && !out.get {
-            out.get = true;
-        } else if is(opt, "KEEPTTL") && !ttl_given {
-            ttl_given = true;
-            out.ttl = TtlChange::Keep;
-        } else if !ttl_given && next.is_some() && ["EX", "PX", "EXAT", "PXAT"].iter().any(|k| is(opt, k)) {
-            ttl_given = true;
-            let (unit, relative) = match opt.to_ascii_uppercase().as_slice() {
-                b"EX" => (1000, true),
-                b"PX" => (1, true),
-                b"EXAT" => (1000, false),
-                _ => (1, false),
-            };
-            out.ttl = TtlChange::At(deadline_ms(next.map_or(&[][..], |b| &b[..]), unit, relative, "set")?);
-            i += 1;
-        } else {
-            return Err(CmdError::Syntax);
+        let is_set = command == ExtendedCommand::Set;
+        let same_or_no_ttl = |kind: &str| ttl_kind.is_none_or(|k| k == kind);
+        match opt.as_slice() {
+            b"NX" if is_set && out.cond != SetCondition::IfExists => out.cond = SetCondition::IfMissing,
+            b"XX" if is_set && out.cond != SetCondition::IfMissing => out.cond = SetCondition::IfExists,
+            b"GET" if is_set => out.get = true,
+            b"KEEPTTL" if is_set && same_or_no_ttl("KEEPTTL") => {
+                ttl_kind = Some("KEEPTTL");
+                out.ttl = Some(TtlChange::Keep);
+            }
+            b"PERSIST" if !is_set && same_or_no_ttl("PERSIST") => {
+                ttl_kind = Some("PERSIST");
+                out.ttl = Some(TtlChange::Clear);
+            }
+            b"EX" | b"PX" | b"EXAT" | b"PXAT" => {
+                let (kind, unit, relative) = match opt.as_slice() {
+                    b"EX" => ("EX", 1000, true),
+                    b"PX" => ("PX", 1, true),
+                    b"EXAT" => ("EXAT", 1000, false),
+                    _ => ("PXAT", 1, false),
+                };
+                let Some(value) = next.filter(|_| same_or_no_ttl(kind)) else {
+                    return Err(CmdError::Syntax);
+                };
+                ttl_kind = Some(kind);
+                out.ttl = Some(TtlChange::At(deadline_ms(value, unit, relative, name)?));
+                i += 1;
+            }
+            _ => return Err(CmdError::Syntax),
         }
         i += 1;
     }
@@ -75,8 +94,9 @@ fn parse_set_options(args: &[Bytes]) -> CmdResult<SetArgs> {
 }
 
 pub fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    let opts = parse_set_options(args)?;
-    let outcome = ctx.storage().set_string(ctx.db(), &args[1], &args[2], opts.cond, opts.ttl, opts.get)?;
+    let opts = parse_extended(args, 3, ExtendedCommand::Set)?;
+    let ttl = opts.ttl.unwrap_or(TtlChange::Clear);
+    let outcome = ctx.storage().set_string(ctx.db(), &args[1], &args[2], opts.cond, ttl, opts.get)?;
     Ok(if opts.get {
         Reply::bulk_opt(outcome.previous)
     } else if outcome.written {
@@ -129,33 +149,8 @@ pub fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 }
 
 pub fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    let mut ttl = None;
-    let mut i = 2;
-    while i < args.len() {
-        let opt = &args[i];
-        if ttl.is_some() {
-            return Err(CmdError::Syntax);
-        }
-        if is(opt, "PERSIST") {
-            ttl = Some(TtlChange::Clear);
-        } else if let (Some(next), Some((unit, relative))) = (
-            args.get(i + 1),
-            match opt.to_ascii_uppercase().as_slice() {
-                b"EX" => Some((1000, true)),
-                b"PX" => Some((1, true)),
-                b"EXAT" => Some((1000, false)),
-                b"PXAT" => Some((1, false)),
-                _ => None,
-            },
-        ) {
-            ttl = Some(TtlChange::At(deadline_ms(next, unit, relative, "getex")?));
-            i += 1;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 1;
-    }
-    Ok(Reply::bulk_opt(ctx.storage().get_ex_string(ctx.db(), &args[1], ttl)?))
+    let opts = parse_extended(args, 2, ExtendedCommand::GetEx)?;
+    Ok(Reply::bulk_opt(ctx.storage().get_ex_string(ctx.db(), &args[1], opts.ttl)?))
 }
 
 pub fn mget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {

@@ -184,7 +184,7 @@ static COMMAND_SUBS: &[Command] = &[
     cmd!("info", -2, LOADING | STALE, ["@slow", "@connection"], NOKEYS, "server", "2.8.13", "Returns information about one, multiple or all commands.", srv::command_info),
     cmd!("docs", -2, LOADING | STALE, ["@slow", "@connection"], NOKEYS, "server", "7.0.0", "Returns documentary information about one, multiple or all commands.", srv::command_docs),
     cmd!("list", -2, LOADING | STALE, ["@slow", "@connection"], NOKEYS, "server", "7.0.0", "Returns a list of command names.", srv::command_list),
-    cmd!("getkeys", -3, LOADING | STALE, ["@slow", "@connection"], NOKEYS, "server", "2.8.13", "Extracts the key names from an arbitrary command.", srv::command_getkeys),
+    cmd!("getkeys", -4, LOADING | STALE, ["@slow", "@connection"], NOKEYS, "server", "2.8.13", "Extracts the key names from an arbitrary command.", srv::command_getkeys),
     cmd!("help", 2, LOADING | STALE, ["@slow", "@connection"], NOKEYS, "server", "5.0.0", "Returns helpful text about the different subcommands.", srv::help),
 ];
 

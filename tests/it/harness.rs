@@ -193,16 +193,27 @@ impl V {
     }
 }
 
+/// A byte stream a raw client can talk over (TCP to Strata, a Unix socket to redis-server).
+pub trait Stream: Read + Write + Send {}
+impl Stream for TcpStream {}
+impl Stream for std::os::unix::net::UnixStream {}
+
 /// A raw RESP connection.
 pub struct Raw {
-    stream: BufReader<TcpStream>,
+    stream: BufReader<Box<dyn Stream>>,
 }
 
 impl Raw {
     pub fn connect(addr: &str) -> Raw {
         let stream = TcpStream::connect(addr).expect("connect");
         stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        Raw { stream: BufReader::new(stream) }
+        Raw { stream: BufReader::new(Box::new(stream)) }
+    }
+
+    pub fn connect_unix(path: &Path) -> Raw {
+        let stream = std::os::unix::net::UnixStream::connect(path).expect("connect unix socket");
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        Raw { stream: BufReader::new(Box::new(stream)) }
     }
 
     pub fn send_bytes(&mut self, bytes: &[u8]) {

@@ -3,6 +3,7 @@
 
 mod config;
 mod connection;
+mod differential;
 mod harness;
 mod keys;
 mod persistence;

@@ -37,6 +37,9 @@ fn get_set_basic_and_options() {
     // errors
     assert_eq!(r.err(&["SET", "k"]), "ERR wrong number of arguments for 'set' command");
     assert_eq!(r.err(&["SET", "k", "v", "NX", "XX"]), "ERR syntax error");
+    assert_eq!(r.err(&["SET", "k", "v", "KEEPTTL", "EX", "1"]), "ERR syntax error");
+    // Repeating an option is allowed, as in Redis.
+    assert_eq!(r.cmd(&["SET", "k", "v4", "GET", "GET", "EX", "100", "EX", "100"]), V::bulk("v4"));
     assert_eq!(r.err(&["SET", "k", "v", "EX", "10", "PX", "10"]), "ERR syntax error");
     assert_eq!(r.err(&["SET", "k", "v", "EX"]), "ERR syntax error");
     assert_eq!(r.err(&["SET", "k", "v", "BOGUS"]), "ERR syntax error");
@@ -96,6 +99,8 @@ fn getex_options() {
     assert_eq!(r.err(&["GETEX", "k", "EX", "0"]), "ERR invalid expire time in 'getex' command");
     assert_eq!(r.err(&["GETEX", "k", "EX", "1", "PX", "1"]), "ERR syntax error");
     assert_eq!(r.err(&["GETEX", "k", "FOO"]), "ERR syntax error");
+    assert_eq!(r.err(&["GETEX", "k", "PERSIST", "EX", "1"]), "ERR syntax error");
+    assert_eq!(r.cmd(&["GETEX", "k", "PERSIST", "PERSIST"]), V::bulk("v"));
 }
 
 #[test]

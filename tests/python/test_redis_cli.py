@@ -23,21 +23,26 @@ def cli(server, *args, **kwargs):
 def test_interactive_session(server):
     child = pexpect.spawn("redis-cli", ["-h", server.host, "-p", str(server.port)], encoding="utf-8", timeout=30)
     prompt = f"{server.host}:{server.port}>"
+
+    def type_line(text):
+        # linenoise runs the terminal raw: Enter is a carriage return.
+        child.send(text + "\r")
+
     child.expect_exact(prompt)
-    child.sendline("SET greeting hello")
+    type_line("SET greeting hello")
     child.expect_exact("OK")
     child.expect_exact(prompt)
-    child.sendline("GET greeting")
+    type_line("GET greeting")
     child.expect_exact('"hello"')
     child.expect_exact(prompt)
-    child.sendline("SELECT 2")
+    type_line("SELECT 2")
     child.expect_exact("OK")
     child.expect_exact(f"{server.host}:{server.port}[2]>")
-    child.sendline("INCR n")
+    type_line("INCR n")
     child.expect_exact("(integer) 1")
-    child.sendline("NOSUCHCOMMAND")
+    type_line("NOSUCHCOMMAND")
     child.expect_exact("(error) ERR unknown command 'NOSUCHCOMMAND'")
-    child.sendline("QUIT")
+    type_line("QUIT")
     child.expect(pexpect.EOF)
 
 
