@@ -48,7 +48,8 @@ impl ClientInfo {
     }
 
     pub fn touch(&self) {
-        self.last_active_ms.store(self.created.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.last_active_ms
+            .store(self.created.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
 
     /// Asks the owning connection to close.
@@ -140,7 +141,9 @@ impl ClientState {
 
     pub fn set_resp3(&mut self, resp3: bool) {
         self.resp3 = resp3;
-        self.info.resp.store(if resp3 { 3 } else { 2 }, Ordering::Relaxed);
+        self.info
+            .resp
+            .store(if resp3 { 3 } else { 2 }, Ordering::Relaxed);
     }
 }
 

@@ -18,11 +18,16 @@ use crate::protocol::split_args;
 /// How a directive's value is validated and printed.
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     Bool,
     Enum(&'static [&'static str]),
     /// Bytes, accepting `kb`/`mb`/`gb` (and `k`/`m`/`g`) suffixes; printed in bytes.
-    Memory { min: i64 },
+    Memory {
+        min: i64,
+    },
     Str,
     /// Space-separated list (bind).
     List,
@@ -37,7 +42,12 @@ pub struct Directive {
 }
 
 const fn d(name: &'static str, default: &'static str, kind: Kind, mutable: bool) -> Directive {
-    Directive { name, default, kind, mutable }
+    Directive {
+        name,
+        default,
+        kind,
+        mutable,
+    }
 }
 
 const INT32: i64 = i32::MAX as i64;
@@ -50,21 +60,82 @@ pub static DIRECTIVES: &[Directive] = &[
     d("databases", "16", Kind::Int { min: 1, max: 65535 }, false),
     d("requirepass", "", Kind::Str, true),
     d("timeout", "0", Kind::Int { min: 0, max: INT32 }, true),
-    d("tcp-keepalive", "300", Kind::Int { min: 0, max: INT32 }, true),
-    d("maxclients", "10000", Kind::Int { min: 1, max: u32::MAX as i64 }, true),
-    d("loglevel", "notice", Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]), true),
+    d(
+        "tcp-keepalive",
+        "300",
+        Kind::Int { min: 0, max: INT32 },
+        true,
+    ),
+    d(
+        "maxclients",
+        "10000",
+        Kind::Int {
+            min: 1,
+            max: u32::MAX as i64,
+        },
+        true,
+    ),
+    d(
+        "loglevel",
+        "notice",
+        Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]),
+        true,
+    ),
     d("logfile", "", Kind::Str, false),
     d("appendonly", "yes", Kind::Bool, true),
-    d("appendfsync", "everysec", Kind::Enum(&["everysec", "always", "no"]), true),
-    d("proto-max-bulk-len", "512mb", Kind::Memory { min: 1024 * 1024 }, true),
-    d("client-query-buffer-limit", "1gb", Kind::Memory { min: 1024 * 1024 }, true),
+    d(
+        "appendfsync",
+        "everysec",
+        Kind::Enum(&["everysec", "always", "no"]),
+        true,
+    ),
+    d(
+        "proto-max-bulk-len",
+        "512mb",
+        Kind::Memory { min: 1024 * 1024 },
+        true,
+    ),
+    d(
+        "client-query-buffer-limit",
+        "1gb",
+        Kind::Memory { min: 1024 * 1024 },
+        true,
+    ),
     // Like Redis, any value is accepted and the effective rate is clamped to 1..500.
     d("hz", "10", Kind::Int { min: 0, max: INT32 }, true),
-    d("rocksdb-block-cache-size", "256mb", Kind::Memory { min: 1024 * 1024 }, false),
-    d("rocksdb-write-buffer-size", "64mb", Kind::Memory { min: 1024 * 1024 }, false),
-    d("rocksdb-max-background-jobs", "2", Kind::Int { min: 1, max: 64 }, false),
-    d("rocksdb-max-open-files", "-1", Kind::Int { min: -1, max: INT32 }, false),
-    d("rocksdb-compression", "lz4", Kind::Enum(&["none", "lz4"]), false),
+    d(
+        "rocksdb-block-cache-size",
+        "256mb",
+        Kind::Memory { min: 1024 * 1024 },
+        false,
+    ),
+    d(
+        "rocksdb-write-buffer-size",
+        "64mb",
+        Kind::Memory { min: 1024 * 1024 },
+        false,
+    ),
+    d(
+        "rocksdb-max-background-jobs",
+        "2",
+        Kind::Int { min: 1, max: 64 },
+        false,
+    ),
+    d(
+        "rocksdb-max-open-files",
+        "-1",
+        Kind::Int {
+            min: -1,
+            max: INT32,
+        },
+        false,
+    ),
+    d(
+        "rocksdb-compression",
+        "lz4",
+        Kind::Enum(&["none", "lz4"]),
+        false,
+    ),
 ];
 
 pub fn directive(name: &str) -> Option<&'static Directive> {
@@ -74,7 +145,12 @@ pub fn directive(name: &str) -> Option<&'static Directive> {
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("{file}:{line}: >>> '{text}': {reason}")]
-    File { file: String, line: usize, text: String, reason: String },
+    File {
+        file: String,
+        line: usize,
+        text: String,
+        reason: String,
+    },
     #[error("cannot read config file {0}: {1}")]
     Io(String, String),
     #[error("{0}")]
@@ -84,7 +160,9 @@ pub enum ConfigError {
 /// Parses a memory amount (`1gb`, `512mb`, `100k`, `1024`).
 pub fn parse_memory(text: &str) -> Option<i64> {
     let lower = text.to_ascii_lowercase();
-    let split = lower.find(|c: char| !c.is_ascii_digit() && c != '-').unwrap_or(lower.len());
+    let split = lower
+        .find(|c: char| !c.is_ascii_digit() && c != '-')
+        .unwrap_or(lower.len());
     let (num, unit) = lower.split_at(split);
     let n: i64 = num.parse().ok()?;
     let mul: i64 = match unit {
@@ -104,9 +182,13 @@ pub fn parse_memory(text: &str) -> Option<i64> {
 pub fn canonical(dir: &Directive, value: &str) -> Result<String, String> {
     match dir.kind {
         Kind::Int { min, max } => {
-            let n: i64 = value.parse().map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+            let n: i64 = value
+                .parse()
+                .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
             if n < min || n > max {
-                return Err(format!("argument must be between {min} and {max} inclusive"));
+                return Err(format!(
+                    "argument must be between {min} and {max} inclusive"
+                ));
             }
             Ok(n.to_string())
         }
@@ -121,10 +203,16 @@ pub fn canonical(dir: &Directive, value: &str) -> Result<String, String> {
                 .iter()
                 .find(|o| **o == lower)
                 .map(|o| o.to_string())
-                .ok_or_else(|| format!("argument(s) must be one of the following: {}", options.join(", ")))
+                .ok_or_else(|| {
+                    format!(
+                        "argument(s) must be one of the following: {}",
+                        options.join(", ")
+                    )
+                })
         }
         Kind::Memory { min } => {
-            let n = parse_memory(value).ok_or_else(|| "argument must be a memory value".to_string())?;
+            let n =
+                parse_memory(value).ok_or_else(|| "argument must be a memory value".to_string())?;
             if n < min {
                 return Err(format!("argument must be at least {min}"));
             }
@@ -145,10 +233,18 @@ pub struct ConfigStore {
 
 impl ConfigStore {
     /// Defaults, then the file (if any), then command-line overrides (`--name value ...`).
-    pub fn load(file: Option<&Path>, overrides: &[(String, String)]) -> Result<ConfigStore, ConfigError> {
+    pub fn load(
+        file: Option<&Path>,
+        overrides: &[(String, String)],
+    ) -> Result<ConfigStore, ConfigError> {
         let mut values: HashMap<&'static str, String> = DIRECTIVES
             .iter()
-            .map(|d| (d.name, canonical(d, d.default).unwrap_or_else(|_| d.default.to_string())))
+            .map(|d| {
+                (
+                    d.name,
+                    canonical(d, d.default).unwrap_or_else(|_| d.default.to_string()),
+                )
+            })
             .collect();
         let mut renames = Vec::new();
         if let Some(path) = file {
@@ -158,10 +254,18 @@ impl ConfigStore {
             let lname = name.to_ascii_lowercase();
             let line = format!("--{name} {value}");
             let args = vec![lname, value.clone()];
-            apply_line(&args, &mut values, &mut renames)
-                .map_err(|reason| ConfigError::File { file: "command line".into(), line: 0, text: line, reason })?;
+            apply_line(&args, &mut values, &mut renames).map_err(|reason| ConfigError::File {
+                file: "command line".into(),
+                line: 0,
+                text: line,
+                reason,
+            })?;
         }
-        Ok(ConfigStore { values: RwLock::new(values), renames, file: file.map(Path::to_path_buf) })
+        Ok(ConfigStore {
+            values: RwLock::new(values),
+            renames,
+            file: file.map(Path::to_path_buf),
+        })
     }
 
     pub fn get(&self, name: &str) -> String {
@@ -201,7 +305,9 @@ impl ConfigStore {
         for (name, value) in pairs {
             let lname = name.to_ascii_lowercase();
             let Some(dir) = directive(&lname) else {
-                return Err(format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'"));
+                return Err(format!(
+                    "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+                ));
             };
             if !dir.mutable {
                 return Err(format!(
@@ -232,8 +338,8 @@ impl ConfigStore {
         let Some(path) = &self.file else {
             return Err("ERR The server is running without a config file".into());
         };
-        let original = std::fs::read_to_string(path)
-            .map_err(|e| format!("ERR Rewriting config file: {e}"))?;
+        let original =
+            std::fs::read_to_string(path).map_err(|e| format!("ERR Rewriting config file: {e}"))?;
         let values = self.values.read();
         let mut written: Vec<&str> = Vec::new();
         let mut out = Vec::new();
@@ -248,7 +354,11 @@ impl ConfigStore {
                         continue;
                     }
                     written.push(dir.name);
-                    out.push(format!("{} {}", dir.name, quote(values.get(dir.name).map_or("", |v| v))));
+                    out.push(format!(
+                        "{} {}",
+                        dir.name,
+                        quote(values.get(dir.name).map_or("", |v| v))
+                    ));
                 }
                 _ => out.push(line.to_string()),
             }
@@ -305,11 +415,16 @@ fn read_file(
         let Some(args) = split_args(trimmed.as_bytes()) else {
             return Err(fail("unbalanced quotes in configuration line".into()));
         };
-        let mut args: Vec<String> = args.into_iter().map(|a| String::from_utf8_lossy(&a).into_owned()).collect();
+        let mut args: Vec<String> = args
+            .into_iter()
+            .map(|a| String::from_utf8_lossy(&a).into_owned())
+            .collect();
         args[0] = args[0].to_ascii_lowercase();
         if args[0] == "include" {
             if args.len() != 2 || depth > 16 {
-                return Err(fail("include takes one file (and may nest at most 16 deep)".into()));
+                return Err(fail(
+                    "include takes one file (and may nest at most 16 deep)".into(),
+                ));
             }
             read_file(Path::new(&args[1]), values, renames, depth + 1)?;
             continue;
@@ -340,7 +455,8 @@ fn apply_line(
         _ if args.len() != 2 => return Err(format!("'{name}' takes exactly one argument")),
         _ => args[1].clone(),
     };
-    let canon = canonical(dir, &value).map_err(|reason| format!("invalid value for '{name}': {reason}"))?;
+    let canon =
+        canonical(dir, &value).map_err(|reason| format!("invalid value for '{name}': {reason}"))?;
     values.insert(dir.name, canon);
     Ok(())
 }
@@ -385,11 +501,16 @@ mod tests {
     #[test]
     fn set_validates_all_before_applying() {
         let cfg = ConfigStore::load(None, &[]).unwrap();
-        assert!(cfg.set_many(&[("hz".into(), "20".into()), ("hz".into(), "30".into())]).is_err());
-        let err = cfg.set_many(&[("timeout".into(), "5".into()), ("port".into(), "1".into())]).unwrap_err();
+        assert!(cfg
+            .set_many(&[("hz".into(), "20".into()), ("hz".into(), "30".into())])
+            .is_err());
+        let err = cfg
+            .set_many(&[("timeout".into(), "5".into()), ("port".into(), "1".into())])
+            .unwrap_err();
         assert!(err.contains("can't set immutable config"), "{err}");
         assert_eq!(cfg.get("timeout"), "0");
-        cfg.set_many(&[("appendfsync".into(), "ALWAYS".into())]).unwrap();
+        cfg.set_many(&[("appendfsync".into(), "ALWAYS".into())])
+            .unwrap();
         assert_eq!(cfg.get("appendfsync"), "always");
     }
 }

@@ -21,7 +21,11 @@ use strata::storage::Storage;
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[derive(Parser)]
-#[command(name = "strata", version, about = "A durable Redis-protocol server on RocksDB")]
+#[command(
+    name = "strata",
+    version,
+    about = "A durable Redis-protocol server on RocksDB"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -48,7 +52,11 @@ struct ServerArgs {
     #[arg(long)]
     dir: Option<PathBuf>,
     /// Any other directive, redis-server style: `--appendfsync always --databases 32`.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "--DIRECTIVE VALUE")]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "--DIRECTIVE VALUE"
+    )]
     directives: Vec<String>,
 }
 
@@ -65,7 +73,9 @@ fn parse_directives(tokens: &[String]) -> Result<Vec<(String, String)>, String> 
         } else if let Some((_, values)) = current.as_mut() {
             values.push(token.clone());
         } else {
-            return Err(format!("unexpected argument '{token}' (directives look like --port 6380)"));
+            return Err(format!(
+                "unexpected argument '{token}' (directives look like --port 6380)"
+            ));
         }
     }
     if let Some((n, v)) = current {
@@ -119,11 +129,25 @@ fn main() -> ExitCode {
     let logfile = config.get("logfile");
     let registry = tracing_subscriber::registry().with(filter);
     if logfile.is_empty() {
-        registry.with(tracing_subscriber::fmt::layer().with_writer(std::io::stdout).with_ansi(false)).init();
+        registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stdout)
+                    .with_ansi(false),
+            )
+            .init();
     } else {
-        match std::fs::OpenOptions::new().create(true).append(true).open(&logfile) {
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&logfile)
+        {
             Ok(file) => registry
-                .with(tracing_subscriber::fmt::layer().with_writer(Arc::new(file)).with_ansi(false))
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .with_writer(Arc::new(file))
+                        .with_ansi(false),
+                )
                 .init(),
             Err(e) => {
                 eprintln!("strata: cannot open logfile {logfile}: {e}");
@@ -155,7 +179,10 @@ fn main() -> ExitCode {
         let _ = reload_handle.modify(|f| *f = level_filter(level));
     }));
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("strata: cannot start runtime: {e}");
@@ -188,7 +215,10 @@ mod tests {
             .collect();
         assert_eq!(
             parse_directives(&toks).unwrap(),
-            vec![("appendfsync".into(), "always".into()), ("bind".into(), "127.0.0.1 ::1".into())]
+            vec![
+                ("appendfsync".into(), "always".into()),
+                ("bind".into(), "127.0.0.1 ::1".into())
+            ]
         );
         assert!(parse_directives(&["x".to_string()]).is_err());
     }

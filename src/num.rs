@@ -58,7 +58,9 @@ pub fn format_human_f64(value: f64) -> String {
         return format!("{}", value as i64);
     }
     let shortest = format!("{value}");
-    let significant = shortest.trim_start_matches(['-', '0', '.']).replace('.', "");
+    let significant = shortest
+        .trim_start_matches(['-', '0', '.'])
+        .replace('.', "");
     if significant.trim_end_matches('0').len() <= 15 {
         return shortest;
     }

@@ -40,7 +40,10 @@ impl ScanCursors {
         // Start at a random point so cursors of a previous process are unlikely to collide
         // with this one's.
         let start = u64::from(rand::random::<u32>()) << 16;
-        ScanCursors { next: AtomicU64::new(start.max(1)), positions: Mutex::new(HashMap::new()) }
+        ScanCursors {
+            next: AtomicU64::new(start.max(1)),
+            positions: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn save(&self, position: Vec<u8>) -> u64 {
@@ -60,6 +63,9 @@ impl ScanCursors {
     }
 }
 
+/// Applies a `loglevel` value to the process's logger.
+pub type LogLevelHook = Box<dyn Fn(&str) + Send + Sync>;
+
 pub struct ServerState {
     pub storage: Storage,
     pub config: ConfigStore,
@@ -76,7 +82,7 @@ pub struct ServerState {
     /// Unix seconds of the last successful save (start-up until checkpoints exist).
     pub last_save_unix: AtomicU64,
     /// Applies a new `loglevel` to the running logger (installed by `main`).
-    pub log_level_hook: Mutex<Option<Box<dyn Fn(&str) + Send + Sync>>>,
+    pub log_level_hook: Mutex<Option<LogLevelHook>>,
     shutdown_tx: watch::Sender<bool>,
     pub shutting_down: AtomicBool,
     /// Cached `appendfsync always`, read once per reply batch.
@@ -88,7 +94,9 @@ impl ServerState {
         let commands = CommandTable::new(config.renames());
         let (shutdown_tx, _) = watch::channel(false);
         let started_unix = crate::storage::now_ms() / 1000;
-        let run_id: String = (0..40).map(|_| format!("{:x}", rand::random::<u8>() % 16)).collect();
+        let run_id: String = (0..40)
+            .map(|_| format!("{:x}", rand::random::<u8>() % 16))
+            .collect();
         ServerState {
             storage,
             config,
@@ -102,7 +110,9 @@ impl ServerState {
             log_level_hook: Mutex::new(None),
             run_id,
             port: AtomicU16::new(0),
-            executable: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+            executable: std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
             shutdown_tx,
             shutting_down: AtomicBool::new(false),
             fsync_always: AtomicBool::new(false),
@@ -112,10 +122,14 @@ impl ServerState {
     /// Side effects of a `CONFIG SET` that changed `name`.
     pub fn apply_config_change(&self, name: &str) {
         match name {
-            "appendfsync" => self
-                .fsync_always
-                .store(self.config.get("appendfsync") == "always", Ordering::Relaxed),
-            "appendonly" => self.storage.engine().set_wal_enabled(self.config.get_bool("appendonly")),
+            "appendfsync" => self.fsync_always.store(
+                self.config.get("appendfsync") == "always",
+                Ordering::Relaxed,
+            ),
+            "appendonly" => self
+                .storage
+                .engine()
+                .set_wal_enabled(self.config.get_bool("appendonly")),
             "loglevel" => {
                 if let Some(hook) = self.log_level_hook.lock().as_ref() {
                     hook(&self.config.get("loglevel"));

@@ -103,7 +103,10 @@ pub fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
             name = Some(args[i + 1].clone());
             i += 2;
         } else {
-            return Err(CmdError::custom(format!("ERR Syntax error in HELLO option '{}'", text(&args[i]))));
+            return Err(CmdError::custom(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                text(&args[i])
+            )));
         }
     }
     if let Some((user, pass)) = &auth {
@@ -157,7 +160,11 @@ pub fn client_setname(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 
 pub fn client_getname(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
     let name = ctx.client.info.name.lock().clone();
-    Ok(if name.is_empty() { Reply::Nil } else { Reply::bulk(name) })
+    Ok(if name.is_empty() {
+        Reply::Nil
+    } else {
+        Reply::bulk(name)
+    })
 }
 
 pub fn client_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
@@ -166,8 +173,14 @@ pub fn client_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     while i < args.len() {
         if is(&args[i], "TYPE") && i + 1 < args.len() {
             let t = &args[i + 1];
-            if !["normal", "master", "replica", "pubsub"].iter().any(|k| is(t, k)) {
-                return Err(CmdError::custom(format!("ERR Unknown client type '{}'", text(t))));
+            if !["normal", "master", "replica", "pubsub"]
+                .iter()
+                .any(|k| is(t, k))
+            {
+                return Err(CmdError::custom(format!(
+                    "ERR Unknown client type '{}'",
+                    text(t)
+                )));
             }
             if !is(t, "normal") {
                 ids = Some(Vec::new());
@@ -175,7 +188,10 @@ pub fn client_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
             i += 2;
         } else if is(&args[i], "ID") && i + 1 < args.len() {
             // Ids that are not positive integers match no client, as in Redis.
-            let list = args[i + 1..].iter().filter_map(|a| arg_i64(a).ok()).filter(|&n| n > 0);
+            let list = args[i + 1..]
+                .iter()
+                .filter_map(|a| arg_i64(a).ok())
+                .filter(|&n| n > 0);
             ids = Some(list.map(|n| n as u64).collect());
             i = args.len();
         } else {
@@ -223,21 +239,34 @@ pub fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         };
         let opt = &args[i];
         if is(opt, "ID") {
-            id = Some(arg_i64(value).ok().filter(|&n| n > 0).ok_or_else(|| {
-                CmdError::custom("ERR client-id should be greater than 0")
-            })? as u64);
+            id = Some(
+                arg_i64(value)
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| CmdError::custom("ERR client-id should be greater than 0"))?
+                    as u64,
+            );
         } else if is(opt, "ADDR") {
             addr = Some(text(value));
         } else if is(opt, "LADDR") {
             laddr = Some(text(value));
         } else if is(opt, "TYPE") {
-            if !["normal", "master", "replica", "slave", "pubsub"].iter().any(|k| is(value, k)) {
-                return Err(CmdError::custom(format!("ERR Unknown client type '{}'", text(value))));
+            if !["normal", "master", "replica", "slave", "pubsub"]
+                .iter()
+                .any(|k| is(value, k))
+            {
+                return Err(CmdError::custom(format!(
+                    "ERR Unknown client type '{}'",
+                    text(value)
+                )));
             }
             type_normal = Some(is(value, "normal"));
         } else if is(opt, "USER") {
             if !is(value, "default") {
-                return Err(CmdError::custom(format!("ERR No such user '{}'", text(value))));
+                return Err(CmdError::custom(format!(
+                    "ERR No such user '{}'",
+                    text(value)
+                )));
             }
         } else if is(opt, "SKIPME") {
             skipme = if is(value, "yes") {
@@ -288,7 +317,10 @@ pub fn client_setinfo(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     } else if is(&args[2], "LIB-VER") {
         *ctx.client.info.lib_ver.lock() = value;
     } else {
-        return Err(CmdError::custom(format!("ERR Unrecognized option '{}'", text(&args[2]))));
+        return Err(CmdError::custom(format!(
+            "ERR Unrecognized option '{}'",
+            text(&args[2])
+        )));
     }
     ok()
 }
@@ -304,12 +336,18 @@ fn on_off(arg: &[u8]) -> CmdResult<bool> {
 }
 
 pub fn client_no_evict(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    ctx.client.info.no_evict.store(on_off(&args[2])?, Ordering::Relaxed);
+    ctx.client
+        .info
+        .no_evict
+        .store(on_off(&args[2])?, Ordering::Relaxed);
     ok()
 }
 
 pub fn client_no_touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    ctx.client.info.no_touch.store(on_off(&args[2])?, Ordering::Relaxed);
+    ctx.client
+        .info
+        .no_touch
+        .store(on_off(&args[2])?, Ordering::Relaxed);
     ok()
 }
 

@@ -35,7 +35,10 @@ pub fn resolve(
     state: &ServerState,
     args: &[Bytes],
 ) -> Result<(&'static Command, String), CmdError> {
-    let cmd = state.commands.lookup(&args[0]).ok_or_else(|| unknown_command(args))?;
+    let cmd = state
+        .commands
+        .lookup(&args[0])
+        .ok_or_else(|| unknown_command(args))?;
     if cmd.subcommands.is_empty() || (args.len() == 1 && cmd.handler.is_some()) {
         return Ok((cmd, cmd.name.to_string()));
     }
@@ -102,7 +105,8 @@ pub fn execute(state: &ServerState, client: &mut ClientState, args: &[Bytes]) ->
     state.stats.total_commands.fetch_add(1, Ordering::Relaxed);
     if let Some(s) = stats {
         s.calls.fetch_add(1, Ordering::Relaxed);
-        s.usec.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        s.usec
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         if reply.is_error() {
             s.failed.fetch_add(1, Ordering::Relaxed);
         }

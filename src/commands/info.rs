@@ -11,8 +11,16 @@ use super::{text, Ctx};
 use crate::error::CmdResult;
 use crate::protocol::Reply;
 
-const DEFAULT_SECTIONS: &[&str] =
-    &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "keyspace"];
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "keyspace",
+];
 const ALL_SECTIONS: &[&str] = &[
     "server",
     "clients",
@@ -28,13 +36,20 @@ const ALL_SECTIONS: &[&str] = &[
 static PEAK_MEMORY: AtomicU64 = AtomicU64::new(0);
 
 pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    let requested: Vec<String> = args[1..].iter().map(|a| text(a).to_ascii_lowercase()).collect();
+    let requested: Vec<String> = args[1..]
+        .iter()
+        .map(|a| text(a).to_ascii_lowercase())
+        .collect();
     let sections: Vec<&str> = if requested.is_empty() || requested.iter().any(|r| r == "default") {
         DEFAULT_SECTIONS.to_vec()
     } else if requested.iter().any(|r| r == "all" || r == "everything") {
         ALL_SECTIONS.to_vec()
     } else {
-        ALL_SECTIONS.iter().copied().filter(|s| requested.iter().any(|r| r == s)).collect()
+        ALL_SECTIONS
+            .iter()
+            .copied()
+            .filter(|s| requested.iter().any(|r| r == s))
+            .collect()
     };
     let mut out = String::new();
     for (i, section) in sections.iter().enumerate() {
@@ -100,7 +115,11 @@ fn allocator_stats() -> (u64, u64) {
     let allocated = tikv_jemalloc_ctl::stats::allocated::read().unwrap_or(0) as u64;
     let rss = std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
         .map_or(0, |pages| pages * 4096);
     (allocated, rss)
 }
@@ -216,7 +235,11 @@ fn commandstats(ctx: &Ctx<'_>, out: &mut String) {
     for (name, s) in ctx.state.commands.all_stats() {
         let calls = s.calls.load(Ordering::Relaxed);
         let usec = s.usec.load(Ordering::Relaxed);
-        let per_call = if calls > 0 { usec as f64 / calls as f64 } else { 0.0 };
+        let per_call = if calls > 0 {
+            usec as f64 / calls as f64
+        } else {
+            0.0
+        };
         let _ = write!(
             out,
             "cmdstat_{name}:calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}\r\n",
@@ -232,7 +255,11 @@ fn keyspace(ctx: &Ctx<'_>, out: &mut String) {
     for db in 0..storage.databases() {
         let keys = storage.key_count(db);
         if keys > 0 {
-            let _ = write!(out, "db{db}:keys={keys},expires={},avg_ttl=0\r\n", storage.expires_count(db).max(0));
+            let _ = write!(
+                out,
+                "db{db}:keys={keys},expires={},avg_ttl=0\r\n",
+                storage.expires_count(db).max(0)
+            );
         }
     }
 }

@@ -42,7 +42,10 @@ fn parse_condition(args: &[Bytes]) -> CmdResult<ExpireCondition> {
         } else if is(opt, "LT") {
             lt = true;
         } else {
-            return Err(CmdError::custom(format!("ERR Unsupported option {}", super::text(opt))));
+            return Err(CmdError::custom(format!(
+                "ERR Unsupported option {}",
+                super::text(opt)
+            )));
         }
     }
     if nx && (xx || gt || lt) {
@@ -51,7 +54,9 @@ fn parse_condition(args: &[Bytes]) -> CmdResult<ExpireCondition> {
         ));
     }
     if gt && lt {
-        return Err(CmdError::custom("ERR GT and LT options at the same time are not compatible"));
+        return Err(CmdError::custom(
+            "ERR GT and LT options at the same time are not compatible",
+        ));
     }
     Ok(match (nx, xx, gt, lt) {
         (true, ..) => ExpireCondition::Nx,
@@ -63,7 +68,12 @@ fn parse_condition(args: &[Bytes]) -> CmdResult<ExpireCondition> {
 }
 
 /// Shared body of EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT.
-fn expire_generic(ctx: &mut Ctx<'_>, args: &[Bytes], unit_ms: i64, relative: bool) -> CmdResult<Reply> {
+fn expire_generic(
+    ctx: &mut Ctx<'_>,
+    args: &[Bytes],
+    unit_ms: i64,
+    relative: bool,
+) -> CmdResult<Reply> {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
     let invalid = || CmdError::InvalidExpire(name.clone());
     let value = arg_i64(&args[2])?;
@@ -104,7 +114,9 @@ fn ttl_generic(ctx: &mut Ctx<'_>, key: &[u8], present: impl Fn(u64) -> i64) -> C
 pub fn ttl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let now = now_ms();
     // Redis rounds the remaining milliseconds to the nearest second.
-    ttl_generic(ctx, &args[1], |ms| ((ms.saturating_sub(now) + 500) / 1000) as i64)
+    ttl_generic(ctx, &args[1], |ms| {
+        ((ms.saturating_sub(now) + 500) / 1000) as i64
+    })
 }
 
 pub fn pttl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
@@ -121,12 +133,17 @@ pub fn pexpiretime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 }
 
 pub fn persist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    Ok(Reply::Int(i64::from(ctx.storage().persist(ctx.db(), &args[1])?)))
+    Ok(Reply::Int(i64::from(
+        ctx.storage().persist(ctx.db(), &args[1])?,
+    )))
 }
 
 pub fn rename(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let db = ctx.db();
-    if !ctx.storage().copy_key(db, &args[1], db, &args[2], true, true)? {
+    if !ctx
+        .storage()
+        .copy_key(db, &args[1], db, &args[2], true, true)?
+    {
         return Err(CmdError::NoSuchKey);
     }
     ok()
@@ -141,7 +158,9 @@ pub fn renamenx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     if args[1] == args[2] || storage.exists(db, &args[2])? {
         return Ok(Reply::Int(0));
     }
-    Ok(Reply::Int(i64::from(storage.copy_key(db, &args[1], db, &args[2], false, true)?)))
+    Ok(Reply::Int(i64::from(
+        storage.copy_key(db, &args[1], db, &args[2], false, true)?,
+    )))
 }
 
 pub fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
@@ -160,18 +179,26 @@ pub fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         i += 1;
     }
     if dst_db == ctx.db() && args[1] == args[2] {
-        return Err(CmdError::custom("ERR source and destination objects are the same"));
+        return Err(CmdError::custom(
+            "ERR source and destination objects are the same",
+        ));
     }
-    let copied = ctx.storage().copy_key(ctx.db(), &args[1], dst_db, &args[2], replace, false)?;
+    let copied = ctx
+        .storage()
+        .copy_key(ctx.db(), &args[1], dst_db, &args[2], replace, false)?;
     Ok(Reply::Int(i64::from(copied)))
 }
 
 pub fn move_key(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let dst_db = arg_db(ctx, &args[2])?;
     if dst_db == ctx.db() {
-        return Err(CmdError::custom("ERR source and destination objects are the same"));
+        return Err(CmdError::custom(
+            "ERR source and destination objects are the same",
+        ));
     }
-    let moved = ctx.storage().copy_key(ctx.db(), &args[1], dst_db, &args[1], false, true)?;
+    let moved = ctx
+        .storage()
+        .copy_key(ctx.db(), &args[1], dst_db, &args[1], false, true)?;
     Ok(Reply::Int(i64::from(moved)))
 }
 
@@ -184,9 +211,11 @@ pub fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let mut found = Vec::new();
     let mut position: Option<Vec<u8>> = None;
     loop {
-        let page = ctx.storage().scan_keys(ctx.db(), position.as_deref(), KEYS_PAGE, |key, _| {
-            match_all || glob_match(pattern, key)
-        })?;
+        let page =
+            ctx.storage()
+                .scan_keys(ctx.db(), position.as_deref(), KEYS_PAGE, |key, _| {
+                    match_all || glob_match(pattern, key)
+                })?;
         found.extend(page.keys);
         match page.resume_after {
             Some(p) => position = Some(p),
@@ -201,7 +230,10 @@ pub fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let text = std::str::from_utf8(&args[1]).map_err(|_| CmdError::InvalidCursor)?;
     let cursor: u64 = match text.parse::<u64>() {
         Ok(c) => c,
-        Err(_) => text.parse::<i64>().map(|c| c as u64).map_err(|_| CmdError::InvalidCursor)?,
+        Err(_) => text
+            .parse::<i64>()
+            .map(|c| c as u64)
+            .map_err(|_| CmdError::InvalidCursor)?,
     };
     let mut pattern: Option<&[u8]> = None;
     let mut count = 10usize;
@@ -226,16 +258,25 @@ pub fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         }
         i += 2;
     }
-    let resume = if cursor == 0 { None } else { ctx.state.scan_cursors.load(cursor) };
-    let page = ctx.storage().scan_keys(ctx.db(), resume.as_deref(), count, |key, meta| {
-        pattern.is_none_or(|p| glob_match(p, key))
-            && type_filter.is_none_or(|t| t == Some(meta.kind))
-    })?;
+    let resume = if cursor == 0 {
+        None
+    } else {
+        ctx.state.scan_cursors.load(cursor)
+    };
+    let page = ctx
+        .storage()
+        .scan_keys(ctx.db(), resume.as_deref(), count, |key, meta| {
+            pattern.is_none_or(|p| glob_match(p, key))
+                && type_filter.is_none_or(|t| t == Some(meta.kind))
+        })?;
     let next = match page.resume_after {
         Some(position) => ctx.state.scan_cursors.save(position),
         None => 0,
     };
-    Ok(Reply::Array(vec![Reply::bulk(next.to_string()), Reply::bulks(page.keys)]))
+    Ok(Reply::Array(vec![
+        Reply::bulk(next.to_string()),
+        Reply::bulks(page.keys),
+    ]))
 }
 
 pub fn randomkey(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {

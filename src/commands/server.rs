@@ -30,9 +30,14 @@ pub fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     if args.len() % 2 != 0 {
         return Err(CmdError::Syntax);
     }
-    let pairs: Vec<(String, String)> =
-        args[2..].chunks_exact(2).map(|p| (text(&p[0]), text(&p[1]))).collect();
-    ctx.state.config.set_many(&pairs).map_err(CmdError::Custom)?;
+    let pairs: Vec<(String, String)> = args[2..]
+        .chunks_exact(2)
+        .map(|p| (text(&p[0]), text(&p[1])))
+        .collect();
+    ctx.state
+        .config
+        .set_many(&pairs)
+        .map_err(CmdError::Custom)?;
     for (name, _) in &pairs {
         ctx.state.apply_config_change(&name.to_ascii_lowercase());
     }
@@ -63,7 +68,10 @@ fn command_info_entry(cmd: &Command, full_name: &str) -> Reply {
                 Reply::bulk("begin_search"),
                 Reply::Map(vec![
                     (Reply::bulk("type"), Reply::bulk("index")),
-                    (Reply::bulk("spec"), Reply::Map(vec![(Reply::bulk("index"), Reply::Int(first.into()))])),
+                    (
+                        Reply::bulk("spec"),
+                        Reply::Map(vec![(Reply::bulk("index"), Reply::Int(first.into()))]),
+                    ),
                 ]),
             ),
             (
@@ -73,7 +81,10 @@ fn command_info_entry(cmd: &Command, full_name: &str) -> Reply {
                     (
                         Reply::bulk("spec"),
                         Reply::Map(vec![
-                            (Reply::bulk("lastkey"), Reply::Int(if last < 0 { last } else { last - first }.into())),
+                            (
+                                Reply::bulk("lastkey"),
+                                Reply::Int(if last < 0 { last } else { last - first }.into()),
+                            ),
                             (Reply::bulk("keystep"), Reply::Int(step.into())),
                             (Reply::bulk("limit"), Reply::Int(0)),
                         ]),
@@ -104,7 +115,9 @@ fn command_info_entry(cmd: &Command, full_name: &str) -> Reply {
 pub fn command(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
     let all = ctx.state.commands.visible();
     Ok(Reply::Array(
-        all.into_iter().map(|(name, cmd)| command_info_entry(cmd, &String::from_utf8_lossy(name))).collect(),
+        all.into_iter()
+            .map(|(name, cmd)| command_info_entry(cmd, &String::from_utf8_lossy(name)))
+            .collect(),
     ))
 }
 
@@ -131,7 +144,9 @@ pub fn command_info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     Ok(Reply::Array(
         args[2..]
             .iter()
-            .map(|n| find_command(ctx, n).map_or(Reply::Nil, |(c, full)| command_info_entry(c, &full)))
+            .map(|n| {
+                find_command(ctx, n).map_or(Reply::Nil, |(c, full)| command_info_entry(c, &full))
+            })
             .collect(),
     ))
 }
@@ -193,7 +208,10 @@ pub fn command_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     for (name, cmd) in ctx.state.commands.visible() {
         let mut candidates = vec![(String::from_utf8_lossy(name).into_owned(), cmd)];
         for sub in cmd.subcommands {
-            candidates.push((format!("{}|{}", String::from_utf8_lossy(name), sub.name), sub));
+            candidates.push((
+                format!("{}|{}", String::from_utf8_lossy(name), sub.name),
+                sub,
+            ));
         }
         for (full, c) in candidates {
             let keep = match &filter {
@@ -202,7 +220,9 @@ pub fn command_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
                     "module" => false,
                     "aclcat" => {
                         let wanted = text(value).to_ascii_lowercase();
-                        c.acl.iter().any(|a| a.trim_start_matches('@') == wanted.trim_start_matches('@'))
+                        c.acl
+                            .iter()
+                            .any(|a| a.trim_start_matches('@') == wanted.trim_start_matches('@'))
                     }
                     _ => glob_match(&value.to_ascii_lowercase(), full.as_bytes()),
                 },
@@ -220,7 +240,9 @@ pub fn command_getkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let (cmd, _) = super::dispatch::resolve(ctx.state, target)
         .map_err(|_| CmdError::custom("ERR Invalid command specified"))?;
     if !cmd.arity_ok(target.len()) {
-        return Err(CmdError::custom("ERR Invalid number of arguments specified for command"));
+        return Err(CmdError::custom(
+            "ERR Invalid number of arguments specified for command",
+        ));
     }
     let keys = keys_of(cmd, target);
     if keys.is_empty() {
@@ -230,7 +252,9 @@ pub fn command_getkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 }
 
 pub fn time(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     Ok(Reply::Array(vec![
         Reply::bulk(now.as_secs().to_string()),
         Reply::bulk(now.subsec_micros().to_string()),
@@ -238,7 +262,9 @@ pub fn time(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
 }
 
 pub fn lastsave(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
-    Ok(Reply::Int(ctx.state.last_save_unix.load(Ordering::Relaxed) as i64))
+    Ok(Reply::Int(
+        ctx.state.last_save_unix.load(Ordering::Relaxed) as i64
+    ))
 }
 
 pub fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {

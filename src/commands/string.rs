@@ -30,7 +30,9 @@ pub fn deadline_ms(arg: &[u8], unit_ms: i64, relative: bool, command: &str) -> C
 }
 
 pub fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    Ok(Reply::bulk_opt(ctx.storage().get_string(ctx.db(), &args[1])?))
+    Ok(Reply::bulk_opt(
+        ctx.storage().get_string(ctx.db(), &args[1])?,
+    ))
 }
 
 /// Options shared by `SET` and `GETEX`, parsed with Redis's rules: repeating an option is
@@ -49,9 +51,21 @@ enum ExtendedCommand {
     GetEx,
 }
 
-fn parse_extended(args: &[Bytes], start: usize, command: ExtendedCommand) -> CmdResult<ExtendedArgs> {
-    let name = if command == ExtendedCommand::Set { "set" } else { "getex" };
-    let mut out = ExtendedArgs { cond: SetCondition::Always, ttl: None, get: false };
+fn parse_extended(
+    args: &[Bytes],
+    start: usize,
+    command: ExtendedCommand,
+) -> CmdResult<ExtendedArgs> {
+    let name = if command == ExtendedCommand::Set {
+        "set"
+    } else {
+        "getex"
+    };
+    let mut out = ExtendedArgs {
+        cond: SetCondition::Always,
+        ttl: None,
+        get: false,
+    };
     // Which expiry keyword was used ("EX", "KEEPTTL", ...), to reject mixing forms.
     let mut ttl_kind: Option<&'static str> = None;
     let mut i = start;
@@ -61,8 +75,12 @@ fn parse_extended(args: &[Bytes], start: usize, command: ExtendedCommand) -> Cmd
         let is_set = command == ExtendedCommand::Set;
         let same_or_no_ttl = |kind: &str| ttl_kind.is_none_or(|k| k == kind);
         match opt.as_slice() {
-            b"NX" if is_set && out.cond != SetCondition::IfExists => out.cond = SetCondition::IfMissing,
-            b"XX" if is_set && out.cond != SetCondition::IfMissing => out.cond = SetCondition::IfExists,
+            b"NX" if is_set && out.cond != SetCondition::IfExists => {
+                out.cond = SetCondition::IfMissing
+            }
+            b"XX" if is_set && out.cond != SetCondition::IfMissing => {
+                out.cond = SetCondition::IfExists
+            }
             b"GET" if is_set => out.get = true,
             b"KEEPTTL" if is_set && same_or_no_ttl("KEEPTTL") => {
                 ttl_kind = Some("KEEPTTL");
@@ -96,7 +114,9 @@ fn parse_extended(args: &[Bytes], start: usize, command: ExtendedCommand) -> Cmd
 pub fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let opts = parse_extended(args, 3, ExtendedCommand::Set)?;
     let ttl = opts.ttl.unwrap_or(TtlChange::Clear);
-    let outcome = ctx.storage().set_string(ctx.db(), &args[1], &args[2], opts.cond, ttl, opts.get)?;
+    let outcome =
+        ctx.storage()
+            .set_string(ctx.db(), &args[1], &args[2], opts.cond, ttl, opts.get)?;
     Ok(if opts.get {
         Reply::bulk_opt(outcome.previous)
     } else if outcome.written {
@@ -120,7 +140,14 @@ pub fn setnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 
 fn set_with_ttl(ctx: &mut Ctx<'_>, args: &[Bytes], unit_ms: i64, name: &str) -> CmdResult<Reply> {
     let at = deadline_ms(&args[2], unit_ms, true, name)?;
-    ctx.storage().set_string(ctx.db(), &args[1], &args[3], SetCondition::Always, TtlChange::At(at), false)?;
+    ctx.storage().set_string(
+        ctx.db(),
+        &args[1],
+        &args[3],
+        SetCondition::Always,
+        TtlChange::At(at),
+        false,
+    )?;
     ok()
 }
 
@@ -145,12 +172,18 @@ pub fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 }
 
 pub fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    Ok(Reply::bulk_opt(ctx.storage().get_del_string(ctx.db(), &args[1])?))
+    Ok(Reply::bulk_opt(
+        ctx.storage().get_del_string(ctx.db(), &args[1])?,
+    ))
 }
 
 pub fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let opts = parse_extended(args, 2, ExtendedCommand::GetEx)?;
-    Ok(Reply::bulk_opt(ctx.storage().get_ex_string(ctx.db(), &args[1], opts.ttl)?))
+    Ok(Reply::bulk_opt(ctx.storage().get_ex_string(
+        ctx.db(),
+        &args[1],
+        opts.ttl,
+    )?))
 }
 
 pub fn mget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
@@ -158,7 +191,9 @@ pub fn mget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let mut out = Vec::with_capacity(args.len() - 1);
     for key in &args[1..] {
         // MGET never fails on a wrong type: such keys read as nil.
-        out.push(Reply::bulk_opt(storage.get_string(ctx.db(), key).ok().flatten()));
+        out.push(Reply::bulk_opt(
+            storage.get_string(ctx.db(), key).ok().flatten(),
+        ));
     }
     Ok(Reply::Array(out))
 }
@@ -167,7 +202,10 @@ fn pairs(args: &[Bytes], name: &str) -> CmdResult<Vec<(Bytes, Bytes)>> {
     if args.len() % 2 == 0 {
         return Err(CmdError::WrongArity(name.to_string()));
     }
-    Ok(args[1..].chunks_exact(2).map(|c| (c[0].clone(), c[1].clone())).collect())
+    Ok(args[1..]
+        .chunks_exact(2)
+        .map(|c| (c[0].clone(), c[1].clone()))
+        .collect())
 }
 
 pub fn mset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
@@ -178,17 +216,26 @@ pub fn mset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 
 pub fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let pairs = pairs(args, "msetnx")?;
-    Ok(Reply::Int(i64::from(ctx.storage().set_strings(ctx.db(), &pairs, true)?)))
+    Ok(Reply::Int(i64::from(ctx.storage().set_strings(
+        ctx.db(),
+        &pairs,
+        true,
+    )?)))
 }
 
 pub fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let max = max_string_len(ctx);
-    let len = ctx.storage().append_string(ctx.db(), &args[1], &args[2], max)?;
+    let len = ctx
+        .storage()
+        .append_string(ctx.db(), &args[1], &args[2], max)?;
     Ok(Reply::Int(len as i64))
 }
 
 pub fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    let len = ctx.storage().get_string(ctx.db(), &args[1])?.map_or(0, |v| v.len());
+    let len = ctx
+        .storage()
+        .get_string(ctx.db(), &args[1])?
+        .map_or(0, |v| v.len());
     Ok(Reply::Int(len as i64))
 }
 
@@ -219,13 +266,20 @@ pub fn decrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 
 pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let delta = arg_f64(&args[2])?;
-    Ok(Reply::bulk(ctx.storage().incr_by_float(ctx.db(), &args[1], delta)?))
+    Ok(Reply::bulk(ctx.storage().incr_by_float(
+        ctx.db(),
+        &args[1],
+        delta,
+    )?))
 }
 
 pub fn getrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let start = arg_i64(&args[2])?;
     let end = arg_i64(&args[3])?;
-    let value = ctx.storage().get_string(ctx.db(), &args[1])?.unwrap_or_default();
+    let value = ctx
+        .storage()
+        .get_string(ctx.db(), &args[1])?
+        .unwrap_or_default();
     Ok(Reply::bulk(byte_range(&value, start, end).to_vec()))
 }
 
@@ -235,7 +289,9 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         return Err(CmdError::OffsetOutOfRange);
     }
     let max = max_string_len(ctx);
-    let len = ctx.storage().set_range_string(ctx.db(), &args[1], offset as usize, &args[3], max)?;
+    let len = ctx
+        .storage()
+        .set_range_string(ctx.db(), &args[1], offset as usize, &args[3], max)?;
     Ok(Reply::Int(len as i64))
 }
 
@@ -278,7 +334,8 @@ pub fn lcs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     if !want_idx {
         return Ok(Reply::bulk(result.sequence));
     }
-    let range = |(s, e): (usize, usize)| Reply::Array(vec![Reply::Int(s as i64), Reply::Int(e as i64)]);
+    let range =
+        |(s, e): (usize, usize)| Reply::Array(vec![Reply::Int(s as i64), Reply::Int(e as i64)]);
     let matches = result
         .matches
         .iter()

@@ -53,7 +53,11 @@ use flags::*;
 pub enum KeySpec {
     None,
     /// Redis's (first, last, step); a negative `last` counts from the end.
-    Range { first: i32, last: i32, step: i32 },
+    Range {
+        first: i32,
+        last: i32,
+        step: i32,
+    },
 }
 
 pub struct Command {
@@ -94,7 +98,11 @@ impl Command {
     }
 
     pub fn flag_names(&self) -> Vec<&'static str> {
-        NAMES.iter().filter(|(f, _)| self.flags & f != 0).map(|(_, n)| *n).collect()
+        NAMES
+            .iter()
+            .filter(|(f, _)| self.flags & f != 0)
+            .map(|(_, n)| *n)
+            .collect()
     }
 
     pub fn arity_ok(&self, argc: usize) -> bool {
@@ -107,7 +115,9 @@ impl Command {
     }
 
     pub fn find_sub(&self, name: &[u8]) -> Option<&'static Command> {
-        self.subcommands.iter().find(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
+        self.subcommands
+            .iter()
+            .find(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
     }
 }
 
@@ -158,47 +168,337 @@ const WDF: u32 = WRITE | DENYOOM | FAST;
 const WF: u32 = WRITE | FAST;
 
 static CLIENT_SUBS: &[Command] = &[
-    cmd!("id", 2, NOSCRIPT | LOADING | STALE, ["@slow", "@connection"], NOKEYS, "connection", "5.0.0", "Returns the unique client ID of the connection.", conn::client_id),
-    cmd!("setname", 3, NOSCRIPT | LOADING | STALE, ["@slow", "@connection"], NOKEYS, "connection", "2.6.9", "Sets the connection name.", conn::client_setname),
-    cmd!("getname", 2, NOSCRIPT | LOADING | STALE, ["@slow", "@connection"], NOKEYS, "connection", "2.6.9", "Returns the name of the connection.", conn::client_getname),
-    cmd!("list", -2, ADMIN | NOSCRIPT | LOADING | STALE, ["@admin", "@slow", "@dangerous", "@connection"], NOKEYS, "connection", "2.4.0", "Lists open connections.", conn::client_list),
-    cmd!("info", 2, NOSCRIPT | LOADING | STALE, ["@slow", "@connection"], NOKEYS, "connection", "6.2.0", "Returns information about the connection.", conn::client_info),
-    cmd!("kill", -3, ADMIN | NOSCRIPT | LOADING | STALE, ["@admin", "@slow", "@dangerous", "@connection"], NOKEYS, "connection", "2.4.0", "Terminates open connections.", conn::client_kill),
-    cmd!("setinfo", 4, NOSCRIPT | LOADING | STALE, ["@slow", "@connection"], NOKEYS, "connection", "7.2.0", "Sets information specific to the client or connection.", conn::client_setinfo),
-    cmd!("no-evict", 3, ADMIN | NOSCRIPT | LOADING | STALE, ["@admin", "@slow", "@dangerous", "@connection"], NOKEYS, "connection", "7.0.0", "Sets the client eviction mode of the connection.", conn::client_no_evict),
-    cmd!("no-touch", 3, NOSCRIPT | LOADING | STALE, ["@slow", "@connection"], NOKEYS, "connection", "7.2.0", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", conn::client_no_touch),
-    cmd!("reply", 3, NOSCRIPT | LOADING | STALE, ["@slow", "@connection"], NOKEYS, "connection", "3.2.0", "Instructs the server whether to reply to commands.", conn::client_reply),
-    cmd!("help", 2, LOADING | STALE, ["@slow", "@connection"], NOKEYS, "connection", "5.0.0", "Returns helpful text about the different subcommands.", srv::help),
+    cmd!(
+        "id",
+        2,
+        NOSCRIPT | LOADING | STALE,
+        ["@slow", "@connection"],
+        NOKEYS,
+        "connection",
+        "5.0.0",
+        "Returns the unique client ID of the connection.",
+        conn::client_id
+    ),
+    cmd!(
+        "setname",
+        3,
+        NOSCRIPT | LOADING | STALE,
+        ["@slow", "@connection"],
+        NOKEYS,
+        "connection",
+        "2.6.9",
+        "Sets the connection name.",
+        conn::client_setname
+    ),
+    cmd!(
+        "getname",
+        2,
+        NOSCRIPT | LOADING | STALE,
+        ["@slow", "@connection"],
+        NOKEYS,
+        "connection",
+        "2.6.9",
+        "Returns the name of the connection.",
+        conn::client_getname
+    ),
+    cmd!(
+        "list",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        ["@admin", "@slow", "@dangerous", "@connection"],
+        NOKEYS,
+        "connection",
+        "2.4.0",
+        "Lists open connections.",
+        conn::client_list
+    ),
+    cmd!(
+        "info",
+        2,
+        NOSCRIPT | LOADING | STALE,
+        ["@slow", "@connection"],
+        NOKEYS,
+        "connection",
+        "6.2.0",
+        "Returns information about the connection.",
+        conn::client_info
+    ),
+    cmd!(
+        "kill",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        ["@admin", "@slow", "@dangerous", "@connection"],
+        NOKEYS,
+        "connection",
+        "2.4.0",
+        "Terminates open connections.",
+        conn::client_kill
+    ),
+    cmd!(
+        "setinfo",
+        4,
+        NOSCRIPT | LOADING | STALE,
+        ["@slow", "@connection"],
+        NOKEYS,
+        "connection",
+        "7.2.0",
+        "Sets information specific to the client or connection.",
+        conn::client_setinfo
+    ),
+    cmd!(
+        "no-evict",
+        3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        ["@admin", "@slow", "@dangerous", "@connection"],
+        NOKEYS,
+        "connection",
+        "7.0.0",
+        "Sets the client eviction mode of the connection.",
+        conn::client_no_evict
+    ),
+    cmd!(
+        "no-touch",
+        3,
+        NOSCRIPT | LOADING | STALE,
+        ["@slow", "@connection"],
+        NOKEYS,
+        "connection",
+        "7.2.0",
+        "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
+        conn::client_no_touch
+    ),
+    cmd!(
+        "reply",
+        3,
+        NOSCRIPT | LOADING | STALE,
+        ["@slow", "@connection"],
+        NOKEYS,
+        "connection",
+        "3.2.0",
+        "Instructs the server whether to reply to commands.",
+        conn::client_reply
+    ),
+    cmd!(
+        "help",
+        2,
+        LOADING | STALE,
+        ["@slow", "@connection"],
+        NOKEYS,
+        "connection",
+        "5.0.0",
+        "Returns helpful text about the different subcommands.",
+        srv::help
+    ),
 ];
 
 static CONFIG_SUBS: &[Command] = &[
-    cmd!("get", -3, ADMIN | NOSCRIPT | LOADING | STALE, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "2.0.0", "Returns the effective values of configuration parameters.", srv::config_get),
-    cmd!("set", -4, ADMIN | NOSCRIPT | LOADING | STALE, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "2.0.0", "Sets configuration parameters in-flight.", srv::config_set),
-    cmd!("resetstat", 2, ADMIN | NOSCRIPT | LOADING | STALE, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "2.0.0", "Resets the server's statistics.", srv::config_resetstat),
-    cmd!("rewrite", 2, ADMIN | NOSCRIPT | LOADING | STALE, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "2.8.0", "Persists the effective configuration to file.", srv::config_rewrite),
-    cmd!("help", 2, LOADING | STALE, ["@slow"], NOKEYS, "server", "5.0.0", "Returns helpful text about the different subcommands.", srv::help),
+    cmd!(
+        "get",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        ["@admin", "@slow", "@dangerous"],
+        NOKEYS,
+        "server",
+        "2.0.0",
+        "Returns the effective values of configuration parameters.",
+        srv::config_get
+    ),
+    cmd!(
+        "set",
+        -4,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        ["@admin", "@slow", "@dangerous"],
+        NOKEYS,
+        "server",
+        "2.0.0",
+        "Sets configuration parameters in-flight.",
+        srv::config_set
+    ),
+    cmd!(
+        "resetstat",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        ["@admin", "@slow", "@dangerous"],
+        NOKEYS,
+        "server",
+        "2.0.0",
+        "Resets the server's statistics.",
+        srv::config_resetstat
+    ),
+    cmd!(
+        "rewrite",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        ["@admin", "@slow", "@dangerous"],
+        NOKEYS,
+        "server",
+        "2.8.0",
+        "Persists the effective configuration to file.",
+        srv::config_rewrite
+    ),
+    cmd!(
+        "help",
+        2,
+        LOADING | STALE,
+        ["@slow"],
+        NOKEYS,
+        "server",
+        "5.0.0",
+        "Returns helpful text about the different subcommands.",
+        srv::help
+    ),
 ];
 
 static COMMAND_SUBS: &[Command] = &[
-    cmd!("count", 2, LOADING | STALE, ["@slow", "@connection"], NOKEYS, "server", "2.8.13", "Returns a count of commands.", srv::command_count),
-    cmd!("info", -2, LOADING | STALE, ["@slow", "@connection"], NOKEYS, "server", "2.8.13", "Returns information about one, multiple or all commands.", srv::command_info),
-    cmd!("docs", -2, LOADING | STALE, ["@slow", "@connection"], NOKEYS, "server", "7.0.0", "Returns documentary information about one, multiple or all commands.", srv::command_docs),
-    cmd!("list", -2, LOADING | STALE, ["@slow", "@connection"], NOKEYS, "server", "7.0.0", "Returns a list of command names.", srv::command_list),
-    cmd!("getkeys", -4, LOADING | STALE, ["@slow", "@connection"], NOKEYS, "server", "2.8.13", "Extracts the key names from an arbitrary command.", srv::command_getkeys),
-    cmd!("help", 2, LOADING | STALE, ["@slow", "@connection"], NOKEYS, "server", "5.0.0", "Returns helpful text about the different subcommands.", srv::help),
+    cmd!(
+        "count",
+        2,
+        LOADING | STALE,
+        ["@slow", "@connection"],
+        NOKEYS,
+        "server",
+        "2.8.13",
+        "Returns a count of commands.",
+        srv::command_count
+    ),
+    cmd!(
+        "info",
+        -2,
+        LOADING | STALE,
+        ["@slow", "@connection"],
+        NOKEYS,
+        "server",
+        "2.8.13",
+        "Returns information about one, multiple or all commands.",
+        srv::command_info
+    ),
+    cmd!(
+        "docs",
+        -2,
+        LOADING | STALE,
+        ["@slow", "@connection"],
+        NOKEYS,
+        "server",
+        "7.0.0",
+        "Returns documentary information about one, multiple or all commands.",
+        srv::command_docs
+    ),
+    cmd!(
+        "list",
+        -2,
+        LOADING | STALE,
+        ["@slow", "@connection"],
+        NOKEYS,
+        "server",
+        "7.0.0",
+        "Returns a list of command names.",
+        srv::command_list
+    ),
+    cmd!(
+        "getkeys",
+        -4,
+        LOADING | STALE,
+        ["@slow", "@connection"],
+        NOKEYS,
+        "server",
+        "2.8.13",
+        "Extracts the key names from an arbitrary command.",
+        srv::command_getkeys
+    ),
+    cmd!(
+        "help",
+        2,
+        LOADING | STALE,
+        ["@slow", "@connection"],
+        NOKEYS,
+        "server",
+        "5.0.0",
+        "Returns helpful text about the different subcommands.",
+        srv::help
+    ),
 ];
 
 static OBJECT_SUBS: &[Command] = &[
-    cmd!("encoding", 3, READONLY, ["@keyspace", "@read", "@slow"], keys(2, 2, 1), "generic", "2.2.3", "Returns the internal encoding of a Redis object.", key::object_encoding),
-    cmd!("freq", 3, READONLY, ["@keyspace", "@read", "@slow"], keys(2, 2, 1), "generic", "4.0.0", "Returns the logarithmic access frequency counter of a Redis object.", key::object_freq),
-    cmd!("idletime", 3, READONLY, ["@keyspace", "@read", "@slow"], keys(2, 2, 1), "generic", "2.2.3", "Returns the time since the last access to a Redis object.", key::object_idletime),
-    cmd!("refcount", 3, READONLY, ["@keyspace", "@read", "@slow"], keys(2, 2, 1), "generic", "2.2.3", "Returns the reference count of a value of a key.", key::object_refcount),
-    cmd!("help", 2, LOADING | STALE, ["@keyspace", "@slow"], NOKEYS, "generic", "6.2.0", "Returns helpful text about the different subcommands.", srv::help),
+    cmd!(
+        "encoding",
+        3,
+        READONLY,
+        ["@keyspace", "@read", "@slow"],
+        keys(2, 2, 1),
+        "generic",
+        "2.2.3",
+        "Returns the internal encoding of a Redis object.",
+        key::object_encoding
+    ),
+    cmd!(
+        "freq",
+        3,
+        READONLY,
+        ["@keyspace", "@read", "@slow"],
+        keys(2, 2, 1),
+        "generic",
+        "4.0.0",
+        "Returns the logarithmic access frequency counter of a Redis object.",
+        key::object_freq
+    ),
+    cmd!(
+        "idletime",
+        3,
+        READONLY,
+        ["@keyspace", "@read", "@slow"],
+        keys(2, 2, 1),
+        "generic",
+        "2.2.3",
+        "Returns the time since the last access to a Redis object.",
+        key::object_idletime
+    ),
+    cmd!(
+        "refcount",
+        3,
+        READONLY,
+        ["@keyspace", "@read", "@slow"],
+        keys(2, 2, 1),
+        "generic",
+        "2.2.3",
+        "Returns the reference count of a value of a key.",
+        key::object_refcount
+    ),
+    cmd!(
+        "help",
+        2,
+        LOADING | STALE,
+        ["@keyspace", "@slow"],
+        NOKEYS,
+        "generic",
+        "6.2.0",
+        "Returns helpful text about the different subcommands.",
+        srv::help
+    ),
 ];
 
 static DEBUG_SUBS: &[Command] = &[
-    cmd!("sleep", 3, ADMIN | NOSCRIPT | LOADING | STALE, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "1.0.0", "Blocks this connection for the given number of seconds.", srv::debug_sleep),
-    cmd!("help", 2, ADMIN | LOADING | STALE, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "1.0.0", "Returns helpful text about the different subcommands.", srv::help),
+    cmd!(
+        "sleep",
+        3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        ["@admin", "@slow", "@dangerous"],
+        NOKEYS,
+        "server",
+        "1.0.0",
+        "Blocks this connection for the given number of seconds.",
+        srv::debug_sleep
+    ),
+    cmd!(
+        "help",
+        2,
+        ADMIN | LOADING | STALE,
+        ["@admin", "@slow", "@dangerous"],
+        NOKEYS,
+        "server",
+        "1.0.0",
+        "Returns helpful text about the different subcommands.",
+        srv::help
+    ),
 ];
 
 /// Every top-level command.
@@ -303,8 +603,10 @@ pub struct CommandTable {
 
 impl CommandTable {
     pub fn new(renames: &[(String, String)]) -> CommandTable {
-        let mut by_name: HashMap<Vec<u8>, &'static Command> =
-            COMMANDS.iter().map(|c| (c.name.as_bytes().to_vec(), c)).collect();
+        let mut by_name: HashMap<Vec<u8>, &'static Command> = COMMANDS
+            .iter()
+            .map(|c| (c.name.as_bytes().to_vec(), c))
+            .collect();
         for (original, new_name) in renames {
             if let Some(cmd) = by_name.remove(original.as_bytes()) {
                 if !new_name.is_empty() {
@@ -337,7 +639,11 @@ impl CommandTable {
 
     /// Commands as currently named (after renames), for `COMMAND` and `COMMAND LIST`.
     pub fn visible(&self) -> Vec<(&[u8], &'static Command)> {
-        let mut all: Vec<_> = self.by_name.iter().map(|(n, c)| (n.as_slice(), *c)).collect();
+        let mut all: Vec<_> = self
+            .by_name
+            .iter()
+            .map(|(n, c)| (n.as_slice(), *c))
+            .collect();
         all.sort_by(|a, b| a.0.cmp(b.0));
         all
     }
@@ -350,7 +656,9 @@ impl CommandTable {
         let mut all: Vec<_> = self
             .stats
             .iter()
-            .filter(|(_, s)| s.calls.load(Ordering::Relaxed) > 0 || s.rejected.load(Ordering::Relaxed) > 0)
+            .filter(|(_, s)| {
+                s.calls.load(Ordering::Relaxed) > 0 || s.rejected.load(Ordering::Relaxed) > 0
+            })
             .map(|(n, s)| (n.as_str(), s))
             .collect();
         all.sort_by(|a, b| a.0.cmp(b.0));
@@ -369,7 +677,10 @@ impl CommandTable {
 
 /// Resolves the keys of a full argument vector for `COMMAND GETKEYS` and locking.
 pub fn keys_of<'a>(cmd: &Command, args: &'a [Bytes]) -> Vec<&'a [u8]> {
-    cmd.key_positions(args.len()).into_iter().map(|i| &args[i][..]).collect()
+    cmd.key_positions(args.len())
+        .into_iter()
+        .map(|i| &args[i][..])
+        .collect()
 }
 
 #[cfg(test)]
@@ -382,7 +693,11 @@ mod tests {
         for c in COMMANDS {
             assert_eq!(c.name, c.name.to_ascii_lowercase());
             assert!(seen.insert(c.name), "duplicate {}", c.name);
-            assert!(c.handler.is_some() || !c.subcommands.is_empty(), "{} has no handler", c.name);
+            assert!(
+                c.handler.is_some() || !c.subcommands.is_empty(),
+                "{} has no handler",
+                c.name
+            );
         }
     }
 
@@ -398,7 +713,10 @@ mod tests {
 
     #[test]
     fn renames_apply() {
-        let table = CommandTable::new(&[("config".into(), "".into()), ("flushall".into(), "NUKE".into())]);
+        let table = CommandTable::new(&[
+            ("config".into(), "".into()),
+            ("flushall".into(), "NUKE".into()),
+        ]);
         assert!(table.lookup(b"config").is_none());
         assert!(table.lookup(b"flushall").is_none());
         assert_eq!(table.lookup(b"nuke").unwrap().name, "flushall");

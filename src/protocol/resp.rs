@@ -23,7 +23,9 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_bulk_len: 512 * 1024 * 1024 }
+        Limits {
+            max_bulk_len: 512 * 1024 * 1024,
+        }
     }
 }
 
@@ -164,9 +166,13 @@ mod tests {
     #[test]
     fn pipelined_frames_consume_one_at_a_time() {
         let mut buf = BytesMut::from(&b"*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n"[..]);
-        assert!(parse_command(&mut buf, Limits::default()).unwrap().is_some());
+        assert!(parse_command(&mut buf, Limits::default())
+            .unwrap()
+            .is_some());
         assert_eq!(buf.len(), 14);
-        assert!(parse_command(&mut buf, Limits::default()).unwrap().is_some());
+        assert!(parse_command(&mut buf, Limits::default())
+            .unwrap()
+            .is_some());
         assert!(buf.is_empty());
     }
 
@@ -195,7 +201,10 @@ mod tests {
     #[test]
     fn inline_commands() {
         let args = parse(b"SET k \"a b\"\r\n").unwrap().unwrap();
-        assert_eq!(args, vec![Bytes::from("SET"), Bytes::from("k"), Bytes::from("a b")]);
+        assert_eq!(
+            args,
+            vec![Bytes::from("SET"), Bytes::from("k"), Bytes::from("a b")]
+        );
         assert_eq!(parse(b"\r\n").unwrap().unwrap().len(), 0);
         assert_eq!(
             parse(b"SET \"k\r\n").unwrap_err().0,

@@ -90,19 +90,28 @@ mod tests {
     use super::split_args;
 
     fn split(s: &str) -> Option<Vec<String>> {
-        split_args(s.as_bytes())
-            .map(|v| v.into_iter().map(|a| String::from_utf8(a).unwrap()).collect())
+        split_args(s.as_bytes()).map(|v| {
+            v.into_iter()
+                .map(|a| String::from_utf8(a).unwrap())
+                .collect()
+        })
     }
 
     #[test]
     fn plain_words_and_whitespace() {
-        assert_eq!(split("  set  a   b "), Some(vec!["set".into(), "a".into(), "b".into()]));
+        assert_eq!(
+            split("  set  a   b "),
+            Some(vec!["set".into(), "a".into(), "b".into()])
+        );
         assert_eq!(split(""), Some(vec![]));
     }
 
     #[test]
     fn double_quotes_with_escapes() {
-        assert_eq!(split(r#"set "a b" "\x41\n""#), Some(vec!["set".into(), "a b".into(), "A\n".into()]));
+        assert_eq!(
+            split(r#"set "a b" "\x41\n""#),
+            Some(vec!["set".into(), "a b".into(), "A\n".into()])
+        );
         assert_eq!(split(r#""unterminated"#), None);
         assert_eq!(split(r#""a"b"#), None);
     }

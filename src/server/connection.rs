@@ -51,12 +51,18 @@ pub async fn serve(state: Arc<ServerState>, mut socket: TcpStream, mut client: C
         match read {
             Ok(0) | Err(_) => break,
             Ok(n) => {
-                state.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                state
+                    .stats
+                    .net_input_bytes
+                    .fetch_add(n as u64, Ordering::Relaxed);
             }
         }
         let query_limit = state.config.get_int("client-query-buffer-limit").max(0) as usize;
         if input.len() > query_limit {
-            tracing::warn!(client = info.id, "closing client that reached max query buffer length");
+            tracing::warn!(
+                client = info.id,
+                "closing client that reached max query buffer length"
+            );
             break;
         }
         let next = run_batch(&state, &mut client, &mut input, &mut output);
@@ -72,7 +78,10 @@ pub async fn serve(state: Arc<ServerState>, mut socket: TcpStream, mut client: C
             }
         }
         if !output.is_empty() {
-            state.stats.net_output_bytes.fetch_add(output.len() as u64, Ordering::Relaxed);
+            state
+                .stats
+                .net_output_bytes
+                .fetch_add(output.len() as u64, Ordering::Relaxed);
             if socket.write_all(&output).await.is_err() {
                 break;
             }
@@ -92,7 +101,9 @@ fn run_batch(
     input: &mut BytesMut,
     output: &mut BytesMut,
 ) -> Next {
-    let limits = Limits { max_bulk_len: state.config.get_int("proto-max-bulk-len") };
+    let limits = Limits {
+        max_bulk_len: state.config.get_int("proto-max-bulk-len"),
+    };
     loop {
         let args = match parse_command(input, limits) {
             Ok(Some(args)) => args,

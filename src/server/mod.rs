@@ -51,7 +51,10 @@ async fn bind_all(state: &ServerState) -> Result<Vec<TcpListener>, String> {
 /// time report).
 pub async fn run(state: Arc<ServerState>, boot: Instant) -> Result<(), String> {
     let listeners = bind_all(&state).await?;
-    let addrs: Vec<SocketAddr> = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+    let addrs: Vec<SocketAddr> = listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
     if let Some(first) = addrs.first() {
         state.port.store(first.port(), Ordering::Relaxed);
     }
@@ -122,12 +125,22 @@ pub async fn run(state: Arc<ServerState>, boot: Instant) -> Result<(), String> {
 }
 
 async fn accept(state: &Arc<ServerState>, stream: TcpStream, connections: &mut JoinSet<()>) {
-    state.stats.total_connections.fetch_add(1, Ordering::Relaxed);
+    state
+        .stats
+        .total_connections
+        .fetch_add(1, Ordering::Relaxed);
     let maxclients = state.config.get_int("maxclients").max(1) as usize;
     if state.clients.count() >= maxclients {
-        state.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+        state
+            .stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
         let mut stream = stream;
-        let _ = tokio::io::AsyncWriteExt::write_all(&mut stream, b"-ERR max number of clients reached\r\n").await;
+        let _ = tokio::io::AsyncWriteExt::write_all(
+            &mut stream,
+            b"-ERR max number of clients reached\r\n",
+        )
+        .await;
         return;
     }
     let _ = stream.set_nodelay(true);
@@ -136,8 +149,14 @@ async fn accept(state: &Arc<ServerState>, stream: TcpStream, connections: &mut J
         let params = socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive as u64));
         let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&params);
     }
-    let addr = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-    let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let addr = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let laddr = stream
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     let info = state.clients.register(addr, laddr);
     let authenticated = state.config.get("requirepass").is_empty();
     let client = ClientState::new(info, authenticated);
@@ -147,13 +166,14 @@ async fn accept(state: &Arc<ServerState>, stream: TcpStream, connections: &mut J
 /// SIGTERM and SIGINT start a graceful shutdown.
 fn spawn_signal_handler(state: Arc<ServerState>) {
     tokio::spawn(async move {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!("cannot install SIGTERM handler: {e}");
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!("cannot install SIGTERM handler: {e}");
+                    return;
+                }
+            };
         tokio::select! {
             _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
             _ = tokio::signal::ctrl_c() => tracing::warn!("Received SIGINT scheduling shutdown..."),
@@ -177,7 +197,9 @@ fn spawn_maintenance(state: Arc<ServerState>) -> Vec<JoinHandle<()>> {
                 let started = Instant::now();
                 loop {
                     match st.storage.expire_cycle(200) {
-                        Ok(done) if done.len() == 200 && started.elapsed() < Duration::from_millis(250) => {}
+                        Ok(done)
+                            if done.len() == 200
+                                && started.elapsed() < Duration::from_millis(250) => {}
                         Ok(_) => break,
                         Err(e) => {
                             tracing::error!("active expiry failed: {e}");

@@ -132,7 +132,9 @@ pub fn expire_key(expire_ms: u64, db: u16, key: &[u8]) -> Vec<u8> {
 /// Splits an `expire` index key into `(expire_ms, db, user key)`.
 pub fn decode_expire_key(raw: &[u8]) -> StoreResult<(u64, u16, &[u8])> {
     if raw.len() < 12 {
-        return Err(StoreError::Corrupt("expire key shorter than 12 bytes".into()));
+        return Err(StoreError::Corrupt(
+            "expire key shorter than 12 bytes".into(),
+        ));
     }
     let mut ms = [0u8; 8];
     ms.copy_from_slice(&raw[..8]);
@@ -172,16 +174,25 @@ impl Meta {
 
     pub fn decode(raw: &[u8]) -> StoreResult<Meta> {
         if raw.len() < 9 {
-            return Err(StoreError::Corrupt("meta value shorter than 9 bytes".into()));
+            return Err(StoreError::Corrupt(
+                "meta value shorter than 9 bytes".into(),
+            ));
         }
         let kind = KeyType::from_code(raw[0] & 0x0F)
             .ok_or_else(|| StoreError::Corrupt(format!("unknown type code {}", raw[0] & 0x0F)))?;
         if raw[0] >> 4 != ENCODING_VERSION {
-            return Err(StoreError::Corrupt(format!("unknown encoding {}", raw[0] >> 4)));
+            return Err(StoreError::Corrupt(format!(
+                "unknown encoding {}",
+                raw[0] >> 4
+            )));
         }
         let mut ms = [0u8; 8];
         ms.copy_from_slice(&raw[1..9]);
-        Ok(Meta { kind, expire_ms: u64::from_be_bytes(ms), body: raw[9..].to_vec() })
+        Ok(Meta {
+            kind,
+            expire_ms: u64::from_be_bytes(ms),
+            body: raw[9..].to_vec(),
+        })
     }
 }
 
@@ -196,22 +207,39 @@ mod tests {
         assert_eq!(slot(b"bar"), 5061);
         assert_eq!(slot(b"{user1000}.following"), slot(b"user1000"));
         assert_eq!(slot(b"foo{}{bar}"), slot(b"foo{}{bar}"));
-        assert_eq!(slot(b"{}x"), crc16::State::<crc16::XMODEM>::calculate(b"{}x") % SLOTS);
+        assert_eq!(
+            slot(b"{}x"),
+            crc16::State::<crc16::XMODEM>::calculate(b"{}x") % SLOTS
+        );
     }
 
     #[test]
     fn golden_meta_key() {
         // db 3, slot("foo") = 12182 = 0x2F96
-        assert_eq!(meta_key(3, b"foo"), vec![0x00, 0x03, 0x2F, 0x96, b'f', b'o', b'o']);
-        assert_eq!(decode_meta_key(&meta_key(3, b"foo")).unwrap(), (3, &b"foo"[..]));
+        assert_eq!(
+            meta_key(3, b"foo"),
+            vec![0x00, 0x03, 0x2F, 0x96, b'f', b'o', b'o']
+        );
+        assert_eq!(
+            decode_meta_key(&meta_key(3, b"foo")).unwrap(),
+            (3, &b"foo"[..])
+        );
     }
 
     #[test]
     fn golden_meta_value() {
-        let meta = Meta { kind: KeyType::String, expire_ms: 0x0102030405060708, body: b"v".to_vec() };
+        let meta = Meta {
+            kind: KeyType::String,
+            expire_ms: 0x0102030405060708,
+            body: b"v".to_vec(),
+        };
         assert_eq!(meta.encode(), vec![0x01, 1, 2, 3, 4, 5, 6, 7, 8, b'v']);
         assert_eq!(Meta::decode(&meta.encode()).unwrap(), meta);
-        let hash = Meta { kind: KeyType::Hash, expire_ms: 0, body: vec![] };
+        let hash = Meta {
+            kind: KeyType::Hash,
+            expire_ms: 0,
+            body: vec![],
+        };
         assert_eq!(hash.encode(), vec![0x02, 0, 0, 0, 0, 0, 0, 0, 0]);
         assert!(Meta::decode(&[0x01, 0]).is_err());
         assert!(Meta::decode(&[0x0F, 0, 0, 0, 0, 0, 0, 0, 0]).is_err());

@@ -87,7 +87,8 @@ impl Batch {
     }
     /// Adds a signed delta to an i64 counter record (see [`add_counters`]).
     pub fn add_counter(&mut self, cf: Cf, key: impl Into<Vec<u8>>, delta: i64) {
-        self.ops.push(Op::Merge(cf, key.into(), delta.to_le_bytes().to_vec()));
+        self.ops
+            .push(Op::Merge(cf, key.into(), delta.to_le_bytes().to_vec()));
     }
     /// Deletes every key in `[from, to)`.
     pub fn delete_range(&mut self, cf: Cf, from: impl Into<Vec<u8>>, to: impl Into<Vec<u8>>) {
@@ -139,9 +140,9 @@ impl Engine {
         db_opts.set_max_open_files(opts.max_open_files);
         db_opts.set_keep_log_file_num(4);
 
-        let descriptors = Cf::ALL.iter().map(|&cf| {
-            ColumnFamilyDescriptor::new(cf.name(), cf_options(cf, opts, &cache))
-        });
+        let descriptors = Cf::ALL
+            .iter()
+            .map(|&cf| ColumnFamilyDescriptor::new(cf.name(), cf_options(cf, opts, &cache)));
         let db = DB::open_cf_descriptors(&db_opts, path, descriptors).map_err(engine_err)?;
         Ok(Engine {
             db,
@@ -246,7 +247,12 @@ impl Engine {
     pub fn block_cache_usage(&self) -> u64 {
         self.handle(Cf::Meta)
             .ok()
-            .and_then(|h| self.db.property_int_value_cf(h, "rocksdb.block-cache-usage").ok().flatten())
+            .and_then(|h| {
+                self.db
+                    .property_int_value_cf(h, "rocksdb.block-cache-usage")
+                    .ok()
+                    .flatten()
+            })
             .unwrap_or(0)
     }
 

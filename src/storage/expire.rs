@@ -42,7 +42,10 @@ impl Storage {
             match meta {
                 Some(m) if m.expire_ms == when && m.is_expired(now) => {
                     self.stage_delete_phys(&mut ws, phys, key, &m);
-                    expired.push(Expired { db: self.logical(phys), key: key.to_vec() });
+                    expired.push(Expired {
+                        db: self.logical(phys),
+                        key: key.to_vec(),
+                    });
                 }
                 _ => ws.batch.delete(Cf::Expire, index_key.clone()),
             }

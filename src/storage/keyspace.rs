@@ -109,7 +109,10 @@ impl Storage {
         if when_ms <= now_ms() as i64 {
             self.stage_delete(&mut ws, db, key, &old);
         } else {
-            let new = Meta { expire_ms: when_ms as u64, ..old.clone() };
+            let new = Meta {
+                expire_ms: when_ms as u64,
+                ..old.clone()
+            };
             self.stage_put(&mut ws, db, key, Some(&old), &new);
         }
         self.commit(ws)?;
@@ -125,7 +128,10 @@ impl Storage {
             return Ok(false);
         }
         let mut ws = WriteSet::default();
-        let new = Meta { expire_ms: 0, ..old.clone() };
+        let new = Meta {
+            expire_ms: 0,
+            ..old.clone()
+        };
         self.stage_put(&mut ws, db, key, Some(&old), &new);
         self.commit(ws)?;
         Ok(true)
@@ -190,19 +196,20 @@ impl Storage {
         let mut visited = 0;
         let mut last: Option<Vec<u8>> = None;
         let mut error = None;
-        self.engine().scan(Cf::Meta, &start, &end, |raw_key, raw_value| {
-            visited += 1;
-            last = Some(raw_key.to_vec());
-            match (decode_meta_key(raw_key), Meta::decode(raw_value)) {
-                (Ok((_, key)), Ok(meta)) => {
-                    if !meta.is_expired(now) && keep(key, &meta) {
-                        keys.push(key.to_vec());
+        self.engine()
+            .scan(Cf::Meta, &start, &end, |raw_key, raw_value| {
+                visited += 1;
+                last = Some(raw_key.to_vec());
+                match (decode_meta_key(raw_key), Meta::decode(raw_value)) {
+                    (Ok((_, key)), Ok(meta)) => {
+                        if !meta.is_expired(now) && keep(key, &meta) {
+                            keys.push(key.to_vec());
+                        }
                     }
+                    (Err(e), _) | (_, Err(e)) => error = Some(e),
                 }
-                (Err(e), _) | (_, Err(e)) => error = Some(e),
-            }
-            error.is_none() && visited < count
-        })?;
+                error.is_none() && visited < count
+            })?;
         if let Some(e) = error {
             return Err(e);
         }
@@ -226,13 +233,14 @@ impl Storage {
     fn first_live_key(&self, from: &[u8], to: &[u8]) -> StoreResult<Option<Vec<u8>>> {
         let now = now_ms();
         let mut found = None;
-        self.engine().scan(Cf::Meta, from, to, |k, v| match Meta::decode(v) {
-            Ok(m) if !m.is_expired(now) => {
-                found = decode_meta_key(k).ok().map(|(_, key)| key.to_vec());
-                false
-            }
-            _ => true,
-        })?;
+        self.engine()
+            .scan(Cf::Meta, from, to, |k, v| match Meta::decode(v) {
+                Ok(m) if !m.is_expired(now) => {
+                    found = decode_meta_key(k).ok().map(|(_, key)| key.to_vec());
+                    false
+                }
+                _ => true,
+            })?;
         Ok(found)
     }
 }

@@ -24,7 +24,9 @@ pub struct KeyGuard<'a> {
 
 impl Default for KeyLocks {
     fn default() -> Self {
-        KeyLocks { stripes: (0..STRIPES).map(|_| Mutex::new(())).collect() }
+        KeyLocks {
+            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+        }
     }
 }
 
@@ -40,7 +42,9 @@ impl KeyLocks {
         let mut idx: Vec<usize> = keys.into_iter().map(Self::stripe_of).collect();
         idx.sort_unstable();
         idx.dedup();
-        KeyGuard { _guards: idx.into_iter().map(|i| self.stripes[i].lock()).collect() }
+        KeyGuard {
+            _guards: idx.into_iter().map(|i| self.stripes[i].lock()).collect(),
+        }
     }
 }
 

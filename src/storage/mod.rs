@@ -30,7 +30,10 @@ use locks::KeyLocks;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// Key and expiry counts of one physical database.
@@ -107,7 +110,10 @@ impl Storage {
     pub fn open(dir: &Path, databases: u16, opts: &EngineOptions) -> StoreResult<Storage> {
         let engine = Engine::open(dir, opts)?;
         let mut map: Vec<u16> = match engine.get(Cf::Meta, &internal_key(DB_MAP_KEY))? {
-            Some(raw) => raw.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect(),
+            Some(raw) => raw
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .collect(),
             None => Vec::new(),
         };
         // Growing `databases` adds the lowest unused physical ids; shrinking keeps the map so
@@ -127,11 +133,16 @@ impl Storage {
         let counters: Vec<Counters> = (0..=max_phys).map(|_| Counters::default()).collect();
         for phys in 0..=max_phys {
             let read = |k: Vec<u8>| -> StoreResult<i64> {
-                Ok(engine.get(Cf::Meta, &k)?.map(|v| decode_counter(&v)).unwrap_or(0))
+                Ok(engine
+                    .get(Cf::Meta, &k)?
+                    .map(|v| decode_counter(&v))
+                    .unwrap_or(0))
             };
             let c = &counters[usize::from(phys)];
-            c.keys.store(read(keys_counter_key(phys))?, Ordering::Relaxed);
-            c.expires.store(read(expires_counter_key(phys))?, Ordering::Relaxed);
+            c.keys
+                .store(read(keys_counter_key(phys))?, Ordering::Relaxed);
+            c.expires
+                .store(read(expires_counter_key(phys))?, Ordering::Relaxed);
         }
         Ok(Storage {
             engine,
@@ -177,17 +188,33 @@ impl Storage {
     }
 
     /// Stages writing `new` for `key`, given the physical record `old` it replaces.
-    pub fn stage_put(&self, ws: &mut WriteSet, db: usize, key: &[u8], old: Option<&Meta>, new: &Meta) {
+    pub fn stage_put(
+        &self,
+        ws: &mut WriteSet,
+        db: usize,
+        key: &[u8],
+        old: Option<&Meta>,
+        new: &Meta,
+    ) {
         let phys = self.phys(db);
         if let Some(o) = old.filter(|o| o.expire_ms != 0 && o.expire_ms != new.expire_ms) {
-            ws.batch.delete(Cf::Expire, encoding::expire_key(o.expire_ms, phys, key));
+            ws.batch
+                .delete(Cf::Expire, encoding::expire_key(o.expire_ms, phys, key));
         }
         if new.expire_ms != 0 && old.map(|o| o.expire_ms) != Some(new.expire_ms) {
-            ws.batch.put(Cf::Expire, encoding::expire_key(new.expire_ms, phys, key), Vec::new());
+            ws.batch.put(
+                Cf::Expire,
+                encoding::expire_key(new.expire_ms, phys, key),
+                Vec::new(),
+            );
         }
         ws.batch.put(Cf::Meta, meta_key(phys, key), new.encode());
         let had_ttl = old.is_some_and(|o| o.expire_ms != 0);
-        ws.delta(phys, i64::from(old.is_none()), i64::from(new.expire_ms != 0) - i64::from(had_ttl));
+        ws.delta(
+            phys,
+            i64::from(old.is_none()),
+            i64::from(new.expire_ms != 0) - i64::from(had_ttl),
+        );
     }
 
     /// Stages deleting `key` whose physical record is `old`. Collections are deleted by their
@@ -198,7 +225,8 @@ impl Storage {
 
     fn stage_delete_phys(&self, ws: &mut WriteSet, phys: u16, key: &[u8], old: &Meta) {
         if old.expire_ms != 0 {
-            ws.batch.delete(Cf::Expire, encoding::expire_key(old.expire_ms, phys, key));
+            ws.batch
+                .delete(Cf::Expire, encoding::expire_key(old.expire_ms, phys, key));
         }
         ws.batch.delete(Cf::Meta, meta_key(phys, key));
         ws.delta(phys, -1, -i64::from(old.expire_ms != 0));
@@ -211,7 +239,8 @@ impl Storage {
                 ws.batch.add_counter(Cf::Meta, keys_counter_key(phys), keys);
             }
             if expires != 0 {
-                ws.batch.add_counter(Cf::Meta, expires_counter_key(phys), expires);
+                ws.batch
+                    .add_counter(Cf::Meta, expires_counter_key(phys), expires);
             }
         }
         self.engine.write(ws.batch)?;
@@ -241,7 +270,9 @@ impl Storage {
 
     /// Number of keys in logical `db` (physical records, like Redis's `DBSIZE`).
     pub fn key_count(&self, db: usize) -> i64 {
-        self.counters.get(usize::from(self.phys(db))).map_or(0, |c| c.keys.load(Ordering::Relaxed))
+        self.counters
+            .get(usize::from(self.phys(db)))
+            .map_or(0, |c| c.keys.load(Ordering::Relaxed))
     }
 
     /// Number of keys with a TTL in logical `db`.
@@ -261,8 +292,16 @@ impl Storage {
             batch.delete_range(cf, start.clone(), end.clone());
         }
         // Expire index entries of this db become stale; active expiry drops them.
-        batch.put(Cf::Meta, keys_counter_key(phys), 0i64.to_le_bytes().to_vec());
-        batch.put(Cf::Meta, expires_counter_key(phys), 0i64.to_le_bytes().to_vec());
+        batch.put(
+            Cf::Meta,
+            keys_counter_key(phys),
+            0i64.to_le_bytes().to_vec(),
+        );
+        batch.put(
+            Cf::Meta,
+            expires_counter_key(phys),
+            0i64.to_le_bytes().to_vec(),
+        );
         self.engine.write(batch)?;
         if let Some(c) = self.counters.get(usize::from(phys)) {
             c.keys.store(0, Ordering::Relaxed);

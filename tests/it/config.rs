@@ -24,18 +24,31 @@ fn config_file_with_include_quotes_and_rename() {
     let s = Server::start_in(&data, &["--config", conf.to_str().unwrap()]);
     let mut r = s.raw();
     assert_eq!(r.cmd(&["AUTH", "pa ss"]), V::Status("OK".into()));
-    assert_eq!(r.cmd(&["CONFIG", "GET", "hz"]), V::Array(vec![V::bulk("hz"), V::bulk("25")]));
+    assert_eq!(
+        r.cmd(&["CONFIG", "GET", "hz"]),
+        V::Array(vec![V::bulk("hz"), V::bulk("25")])
+    );
     assert_eq!(r.err(&["SELECT", "4"]), "ERR DB index is out of range");
-    assert!(r.err(&["FLUSHALL"]).starts_with("ERR unknown command 'FLUSHALL'"));
-    assert!(r.err(&["DEBUG", "SLEEP", "0"]).starts_with("ERR unknown command 'DEBUG'"));
+    assert!(r
+        .err(&["FLUSHALL"])
+        .starts_with("ERR unknown command 'FLUSHALL'"));
+    assert!(r
+        .err(&["DEBUG", "SLEEP", "0"])
+        .starts_with("ERR unknown command 'DEBUG'"));
     r.cmd(&["SET", "k", "v"]);
     assert_eq!(r.cmd(&["NUKE"]), V::Status("OK".into()));
     assert_eq!(r.cmd(&["DBSIZE"]), V::Int(0));
 
-    assert_eq!(r.cmd(&["CONFIG", "SET", "timeout", "300", "appendfsync", "always"]), V::Status("OK".into()));
+    assert_eq!(
+        r.cmd(&["CONFIG", "SET", "timeout", "300", "appendfsync", "always"]),
+        V::Status("OK".into())
+    );
     assert_eq!(r.cmd(&["CONFIG", "REWRITE"]), V::Status("OK".into()));
     let text = std::fs::read_to_string(&conf).unwrap();
-    assert!(text.contains("# a comment that must survive CONFIG REWRITE"), "{text}");
+    assert!(
+        text.contains("# a comment that must survive CONFIG REWRITE"),
+        "{text}"
+    );
     assert!(text.contains("\ntimeout 300\n"), "{text}");
     assert!(text.contains("appendfsync always"), "{text}");
     assert!(text.contains("rename-command FLUSHALL NUKE"), "{text}");
@@ -53,7 +66,10 @@ fn unknown_directive_is_a_startup_error_naming_file_and_line() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.conf:3") && err.contains("maxmemroy"), "{err}");
+    assert!(
+        err.contains("bad.conf:3") && err.contains("maxmemroy"),
+        "{err}"
+    );
 
     let out = Command::new(env!("CARGO_BIN_EXE_strata"))
         .args(["server", "--port", "0", "--appendfsync", "sometimes"])
@@ -71,7 +87,10 @@ fn port_zero_logs_the_bound_address_first() {
     assert!(port > 0);
     let mut r = s.raw();
     assert_eq!(r.err(&["SELECT", "2"]), "ERR DB index is out of range");
-    assert_eq!(r.cmd(&["CONFIG", "GET", "databases"]), V::Array(vec![V::bulk("databases"), V::bulk("2")]));
+    assert_eq!(
+        r.cmd(&["CONFIG", "GET", "databases"]),
+        V::Array(vec![V::bulk("databases"), V::bulk("2")])
+    );
 }
 
 #[test]

@@ -21,7 +21,15 @@ impl RealRedis {
         let dir = tempfile::tempdir().ok()?;
         let socket = dir.path().join("redis.sock");
         let spawned = Command::new("redis-server")
-            .args(["--port", "0", "--save", "", "--appendonly", "no", "--unixsocket"])
+            .args([
+                "--port",
+                "0",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--unixsocket",
+            ])
             .arg(&socket)
             .arg("--dir")
             .arg(dir.path())
@@ -39,8 +47,14 @@ impl RealRedis {
             }
         };
         let path = socket.clone();
-        eventually("redis-server socket", Duration::from_secs(30), || path.exists());
-        Some(RealRedis { child, socket, _dir: dir })
+        eventually("redis-server socket", Duration::from_secs(30), || {
+            path.exists()
+        });
+        Some(RealRedis {
+            child,
+            socket,
+            _dir: dir,
+        })
     }
 }
 
@@ -54,7 +68,9 @@ impl Drop for RealRedis {
 /// Runs each script (one command per line, split like redis-cli) on both servers after a
 /// FLUSHALL and compares every reply.
 fn compare(scripts: &[&str]) {
-    let Some(redis) = RealRedis::start() else { return };
+    let Some(redis) = RealRedis::start() else {
+        return;
+    };
     let strata = Server::start();
     let mut a = Raw::connect_unix(&redis.socket);
     let mut b = strata.raw();
@@ -66,7 +82,10 @@ fn compare(scripts: &[&str]) {
         b.cmd(&["SELECT", "0"]);
         for line in script.lines().map(str::trim).filter(|l| !l.is_empty()) {
             let args = strata::protocol::split_args(line.as_bytes()).expect("valid test line");
-            let args: Vec<String> = args.into_iter().map(|a| String::from_utf8(a).unwrap()).collect();
+            let args: Vec<String> = args
+                .into_iter()
+                .map(|a| String::from_utf8(a).unwrap())
+                .collect();
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
             let expected = a.cmd(&refs);
             let got = b.cmd(&refs);
@@ -75,7 +94,12 @@ fn compare(scripts: &[&str]) {
             }
         }
     }
-    assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 }
 
 /// Sorts arrays whose order Redis leaves unspecified (KEYS).

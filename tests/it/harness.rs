@@ -47,7 +47,11 @@ impl Server {
     }
 
     pub fn spawn(mut cmd: Command, dir: &Path) -> Server {
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn strata");
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn strata");
         let stdout = child.stdout.take().expect("stdout");
         let stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = mpsc::channel();
@@ -79,7 +83,13 @@ impl Server {
                 }
             }
         };
-        Server { child: Some(child), addr, dir: dir.to_path_buf(), _tmp: None, log: rx }
+        Server {
+            child: Some(child),
+            addr,
+            dir: dir.to_path_buf(),
+            _tmp: None,
+            log: rx,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -87,7 +97,10 @@ impl Server {
     }
 
     pub fn client(&self) -> redis::Connection {
-        redis::Client::open(self.url()).expect("client").get_connection().expect("connect")
+        redis::Client::open(self.url())
+            .expect("client")
+            .get_connection()
+            .expect("connect")
     }
 
     pub fn raw(&self) -> Raw {
@@ -206,14 +219,22 @@ pub struct Raw {
 impl Raw {
     pub fn connect(addr: &str) -> Raw {
         let stream = TcpStream::connect(addr).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        Raw { stream: BufReader::new(Box::new(stream)) }
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        Raw {
+            stream: BufReader::new(Box::new(stream)),
+        }
     }
 
     pub fn connect_unix(path: &Path) -> Raw {
         let stream = std::os::unix::net::UnixStream::connect(path).expect("connect unix socket");
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        Raw { stream: BufReader::new(Box::new(stream)) }
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        Raw {
+            stream: BufReader::new(Box::new(stream)),
+        }
     }
 
     pub fn send_bytes(&mut self, bytes: &[u8]) {

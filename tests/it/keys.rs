@@ -21,9 +21,18 @@ fn del_unlink_exists_type_touch() {
     assert_eq!(r.cmd(&["DEL", "a", "a", "nope"]), V::Int(1));
     assert_eq!(r.cmd(&["UNLINK", "b", "c"]), V::Int(2));
     assert_eq!(r.cmd(&["DBSIZE"]), V::Int(0));
-    assert_eq!(r.err(&["DEL"]), "ERR wrong number of arguments for 'del' command");
-    assert_eq!(r.err(&["EXISTS"]), "ERR wrong number of arguments for 'exists' command");
-    assert_eq!(r.err(&["TYPE", "a", "b"]), "ERR wrong number of arguments for 'type' command");
+    assert_eq!(
+        r.err(&["DEL"]),
+        "ERR wrong number of arguments for 'del' command"
+    );
+    assert_eq!(
+        r.err(&["EXISTS"]),
+        "ERR wrong number of arguments for 'exists' command"
+    );
+    assert_eq!(
+        r.err(&["TYPE", "a", "b"]),
+        "ERR wrong number of arguments for 'type' command"
+    );
 }
 
 #[test]
@@ -64,7 +73,10 @@ fn expire_family_and_conditions() {
     assert_eq!(r.cmd(&["PEXPIREAT", "k", "1"]), V::Int(1));
     assert_eq!(r.cmd(&["GET", "k"]), V::Nil);
 
-    assert_eq!(r.err(&["EXPIRE", "k", "abc"]), "ERR value is not an integer or out of range");
+    assert_eq!(
+        r.err(&["EXPIRE", "k", "abc"]),
+        "ERR value is not an integer or out of range"
+    );
     r.cmd(&["SET", "k", "v"]);
     assert_eq!(
         r.err(&["EXPIRE", "k", "10", "NX", "XX"]),
@@ -74,7 +86,10 @@ fn expire_family_and_conditions() {
         r.err(&["EXPIRE", "k", "10", "GT", "LT"]),
         "ERR GT and LT options at the same time are not compatible"
     );
-    assert_eq!(r.err(&["EXPIRE", "k", "10", "FOO"]), "ERR Unsupported option FOO");
+    assert_eq!(
+        r.err(&["EXPIRE", "k", "10", "FOO"]),
+        "ERR Unsupported option FOO"
+    );
     assert_eq!(
         r.err(&["EXPIRE", "k", "9223372036854775807"]),
         "ERR invalid expire time in 'expire' command"
@@ -116,7 +131,10 @@ fn rename_renamenx_copy_move() {
     assert_eq!(r.cmd(&["RENAME", "a", "b"]), ok());
     assert_eq!(r.cmd(&["EXISTS", "a"]), V::Int(0));
     assert_eq!(r.cmd(&["GET", "b"]), V::bulk("1"));
-    assert!(matches!(r.cmd(&["TTL", "b"]), V::Int(99..=100)), "rename keeps the TTL");
+    assert!(
+        matches!(r.cmd(&["TTL", "b"]), V::Int(99..=100)),
+        "rename keeps the TTL"
+    );
     assert_eq!(r.cmd(&["RENAME", "b", "b"]), ok());
     assert_eq!(r.err(&["RENAME", "nope", "x"]), "ERR no such key");
     r.cmd(&["SET", "c", "3"]);
@@ -134,8 +152,14 @@ fn rename_renamenx_copy_move() {
     assert_eq!(r.cmd(&["GET", "e"]), V::bulk("2"));
     assert_eq!(r.cmd(&["COPY", "c", "e", "DB", "5"]), V::Int(1));
     assert_eq!(r.cmd(&["COPY", "nope", "e"]), V::Int(0));
-    assert_eq!(r.err(&["COPY", "c", "c"]), "ERR source and destination objects are the same");
-    assert_eq!(r.err(&["COPY", "c", "e", "DB", "99"]), "ERR DB index is out of range");
+    assert_eq!(
+        r.err(&["COPY", "c", "c"]),
+        "ERR source and destination objects are the same"
+    );
+    assert_eq!(
+        r.err(&["COPY", "c", "e", "DB", "99"]),
+        "ERR DB index is out of range"
+    );
     assert_eq!(r.err(&["COPY", "c", "e", "FOO"]), "ERR syntax error");
 
     assert_eq!(r.cmd(&["MOVE", "c", "1"]), V::Int(1));
@@ -143,9 +167,15 @@ fn rename_renamenx_copy_move() {
     assert_eq!(r.cmd(&["MOVE", "nope", "1"]), V::Int(0));
     r.cmd(&["SET", "c", "again"]);
     assert_eq!(r.cmd(&["MOVE", "c", "1"]), V::Int(0), "target exists");
-    assert_eq!(r.err(&["MOVE", "c", "0"]), "ERR source and destination objects are the same");
+    assert_eq!(
+        r.err(&["MOVE", "c", "0"]),
+        "ERR source and destination objects are the same"
+    );
     assert_eq!(r.err(&["MOVE", "c", "16"]), "ERR DB index is out of range");
-    assert_eq!(r.err(&["MOVE", "c", "x"]), "ERR value is not an integer or out of range");
+    assert_eq!(
+        r.err(&["MOVE", "c", "x"]),
+        "ERR value is not an integer or out of range"
+    );
     r.cmd(&["SELECT", "1"]);
     assert_eq!(r.cmd(&["GET", "c"]), V::bulk("2"));
     r.cmd(&["SELECT", "5"]);
@@ -156,7 +186,9 @@ fn rename_renamenx_copy_move() {
 fn keys_glob_semantics() {
     let s = Server::start();
     let mut r = s.raw();
-    for k in ["hello", "hallo", "hxllo", "hllo", "heeeello", "h*llo", "other"] {
+    for k in [
+        "hello", "hallo", "hxllo", "hllo", "heeeello", "h*llo", "other",
+    ] {
         r.cmd(&["SET", k, "1"]);
     }
     let keys = |r: &mut crate::harness::Raw, p: &str| -> HashSet<String> {
@@ -166,14 +198,23 @@ fn keys_glob_semantics() {
         }
     };
     let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<HashSet<_>>();
-    assert_eq!(keys(&mut r, "h?llo"), set(&["hello", "hallo", "hxllo", "h*llo"]));
-    assert_eq!(keys(&mut r, "h*llo"), set(&["hello", "hallo", "hxllo", "hllo", "heeeello", "h*llo"]));
+    assert_eq!(
+        keys(&mut r, "h?llo"),
+        set(&["hello", "hallo", "hxllo", "h*llo"])
+    );
+    assert_eq!(
+        keys(&mut r, "h*llo"),
+        set(&["hello", "hallo", "hxllo", "hllo", "heeeello", "h*llo"])
+    );
     assert_eq!(keys(&mut r, "h[ae]llo"), set(&["hello", "hallo"]));
     assert_eq!(keys(&mut r, "h[^e]llo"), set(&["hallo", "hxllo", "h*llo"]));
     assert_eq!(keys(&mut r, "h[a-b]llo"), set(&["hallo"]));
     assert_eq!(keys(&mut r, "h\\*llo"), set(&["h*llo"]));
     assert_eq!(keys(&mut r, "*").len(), 7);
-    assert_eq!(r.err(&["KEYS"]), "ERR wrong number of arguments for 'keys' command");
+    assert_eq!(
+        r.err(&["KEYS"]),
+        "ERR wrong number of arguments for 'keys' command"
+    );
 }
 
 #[test]
@@ -189,14 +230,19 @@ fn scan_returns_every_key_once_with_match_count_type() {
     let mut cursor = "0".to_string();
     let mut seen = Vec::new();
     loop {
-        let V::Array(parts) = r.cmd(&["SCAN", &cursor, "COUNT", "37"]) else { panic!() };
+        let V::Array(parts) = r.cmd(&["SCAN", &cursor, "COUNT", "37"]) else {
+            panic!()
+        };
         cursor = parts[0].text();
         let V::Array(keys) = &parts[1] else { panic!() };
         seen.extend(keys.iter().map(V::text));
         if cursor == "0" {
             break;
         }
-        assert!(cursor.parse::<u64>().is_ok(), "cursor is a plain integer: {cursor}");
+        assert!(
+            cursor.parse::<u64>().is_ok(),
+            "cursor is a plain integer: {cursor}"
+        );
     }
     assert_eq!(seen.len(), 1000);
     assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 1000);
@@ -216,12 +262,21 @@ fn scan_returns_every_key_once_with_match_count_type() {
         .unwrap()
         .collect();
     assert_eq!(typed.len(), 1000);
-    let none: Vec<String> =
-        redis::cmd("SCAN").cursor_arg(0).arg("TYPE").arg("hash").clone().iter(&mut c).unwrap().collect();
+    let none: Vec<String> = redis::cmd("SCAN")
+        .cursor_arg(0)
+        .arg("TYPE")
+        .arg("hash")
+        .clone()
+        .iter(&mut c)
+        .unwrap()
+        .collect();
     assert!(none.is_empty());
     assert_eq!(r.err(&["SCAN", "abc"]), "ERR invalid cursor");
     assert_eq!(r.err(&["SCAN", "0", "COUNT", "0"]), "ERR syntax error");
-    assert_eq!(r.err(&["SCAN", "0", "COUNT", "x"]), "ERR value is not an integer or out of range");
+    assert_eq!(
+        r.err(&["SCAN", "0", "COUNT", "x"]),
+        "ERR value is not an integer or out of range"
+    );
     assert_eq!(r.err(&["SCAN", "0", "FOO", "1"]), "ERR syntax error");
     assert_eq!(r.err(&["SCAN", "0", "MATCH"]), "ERR syntax error");
 }
@@ -238,7 +293,9 @@ fn scan_never_misses_keys_present_throughout_while_others_change() {
     let mut seen = HashSet::new();
     let mut round = 0;
     loop {
-        let V::Array(parts) = r.cmd(&["SCAN", &cursor, "COUNT", "20"]) else { panic!() };
+        let V::Array(parts) = r.cmd(&["SCAN", &cursor, "COUNT", "20"]) else {
+            panic!()
+        };
         cursor = parts[0].text();
         let V::Array(keys) = &parts[1] else { panic!() };
         seen.extend(keys.iter().map(V::text));
@@ -273,7 +330,10 @@ fn randomkey_dbsize_flush_swapdb() {
     assert_eq!(r.cmd(&["KEYS", "*"]), V::Array(vec![V::bulk("x")]));
     assert_eq!(r.err(&["SWAPDB", "0", "x"]), "ERR invalid second DB index");
     assert_eq!(r.err(&["SWAPDB", "x", "0"]), "ERR invalid first DB index");
-    assert_eq!(r.err(&["SWAPDB", "0", "16"]), "ERR DB index is out of range");
+    assert_eq!(
+        r.err(&["SWAPDB", "0", "16"]),
+        "ERR DB index is out of range"
+    );
     assert_eq!(r.cmd(&["FLUSHDB"]), ok());
     assert_eq!(r.cmd(&["DBSIZE"]), V::Int(0));
     r.cmd(&["SELECT", "2"]);
@@ -305,9 +365,17 @@ fn object_subcommands() {
     assert_eq!(r.cmd(&["OBJECT", "ENCODING", "nope"]), V::Nil);
     assert_eq!(r.cmd(&["OBJECT", "REFCOUNT", "i"]), V::Int(1));
     assert_eq!(r.cmd(&["OBJECT", "IDLETIME", "i"]), V::Int(0));
-    assert!(r.err(&["OBJECT", "FREQ", "i"]).starts_with("ERR An LFU maxmemory policy is not selected"));
-    assert_eq!(r.err(&["OBJECT", "FOO", "i"]), "ERR unknown subcommand 'FOO'. Try OBJECT HELP.");
-    assert_eq!(r.err(&["OBJECT", "ENCODING"]), "ERR wrong number of arguments for 'object|encoding' command");
+    assert!(r
+        .err(&["OBJECT", "FREQ", "i"])
+        .starts_with("ERR An LFU maxmemory policy is not selected"));
+    assert_eq!(
+        r.err(&["OBJECT", "FOO", "i"]),
+        "ERR unknown subcommand 'FOO'. Try OBJECT HELP."
+    );
+    assert_eq!(
+        r.err(&["OBJECT", "ENCODING"]),
+        "ERR wrong number of arguments for 'object|encoding' command"
+    );
     assert!(matches!(r.cmd(&["OBJECT", "HELP"]), V::Array(_)));
 }
 
@@ -325,6 +393,9 @@ fn databases_are_isolated() {
         assert_eq!(r.cmd(&["DBSIZE"]), V::Int(1));
     }
     let keyspace = r.cmd(&["INFO", "keyspace"]).text();
-    assert!(keyspace.contains("db0:keys=1,expires=0,avg_ttl=0"), "{keyspace}");
+    assert!(
+        keyspace.contains("db0:keys=1,expires=0,avg_ttl=0"),
+        "{keyspace}"
+    );
     assert!(keyspace.contains("db15:keys=1,expires=0"), "{keyspace}");
 }

@@ -28,14 +28,24 @@ fn restart_keeps_keys_ttls_and_databases() {
         let expect = if db == 4 { 3 } else { db };
         r.cmd(&["SELECT", &db.to_string()]);
         assert_eq!(r.cmd(&["GET", "plain"]), V::bulk(&format!("db{expect}")));
-        assert!(matches!(r.cmd(&["TTL", "ttl"]), V::Int(900..=1000)), "TTL survives restart");
-        assert_eq!(r.cmd(&["GET", "short"]), V::Nil, "expired before restart stays gone");
+        assert!(
+            matches!(r.cmd(&["TTL", "ttl"]), V::Int(900..=1000)),
+            "TTL survives restart"
+        );
+        assert_eq!(
+            r.cmd(&["GET", "short"]),
+            V::Nil,
+            "expired before restart stays gone"
+        );
         assert_eq!(r.cmd(&["GET", "counter"]), V::bulk(&expect.to_string()));
     }
     r.cmd(&["SELECT", "3"]);
     assert_eq!(r.cmd(&["DBSIZE"]), V::Int(0), "SWAPDB survives restart");
     let keyspace = r.cmd(&["INFO", "keyspace"]).text();
-    assert!(keyspace.contains("db0:keys=") && keyspace.contains("expires="), "{keyspace}");
+    assert!(
+        keyspace.contains("db0:keys=") && keyspace.contains("expires="),
+        "{keyspace}"
+    );
 }
 
 #[test]
@@ -59,7 +69,10 @@ fn kill_9_with_appendfsync_always_loses_no_acknowledged_write() {
                 let value = format!("v{i}");
                 match r.cmd(&["SET", &key, &value]) {
                     V::Status(s) if s == "OK" => {
-                        acked.lock().unwrap().insert(format!("{}/{key}", w % 3), value);
+                        acked
+                            .lock()
+                            .unwrap()
+                            .insert(format!("{}/{key}", w % 3), value);
                     }
                     other => panic!("{other:?}"),
                 }
@@ -83,7 +96,11 @@ fn kill_9_with_appendfsync_always_loses_no_acknowledged_write() {
     for (full, value) in acked.iter() {
         let (db, key) = full.split_once('/').unwrap();
         r.cmd(&["SELECT", db]);
-        assert_eq!(r.cmd(&["GET", key]), V::bulk(value), "lost acknowledged {full}");
+        assert_eq!(
+            r.cmd(&["GET", key]),
+            V::bulk(value),
+            "lost acknowledged {full}"
+        );
     }
     for w in 0..4 {
         r.cmd(&["SELECT", &(w % 3).to_string()]);

@@ -21,7 +21,10 @@ fn get_set_basic_and_options() {
     assert_eq!(r.cmd(&["GET", "k"]), V::bulk("v4"));
 
     // TTL options
-    assert_eq!(r.cmd(&["SET", "t", "1", "EX", "100"]), V::Status("OK".into()));
+    assert_eq!(
+        r.cmd(&["SET", "t", "1", "EX", "100"]),
+        V::Status("OK".into())
+    );
     assert!(matches!(r.cmd(&["TTL", "t"]), V::Int(99..=100)));
     r.cmd(&["SET", "t", "1", "PX", "100000"]);
     assert!(matches!(r.cmd(&["PTTL", "t"]), V::Int(99_000..=100_000)));
@@ -35,22 +38,46 @@ fn get_set_basic_and_options() {
     assert_eq!(r.cmd(&["PEXPIRETIME", "t"]), V::Int(4102444800123));
 
     // errors
-    assert_eq!(r.err(&["SET", "k"]), "ERR wrong number of arguments for 'set' command");
+    assert_eq!(
+        r.err(&["SET", "k"]),
+        "ERR wrong number of arguments for 'set' command"
+    );
     assert_eq!(r.err(&["SET", "k", "v", "NX", "XX"]), "ERR syntax error");
-    assert_eq!(r.err(&["SET", "k", "v", "KEEPTTL", "EX", "1"]), "ERR syntax error");
+    assert_eq!(
+        r.err(&["SET", "k", "v", "KEEPTTL", "EX", "1"]),
+        "ERR syntax error"
+    );
     // Repeating an option is allowed, as in Redis.
-    assert_eq!(r.cmd(&["SET", "k", "v4", "GET", "GET", "EX", "100", "EX", "100"]), V::bulk("v4"));
-    assert_eq!(r.err(&["SET", "k", "v", "EX", "10", "PX", "10"]), "ERR syntax error");
+    assert_eq!(
+        r.cmd(&["SET", "k", "v4", "GET", "GET", "EX", "100", "EX", "100"]),
+        V::bulk("v4")
+    );
+    assert_eq!(
+        r.err(&["SET", "k", "v", "EX", "10", "PX", "10"]),
+        "ERR syntax error"
+    );
     assert_eq!(r.err(&["SET", "k", "v", "EX"]), "ERR syntax error");
     assert_eq!(r.err(&["SET", "k", "v", "BOGUS"]), "ERR syntax error");
-    assert_eq!(r.err(&["SET", "k", "v", "EX", "0"]), "ERR invalid expire time in 'set' command");
-    assert_eq!(r.err(&["SET", "k", "v", "EX", "-5"]), "ERR invalid expire time in 'set' command");
-    assert_eq!(r.err(&["SET", "k", "v", "EX", "abc"]), "ERR value is not an integer or out of range");
+    assert_eq!(
+        r.err(&["SET", "k", "v", "EX", "0"]),
+        "ERR invalid expire time in 'set' command"
+    );
+    assert_eq!(
+        r.err(&["SET", "k", "v", "EX", "-5"]),
+        "ERR invalid expire time in 'set' command"
+    );
+    assert_eq!(
+        r.err(&["SET", "k", "v", "EX", "abc"]),
+        "ERR value is not an integer or out of range"
+    );
     assert_eq!(
         r.err(&["SET", "k", "v", "EX", "9223372036854775807"]),
         "ERR invalid expire time in 'set' command"
     );
-    assert_eq!(r.err(&["GET", "a", "b"]), "ERR wrong number of arguments for 'get' command");
+    assert_eq!(
+        r.err(&["GET", "a", "b"]),
+        "ERR wrong number of arguments for 'get' command"
+    );
 }
 
 #[test]
@@ -62,11 +89,23 @@ fn setnx_setex_psetex_getset_getdel() {
     assert_eq!(r.cmd(&["GET", "a"]), V::bulk("1"));
     assert_eq!(r.cmd(&["SETEX", "b", "100", "v"]), V::Status("OK".into()));
     assert!(matches!(r.cmd(&["TTL", "b"]), V::Int(99..=100)));
-    assert_eq!(r.err(&["SETEX", "b", "0", "v"]), "ERR invalid expire time in 'setex' command");
-    assert_eq!(r.err(&["SETEX", "b", "x", "v"]), "ERR value is not an integer or out of range");
-    assert_eq!(r.cmd(&["PSETEX", "c", "100000", "v"]), V::Status("OK".into()));
+    assert_eq!(
+        r.err(&["SETEX", "b", "0", "v"]),
+        "ERR invalid expire time in 'setex' command"
+    );
+    assert_eq!(
+        r.err(&["SETEX", "b", "x", "v"]),
+        "ERR value is not an integer or out of range"
+    );
+    assert_eq!(
+        r.cmd(&["PSETEX", "c", "100000", "v"]),
+        V::Status("OK".into())
+    );
     assert!(matches!(r.cmd(&["PTTL", "c"]), V::Int(99_000..=100_000)));
-    assert_eq!(r.err(&["PSETEX", "c", "-1", "v"]), "ERR invalid expire time in 'psetex' command");
+    assert_eq!(
+        r.err(&["PSETEX", "c", "-1", "v"]),
+        "ERR invalid expire time in 'psetex' command"
+    );
     assert_eq!(r.cmd(&["GETSET", "a", "9"]), V::bulk("1"));
     assert_eq!(r.cmd(&["GETSET", "zz", "9"]), V::Nil);
     r.cmd(&["SETEX", "ttlkey", "100", "v"]);
@@ -96,10 +135,19 @@ fn getex_options() {
     assert_eq!(r.cmd(&["EXISTS", "k"]), V::Int(0));
     assert_eq!(r.cmd(&["GETEX", "missing", "EX", "10"]), V::Nil);
     r.cmd(&["SET", "k", "v"]);
-    assert_eq!(r.err(&["GETEX", "k", "EX", "0"]), "ERR invalid expire time in 'getex' command");
-    assert_eq!(r.err(&["GETEX", "k", "EX", "1", "PX", "1"]), "ERR syntax error");
+    assert_eq!(
+        r.err(&["GETEX", "k", "EX", "0"]),
+        "ERR invalid expire time in 'getex' command"
+    );
+    assert_eq!(
+        r.err(&["GETEX", "k", "EX", "1", "PX", "1"]),
+        "ERR syntax error"
+    );
     assert_eq!(r.err(&["GETEX", "k", "FOO"]), "ERR syntax error");
-    assert_eq!(r.err(&["GETEX", "k", "PERSIST", "EX", "1"]), "ERR syntax error");
+    assert_eq!(
+        r.err(&["GETEX", "k", "PERSIST", "EX", "1"]),
+        "ERR syntax error"
+    );
     assert_eq!(r.cmd(&["GETEX", "k", "PERSIST", "PERSIST"]), V::bulk("v"));
 }
 
@@ -107,20 +155,38 @@ fn getex_options() {
 fn mget_mset_msetnx() {
     let s = Server::start();
     let mut c = s.client();
-    let _: () = redis::cmd("MSET").arg("a").arg("1").arg("b").arg("2").query(&mut c).unwrap();
+    let _: () = redis::cmd("MSET")
+        .arg("a")
+        .arg("1")
+        .arg("b")
+        .arg("2")
+        .query(&mut c)
+        .unwrap();
     let v: Vec<Option<String>> = c.mget(&["a", "b", "nope"]).unwrap();
     assert_eq!(v, vec![Some("1".into()), Some("2".into()), None]);
     let mut r = s.raw();
     assert_eq!(r.cmd(&["MSET", "d", "1", "d", "2"]), V::Status("OK".into()));
     assert_eq!(r.cmd(&["GET", "d"]), V::bulk("2"));
     assert_eq!(r.cmd(&["DBSIZE"]), V::Int(3));
-    assert_eq!(r.err(&["MSET", "a", "1", "b"]), "ERR wrong number of arguments for 'mset' command");
-    assert_eq!(r.err(&["MSET", "a"]), "ERR wrong number of arguments for 'mset' command");
+    assert_eq!(
+        r.err(&["MSET", "a", "1", "b"]),
+        "ERR wrong number of arguments for 'mset' command"
+    );
+    assert_eq!(
+        r.err(&["MSET", "a"]),
+        "ERR wrong number of arguments for 'mset' command"
+    );
     assert_eq!(r.cmd(&["MSETNX", "x", "1", "a", "2"]), V::Int(0));
     assert_eq!(r.cmd(&["EXISTS", "x"]), V::Int(0));
     assert_eq!(r.cmd(&["MSETNX", "x", "1", "y", "2"]), V::Int(1));
-    assert_eq!(r.cmd(&["MGET", "x", "y"]), V::Array(vec![V::bulk("1"), V::bulk("2")]));
-    assert_eq!(r.err(&["MSETNX", "x", "1", "y"]), "ERR wrong number of arguments for 'msetnx' command");
+    assert_eq!(
+        r.cmd(&["MGET", "x", "y"]),
+        V::Array(vec![V::bulk("1"), V::bulk("2")])
+    );
+    assert_eq!(
+        r.err(&["MSETNX", "x", "1", "y"]),
+        "ERR wrong number of arguments for 'msetnx' command"
+    );
 }
 
 #[test]
@@ -137,14 +203,20 @@ fn append_strlen_getrange_setrange_substr() {
     assert_eq!(r.cmd(&["GETRANGE", "k", "5", "3"]), V::bulk(""));
     assert_eq!(r.cmd(&["GETRANGE", "missing", "0", "-1"]), V::bulk(""));
     assert_eq!(r.cmd(&["SUBSTR", "k", "0", "4"]), V::bulk("Hello"));
-    assert_eq!(r.err(&["GETRANGE", "k", "a", "1"]), "ERR value is not an integer or out of range");
+    assert_eq!(
+        r.err(&["GETRANGE", "k", "a", "1"]),
+        "ERR value is not an integer or out of range"
+    );
     assert_eq!(r.cmd(&["SETRANGE", "k", "6", "Redis"]), V::Int(11));
     assert_eq!(r.cmd(&["GET", "k"]), V::bulk("Hello Redis"));
     assert_eq!(r.cmd(&["SETRANGE", "pad", "3", "x"]), V::Int(4));
     assert_eq!(r.cmd(&["GET", "pad"]), V::Bulk(b"\0\0\0x".to_vec()));
     assert_eq!(r.cmd(&["SETRANGE", "empty", "0", ""]), V::Int(0));
     assert_eq!(r.cmd(&["EXISTS", "empty"]), V::Int(0));
-    assert_eq!(r.err(&["SETRANGE", "k", "-1", "x"]), "ERR offset is out of range");
+    assert_eq!(
+        r.err(&["SETRANGE", "k", "-1", "x"]),
+        "ERR offset is out of range"
+    );
     assert_eq!(
         r.err(&["SETRANGE", "k", "536870912", "x"]),
         "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
@@ -168,18 +240,42 @@ fn counters_and_their_errors() {
     assert_eq!(r.cmd(&["DECRBY", "n", "20"]), V::Int(-9));
     assert_eq!(r.cmd(&["INCRBY", "n", "-1"]), V::Int(-10));
     r.cmd(&["SET", "max", "9223372036854775807"]);
-    assert_eq!(r.err(&["INCR", "max"]), "ERR increment or decrement would overflow");
+    assert_eq!(
+        r.err(&["INCR", "max"]),
+        "ERR increment or decrement would overflow"
+    );
     r.cmd(&["SET", "min", "-9223372036854775808"]);
-    assert_eq!(r.err(&["DECR", "min"]), "ERR increment or decrement would overflow");
-    assert_eq!(r.err(&["DECRBY", "n", "-9223372036854775808"]), "ERR decrement would overflow");
+    assert_eq!(
+        r.err(&["DECR", "min"]),
+        "ERR increment or decrement would overflow"
+    );
+    assert_eq!(
+        r.err(&["DECRBY", "n", "-9223372036854775808"]),
+        "ERR decrement would overflow"
+    );
     r.cmd(&["SET", "s", "abc"]);
-    assert_eq!(r.err(&["INCR", "s"]), "ERR value is not an integer or out of range");
+    assert_eq!(
+        r.err(&["INCR", "s"]),
+        "ERR value is not an integer or out of range"
+    );
     r.cmd(&["SET", "sp", " 1"]);
-    assert_eq!(r.err(&["INCR", "sp"]), "ERR value is not an integer or out of range");
+    assert_eq!(
+        r.err(&["INCR", "sp"]),
+        "ERR value is not an integer or out of range"
+    );
     r.cmd(&["SET", "e", ""]);
-    assert_eq!(r.err(&["INCR", "e"]), "ERR value is not an integer or out of range");
-    assert_eq!(r.err(&["INCRBY", "n", "1.5"]), "ERR value is not an integer or out of range");
-    assert_eq!(r.err(&["INCRBY", "n", "99999999999999999999"]), "ERR value is not an integer or out of range");
+    assert_eq!(
+        r.err(&["INCR", "e"]),
+        "ERR value is not an integer or out of range"
+    );
+    assert_eq!(
+        r.err(&["INCRBY", "n", "1.5"]),
+        "ERR value is not an integer or out of range"
+    );
+    assert_eq!(
+        r.err(&["INCRBY", "n", "99999999999999999999"]),
+        "ERR value is not an integer or out of range"
+    );
     // INCR keeps the TTL
     r.cmd(&["SET", "t", "1", "EX", "100"]);
     r.cmd(&["INCR", "t"]);
@@ -201,13 +297,28 @@ fn incrbyfloat_formats_like_redis() {
     r.cmd(&["SET", "i", "3"]);
     assert_eq!(r.cmd(&["INCRBYFLOAT", "i", "1"]), V::bulk("4"));
     assert_eq!(r.cmd(&["GET", "i"]), V::bulk("4"));
-    assert_eq!(r.err(&["INCRBYFLOAT", "i", "abc"]), "ERR value is not a valid float");
-    assert_eq!(r.err(&["INCRBYFLOAT", "i", "nan"]), "ERR value is not a valid float");
-    assert_eq!(r.err(&["INCRBYFLOAT", "i", "inf"]), "ERR increment would produce NaN or Infinity");
+    assert_eq!(
+        r.err(&["INCRBYFLOAT", "i", "abc"]),
+        "ERR value is not a valid float"
+    );
+    assert_eq!(
+        r.err(&["INCRBYFLOAT", "i", "nan"]),
+        "ERR value is not a valid float"
+    );
+    assert_eq!(
+        r.err(&["INCRBYFLOAT", "i", "inf"]),
+        "ERR increment would produce NaN or Infinity"
+    );
     r.cmd(&["SET", "s", "abc"]);
-    assert_eq!(r.err(&["INCRBYFLOAT", "s", "1"]), "ERR value is not a valid float");
+    assert_eq!(
+        r.err(&["INCRBYFLOAT", "s", "1"]),
+        "ERR value is not a valid float"
+    );
     r.cmd(&["SET", "big", "1.7e308"]);
-    assert_eq!(r.err(&["INCRBYFLOAT", "big", "1.7e308"]), "ERR increment would produce NaN or Infinity");
+    assert_eq!(
+        r.err(&["INCRBYFLOAT", "big", "1.7e308"]),
+        "ERR increment would produce NaN or Infinity"
+    );
 }
 
 #[test]
@@ -231,7 +342,15 @@ fn lcs_all_forms() {
         ])
     );
     assert_eq!(
-        r.cmd(&["LCS", "key1", "key2", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"]),
+        r.cmd(&[
+            "LCS",
+            "key1",
+            "key2",
+            "IDX",
+            "MINMATCHLEN",
+            "4",
+            "WITHMATCHLEN"
+        ]),
         V::Array(vec![
             V::bulk("matches"),
             V::Array(vec![V::Array(vec![range(4, 7), range(5, 8), V::Int(4)])]),

@@ -49,7 +49,11 @@ impl Storage {
     /// The live string value of `key`.
     pub fn get_string(&self, db: usize, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
         let value = as_string(self.meta(db, key)?)?.map(|m| m.body);
-        let counter = if value.is_some() { &self.stats.keyspace_hits } else { &self.stats.keyspace_misses };
+        let counter = if value.is_some() {
+            &self.stats.keyspace_hits
+        } else {
+            &self.stats.keyspace_misses
+        };
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(value)
     }
@@ -67,25 +71,39 @@ impl Storage {
     ) -> StoreResult<SetOutcome> {
         let raw = self.raw_meta(db, key)?;
         let live = raw.clone().filter(|m| !m.is_expired(now_ms()));
-        let previous = if want_previous { as_string(live.clone())?.map(|m| m.body) } else { None };
+        let previous = if want_previous {
+            as_string(live.clone())?.map(|m| m.body)
+        } else {
+            None
+        };
         let allowed = match cond {
             SetCondition::Always => true,
             SetCondition::IfMissing => live.is_none(),
             SetCondition::IfExists => live.is_some(),
         };
         if !allowed {
-            return Ok(SetOutcome { written: false, previous });
+            return Ok(SetOutcome {
+                written: false,
+                previous,
+            });
         }
         let expire_ms = match ttl {
             TtlChange::Clear => 0,
             TtlChange::Keep => live.as_ref().map_or(0, |m| m.expire_ms),
             TtlChange::At(ms) => ms,
         };
-        let new = Meta { kind: KeyType::String, expire_ms, body: value.to_vec() };
+        let new = Meta {
+            kind: KeyType::String,
+            expire_ms,
+            body: value.to_vec(),
+        };
         let mut ws = WriteSet::default();
         self.stage_put(&mut ws, db, key, raw.as_ref(), &new);
         self.commit(ws)?;
-        Ok(SetOutcome { written: true, previous })
+        Ok(SetOutcome {
+            written: true,
+            previous,
+        })
     }
 
     /// `MSET` (and `MSETNX` with `only_if_none_exist`): all pairs in one atomic batch; a key
@@ -115,7 +133,11 @@ impl Storage {
             if only_if_none_exist && old.as_ref().is_some_and(|m| !m.is_expired(now)) {
                 return Ok(false);
             }
-            let new = Meta { kind: KeyType::String, expire_ms: 0, body: value.to_vec() };
+            let new = Meta {
+                kind: KeyType::String,
+                expire_ms: 0,
+                body: value.to_vec(),
+            };
             self.stage_put(&mut ws, db, key, old.as_ref(), &new);
         }
         self.commit(ws)?;
@@ -149,11 +171,18 @@ impl Storage {
             None | Some(TtlChange::Keep) => return Ok(Some(meta.body)),
             Some(TtlChange::At(ms)) if ms <= now_ms() => self.stage_delete(&mut ws, db, key, &meta),
             Some(change) => {
-                let expire_ms = if let TtlChange::At(ms) = change { ms } else { 0 };
+                let expire_ms = if let TtlChange::At(ms) = change {
+                    ms
+                } else {
+                    0
+                };
                 if expire_ms == meta.expire_ms {
                     return Ok(Some(meta.body));
                 }
-                let new = Meta { expire_ms, ..meta.clone() };
+                let new = Meta {
+                    expire_ms,
+                    ..meta.clone()
+                };
                 self.stage_put(&mut ws, db, key, Some(&meta), &new);
             }
         }
@@ -177,7 +206,11 @@ impl Storage {
         if value.len() > max_len {
             return Err(StoreError::StringTooLong);
         }
-        let new = Meta { kind: KeyType::String, expire_ms, body: value };
+        let new = Meta {
+            kind: KeyType::String,
+            expire_ms,
+            body: value,
+        };
         let mut ws = WriteSet::default();
         self.stage_put(&mut ws, db, key, raw.as_ref(), &new);
         self.commit(ws)?;
@@ -185,7 +218,13 @@ impl Storage {
     }
 
     /// `APPEND`; returns the new length.
-    pub fn append_string(&self, db: usize, key: &[u8], tail: &[u8], max_len: usize) -> StoreResult<usize> {
+    pub fn append_string(
+        &self,
+        db: usize,
+        key: &[u8],
+        tail: &[u8],
+        max_len: usize,
+    ) -> StoreResult<usize> {
         self.edit_string(db, key, max_len, |current| {
             let mut v = current.unwrap_or_default();
             if v.len() + tail.len() > max_len {
@@ -261,7 +300,11 @@ pub fn byte_range(value: &[u8], start: i64, end: i64) -> &[u8] {
     if len == 0 {
         return &[];
     }
-    let mut start = if start < 0 { (len + start).max(0) } else { start };
+    let mut start = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
     let mut end = if end < 0 { (len + end).max(0) } else { end };
     if start < 0 {
         start = 0;
@@ -308,7 +351,9 @@ pub fn lcs(a: &[u8], b: &[u8]) -> Lcs {
             sequence.push(a[i - 1]);
             let (ai, bj) = (i - 1, j - 1);
             current = match current {
-                Some(((a_start, a_end), (b_start, b_end))) if a_start == ai + 1 && b_start == bj + 1 => {
+                Some(((a_start, a_end), (b_start, b_end)))
+                    if a_start == ai + 1 && b_start == bj + 1 =>
+                {
                     Some(((ai, a_end), (bj, b_end)))
                 }
                 Some(done) => {
