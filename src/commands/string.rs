@@ -327,6 +327,14 @@ pub fn lcs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         other => other.map(Option::unwrap_or_default).map_err(CmdError::from),
     };
     let (a, b) = (read(&args[1])?, read(&args[2])?);
+    // The dynamic-programming table needs (|a|+1)*(|b|+1) cells of 4 bytes; Redis bounds it
+    // by proto-max-bulk-len rather than risk exhausting memory.
+    let cells = (a.len() as u128 + 1) * (b.len() as u128 + 1);
+    if cells * 4 > max_string_len(ctx) as u128 {
+        return Err(CmdError::custom(
+            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
+        ));
+    }
     let result = compute_lcs(&a, &b);
     if want_len {
         return Ok(Reply::Int(result.sequence.len() as i64));

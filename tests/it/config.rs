@@ -101,3 +101,35 @@ fn shipped_config_file_is_valid() {
     let s = Server::start_in(&data, &["--config", conf, "--port", "0"]);
     assert_eq!(s.raw().cmd(&["PING"]), V::Status("PONG".into()));
 }
+
+#[test]
+fn logfile_receives_the_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("strata.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["server", "--port", "0", "--bind", "127.0.0.1", "--logfile"])
+        .arg(&log)
+        .arg("--dir")
+        .arg(tmp.path().join("data"))
+        .spawn()
+        .unwrap();
+    let mut text = String::new();
+    crate::harness::eventually(
+        "log file written",
+        std::time::Duration::from_secs(60),
+        || {
+            text = std::fs::read_to_string(&log).unwrap_or_default();
+            text.contains("listening on ")
+        },
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let addr = text
+        .split("listening on ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    assert!(addr.starts_with("127.0.0.1:"), "{text}");
+}

@@ -225,3 +225,41 @@ fn client_reply_modes() {
     assert_eq!(r.cmd(&["GET", "a"]), V::bulk("1"));
     assert_eq!(r.err(&["CLIENT", "REPLY", "MAYBE"]), "ERR syntax error");
 }
+
+#[test]
+fn idle_timeout_closes_clients() {
+    let s = Server::start();
+    let mut admin = s.raw();
+    assert_eq!(admin.cmd(&["CONFIG", "SET", "timeout", "1"]), ok());
+    let mut idle = s.raw();
+    assert_eq!(idle.cmd(&["PING"]), V::Status("PONG".into()));
+    // The idle client is closed by the server (read returns EOF) within the timeout.
+    assert!(idle.is_closed());
+    // The admin connection idled just as long and was closed too.
+    assert!(admin.is_closed());
+    s.raw().cmd(&["CONFIG", "SET", "timeout", "0"]);
+    assert_eq!(s.raw().cmd(&["PING"]), V::Status("PONG".into()));
+}
+
+#[test]
+fn maxclients_refuses_extra_connections() {
+    let s = Server::start_with(&["--maxclients", "2"]);
+    let mut a = s.raw();
+    let mut b = s.raw();
+    assert_eq!(a.cmd(&["PING"]), V::Status("PONG".into()));
+    assert_eq!(b.cmd(&["PING"]), V::Status("PONG".into()));
+    let mut c = s.raw();
+    assert_eq!(
+        c.read(),
+        V::Error("ERR max number of clients reached".into())
+    );
+    assert!(c.is_closed());
+    drop(b);
+    crate::harness::eventually("slot frees up", std::time::Duration::from_secs(10), || {
+        let mut d = s.raw();
+        d.send_bytes(b"PING\r\n");
+        d.read() == V::Status("PONG".into())
+    });
+    let info = a.cmd(&["INFO", "stats"]).text();
+    assert!(info.contains("rejected_connections:"), "{info}");
+}

@@ -364,6 +364,14 @@ fn lcs_all_forms() {
         "ERR If you want both the length and indexes, please just use IDX."
     );
     assert_eq!(r.err(&["LCS", "key1", "key2", "FOO"]), "ERR syntax error");
+    // A table too large to build is refused instead of exhausting memory.
+    r.cmd(&["CONFIG", "SET", "proto-max-bulk-len", "1mb"]);
+    let big = "a".repeat(1000);
+    r.cmd(&["MSET", "big1", &big, "big2", &big]);
+    assert_eq!(
+        r.err(&["LCS", "big1", "big2"]),
+        "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
+    );
 }
 
 #[test]
