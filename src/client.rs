@@ -39,6 +39,12 @@ pub struct ClientInfo {
     pub no_touch: AtomicBool,
     killed: AtomicBool,
     kill_signal: Notify,
+    /// Set while the client waits in a blocking command.
+    pub blocked: AtomicBool,
+    /// Woken when a key the client waits on may have data, or by `CLIENT UNBLOCK`.
+    pub wake: Notify,
+    /// `CLIENT UNBLOCK` request: `Some(true)` = with an error, `Some(false)` = as a timeout.
+    pub unblock: Mutex<Option<bool>>,
 }
 
 impl ClientInfo {
@@ -77,6 +83,9 @@ impl ClientInfo {
         }
         if self.no_touch.load(Ordering::Relaxed) {
             f.push('T');
+        }
+        if self.blocked.load(Ordering::Relaxed) {
+            f.push('b');
         }
         if f.is_empty() {
             f.push('N');
@@ -119,6 +128,8 @@ pub struct ClientState {
     pub close_after_reply: bool,
     /// Close at once without replying (`SHUTDOWN`, `CLIENT KILL` of oneself).
     pub close_now: bool,
+    /// Set by a blocking command that found nothing: the connection parks the client.
+    pub block: Option<crate::blocking::BlockRequest>,
 }
 
 impl ClientState {
@@ -131,6 +142,7 @@ impl ClientState {
             reply_mode: ReplyMode::On,
             close_after_reply: false,
             close_now: false,
+            block: None,
         }
     }
 
@@ -173,6 +185,9 @@ impl ClientRegistry {
             no_touch: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
+            blocked: AtomicBool::new(false),
+            wake: Notify::new(),
+            unblock: Mutex::new(None),
         });
         self.clients.lock().insert(id, info.clone());
         info

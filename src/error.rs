@@ -23,6 +23,16 @@ pub enum StoreError {
     NanOrInfinity,
     #[error("string exceeds maximum allowed size")]
     StringTooLong,
+    #[error("hash value is not an integer")]
+    HashNotInteger,
+    #[error("hash value is not a float")]
+    HashNotFloat,
+    #[error("resulting score is not a number (NaN)")]
+    ScoreNan,
+    #[error("no such key")]
+    NoSuchKey,
+    #[error("index out of range")]
+    IndexOutOfRange,
     #[error("engine: {0}")]
     Engine(String),
     #[error("corrupt record: {0}")]
@@ -106,6 +116,11 @@ impl From<StoreError> for CmdError {
             StoreError::Overflow => CmdError::Overflow,
             StoreError::NanOrInfinity => CmdError::NanOrInfinity,
             StoreError::StringTooLong => CmdError::StringTooLong,
+            StoreError::HashNotInteger => CmdError::custom("ERR hash value is not an integer"),
+            StoreError::HashNotFloat => CmdError::custom("ERR hash value is not a float"),
+            StoreError::NoSuchKey => CmdError::NoSuchKey,
+            StoreError::IndexOutOfRange => CmdError::custom("ERR index out of range"),
+            StoreError::ScoreNan => CmdError::custom("ERR resulting score is not a number (NaN)"),
             other => CmdError::Internal(other.to_string()),
         }
     }

@@ -10,6 +10,7 @@ use std::time::Instant;
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
+use crate::blocking::BlockingRegistry;
 use crate::client::ClientRegistry;
 use crate::commands::table::CommandTable;
 use crate::config::ConfigStore;
@@ -68,6 +69,7 @@ pub type LogLevelHook = Box<dyn Fn(&str) + Send + Sync>;
 
 pub struct ServerState {
     pub storage: Storage,
+    pub blocking: BlockingRegistry,
     pub config: ConfigStore,
     pub clients: ClientRegistry,
     pub commands: CommandTable,
@@ -99,6 +101,7 @@ impl ServerState {
             .collect();
         ServerState {
             storage,
+            blocking: BlockingRegistry::default(),
             config,
             clients: ClientRegistry::default(),
             commands,

@@ -363,3 +363,33 @@ pub fn client_reply(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     };
     ok()
 }
+
+pub fn client_unblock(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let with_error = match args.get(3) {
+        None => false,
+        Some(a) if is(a, "TIMEOUT") => false,
+        Some(a) if is(a, "ERROR") => true,
+        Some(_) => {
+            return Err(CmdError::custom(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ));
+        }
+    };
+    if args.len() > 4 {
+        return Err(CmdError::Syntax);
+    }
+    let id = arg_i64(&args[2])?;
+    let target = ctx
+        .state
+        .clients
+        .get(id as u64)
+        .filter(|c| c.blocked.load(Ordering::SeqCst));
+    Ok(Reply::Int(match target {
+        Some(c) => {
+            *c.unblock.lock() = Some(with_error);
+            c.wake.notify_one();
+            1
+        }
+        None => 0,
+    }))
+}

@@ -83,9 +83,9 @@ pub fn execute(state: &ServerState, client: &mut ClientState, args: &[Bytes]) ->
     client.info.touch();
     *client.info.last_cmd.lock() = full_name.clone();
     let started = Instant::now();
+    let key_args = keys_of(cmd, args);
     let result = {
         let storage = &state.storage;
-        let key_args = keys_of(cmd, args);
         let _global_exclusive;
         let _global_shared;
         let _keys;
@@ -99,7 +99,17 @@ pub fn execute(state: &ServerState, client: &mut ClientState, args: &[Bytes]) ->
         handler(&mut ctx, args)
     };
     let reply = match result {
-        Ok(reply) => reply,
+        Ok(reply) => {
+            // A blocking command that parked changed nothing, so it must not wake anyone
+            // (least of all itself).
+            if cmd.has(flags::WRITE) && client.block.is_none() {
+                // Blocked clients waiting on these keys may now be served.
+                for key in &key_args {
+                    state.blocking.signal(client.db, key);
+                }
+            }
+            reply
+        }
         Err(e) => Reply::Error(e.to_wire()),
     };
     state.stats.total_commands.fetch_add(1, Ordering::Relaxed);

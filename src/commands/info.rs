@@ -102,10 +102,11 @@ fn clients(ctx: &Ctx<'_>, out: &mut String) {
     let _ = write!(
         out,
         "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
-         client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\n\
+         client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\n\
          tracking_clients:0\r\nclients_in_timeout_table:0\r\n",
         ctx.state.clients.count(),
         ctx.state.config.get("maxclients"),
+        ctx.state.blocking.blocked_clients(),
     );
 }
 

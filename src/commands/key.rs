@@ -332,11 +332,17 @@ pub fn object_encoding(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         KeyType::String if parse_i64(&meta.body).is_some() => "int",
         KeyType::String if meta.body.len() <= 44 => "embstr",
         KeyType::String => "raw",
-        KeyType::Hash => "hashtable",
-        KeyType::List => "quicklist",
-        KeyType::Set => "hashtable",
-        KeyType::ZSet => "skiplist",
-        KeyType::Stream => "stream",
+        // Redis 7.2's thresholds: small collections are listpacks.
+        kind => {
+            let len = crate::storage::collection::Coll::decode(&meta)?.len;
+            match kind {
+                KeyType::Stream => "stream",
+                _ if len <= 128 => "listpack",
+                KeyType::List => "quicklist",
+                KeyType::ZSet => "skiplist",
+                _ => "hashtable",
+            }
+        }
     };
     Ok(Reply::bulk(encoding))
 }

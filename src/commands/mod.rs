@@ -7,11 +7,15 @@
 
 pub mod connection;
 pub mod dispatch;
+pub mod hash;
 pub mod info;
 pub mod key;
+pub mod list;
 pub mod server;
+pub mod set;
 pub mod string;
 pub mod table;
+pub mod zset;
 
 use bytes::Bytes;
 

@@ -59,9 +59,38 @@ fn command_info_entry(cmd: &Command, full_name: &str) -> Reply {
     let (first, last, step) = match cmd.keys {
         KeySpec::None => (0, 0, 0),
         KeySpec::Range { first, last, step } => (first, last, step),
+        KeySpec::Keynum { dest: true, .. } => (1, 1, 1),
+        KeySpec::Keynum { .. } => (0, 0, 0),
     };
     let key_specs = match cmd.keys {
         KeySpec::None => Vec::new(),
+        KeySpec::Keynum { numkeys_at, .. } => vec![Reply::Map(vec![
+            (Reply::bulk("flags"), Reply::Array(vec![])),
+            (
+                Reply::bulk("begin_search"),
+                Reply::Map(vec![
+                    (Reply::bulk("type"), Reply::bulk("index")),
+                    (
+                        Reply::bulk("spec"),
+                        Reply::Map(vec![(Reply::bulk("index"), Reply::Int(numkeys_at as i64))]),
+                    ),
+                ]),
+            ),
+            (
+                Reply::bulk("find_keys"),
+                Reply::Map(vec![
+                    (Reply::bulk("type"), Reply::bulk("keynum")),
+                    (
+                        Reply::bulk("spec"),
+                        Reply::Map(vec![
+                            (Reply::bulk("keynumidx"), Reply::Int(0)),
+                            (Reply::bulk("firstkey"), Reply::Int(1)),
+                            (Reply::bulk("keystep"), Reply::Int(1)),
+                        ]),
+                    ),
+                ]),
+            ),
+        ])],
         KeySpec::Range { first, last, step } => vec![Reply::Map(vec![
             (Reply::bulk("flags"), Reply::Array(vec![])),
             (

@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 
-use super::{connection as conn, info, key, server as srv, string as st, Handler};
+use super::{
+    connection as conn, hash, info, key, list, server as srv, set, string as st, zset, Handler,
+};
 
 /// Command flags, rendered by `COMMAND INFO` (except [`flags::EXCLUSIVE`]).
 pub mod flags {
@@ -58,6 +60,12 @@ pub enum KeySpec {
         last: i32,
         step: i32,
     },
+    /// `numkeys key [key ...]` with the count at `numkeys_at`; `dest` marks `args[1]` as a
+    /// key too (ZUNIONSTORE and friends).
+    Keynum {
+        numkeys_at: usize,
+        dest: bool,
+    },
 }
 
 pub struct Command {
@@ -94,7 +102,28 @@ impl Command {
                 }
                 out
             }
+            KeySpec::Keynum { .. } => Vec::new(),
         }
+    }
+
+    /// Key positions that depend on the arguments (`numkeys`); malformed counts give none
+    /// and the handler reports the error.
+    pub fn key_positions_in(&self, args: &[Bytes]) -> Vec<usize> {
+        let KeySpec::Keynum { numkeys_at, dest } = self.keys else {
+            return self.key_positions(args.len());
+        };
+        let mut out = Vec::new();
+        if dest {
+            out.push(1);
+        }
+        let n = args
+            .get(numkeys_at)
+            .and_then(|a| crate::num::parse_i64(a))
+            .filter(|&n| n > 0 && numkeys_at + n as usize + 1 <= args.len());
+        if let Some(n) = n {
+            out.extend(numkeys_at + 1..numkeys_at + 1 + n as usize);
+        }
+        out
     }
 
     pub fn flag_names(&self) -> Vec<&'static str> {
@@ -535,6 +564,100 @@ pub static COMMANDS: &[Command] = &[
     cmd!("substr", 4, R, ["@read", "@string", "@slow"], keys(1, 1, 1), "string", "1.0.0", "Returns a substring from a string value.", st::getrange),
     cmd!("setrange", 4, WD, ["@write", "@string", "@slow"], keys(1, 1, 1), "string", "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", st::setrange),
     cmd!("lcs", -3, R, ["@read", "@string", "@slow"], keys(1, 2, 1), "string", "7.0.0", "Finds the longest common substring.", st::lcs),
+    // hashes
+    cmd!("hset", -4, WDF, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Creates or modifies the value of a field in a hash.", hash::hset),
+    cmd!("hsetnx", 4, WDF, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Sets the value of a field in a hash only when the field doesn't exist.", hash::hsetnx),
+    cmd!("hmset", -4, WDF, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Sets the values of multiple fields.", hash::hmset),
+    cmd!("hget", 3, RF, ["@read", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Returns the value of a field in a hash.", hash::hget),
+    cmd!("hmget", -3, RF, ["@read", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Returns the values of all fields in a hash.", hash::hmget),
+    cmd!("hgetall", 2, R, ["@read", "@hash", "@slow"], keys(1, 1, 1), "hash", "2.0.0", "Returns all fields and values in a hash.", hash::hgetall),
+    cmd!("hkeys", 2, R, ["@read", "@hash", "@slow"], keys(1, 1, 1), "hash", "2.0.0", "Returns all fields in a hash.", hash::hkeys),
+    cmd!("hvals", 2, R, ["@read", "@hash", "@slow"], keys(1, 1, 1), "hash", "2.0.0", "Returns all values in a hash.", hash::hvals),
+    cmd!("hdel", -3, WF, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", hash::hdel),
+    cmd!("hexists", 3, RF, ["@read", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Determines whether a field exists in a hash.", hash::hexists),
+    cmd!("hlen", 2, RF, ["@read", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Returns the number of fields in a hash.", hash::hlen),
+    cmd!("hstrlen", 3, RF, ["@read", "@hash", "@fast"], keys(1, 1, 1), "hash", "3.2.0", "Returns the length of the value of a field.", hash::hstrlen),
+    cmd!("hincrby", 4, WDF, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", hash::hincrby),
+    cmd!("hincrbyfloat", 4, WDF, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.6.0", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", hash::hincrbyfloat),
+    cmd!("hrandfield", -2, R, ["@read", "@hash", "@slow"], keys(1, 1, 1), "hash", "6.2.0", "Returns one or more random fields from a hash.", hash::hrandfield),
+    cmd!("hscan", -3, R, ["@read", "@hash", "@slow"], keys(1, 1, 1), "hash", "2.8.0", "Iterates over fields and values of a hash.", hash::hscan),
+    // lists
+    cmd!("lpush", -3, WDF, ["@write", "@list", "@fast"], keys(1, 1, 1), "list", "1.0.0", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", list::lpush),
+    cmd!("rpush", -3, WDF, ["@write", "@list", "@fast"], keys(1, 1, 1), "list", "1.0.0", "Appends one or more elements to a list. Creates the key if it doesn't exist.", list::rpush),
+    cmd!("lpushx", -3, WDF, ["@write", "@list", "@fast"], keys(1, 1, 1), "list", "2.2.0", "Prepends one or more elements to a list only when the list exists.", list::lpushx),
+    cmd!("rpushx", -3, WDF, ["@write", "@list", "@fast"], keys(1, 1, 1), "list", "2.2.0", "Appends an element to a list only when the list exists.", list::rpushx),
+    cmd!("lpop", -2, WF, ["@write", "@list", "@fast"], keys(1, 1, 1), "list", "1.0.0", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", list::lpop),
+    cmd!("rpop", -2, WF, ["@write", "@list", "@fast"], keys(1, 1, 1), "list", "1.0.0", "Returns and removes the last elements of a list. Deletes the list if the last element was popped.", list::rpop),
+    cmd!("llen", 2, RF, ["@read", "@list", "@fast"], keys(1, 1, 1), "list", "1.0.0", "Returns the length of a list.", list::llen),
+    cmd!("lrange", 4, R, ["@read", "@list", "@slow"], keys(1, 1, 1), "list", "1.0.0", "Returns a range of elements from a list.", list::lrange),
+    cmd!("lindex", 3, R, ["@read", "@list", "@slow"], keys(1, 1, 1), "list", "1.0.0", "Returns an element from a list by its index.", list::lindex),
+    cmd!("lset", 4, WD, ["@write", "@list", "@slow"], keys(1, 1, 1), "list", "1.0.0", "Sets the value of an element in a list by its index.", list::lset),
+    cmd!("linsert", 5, WD, ["@write", "@list", "@slow"], keys(1, 1, 1), "list", "2.2.0", "Inserts an element before or after another element in a list.", list::linsert),
+    cmd!("lrem", 4, W, ["@write", "@list", "@slow"], keys(1, 1, 1), "list", "1.0.0", "Removes elements from a list. Deletes the list if the last element was removed.", list::lrem),
+    cmd!("ltrim", 4, W, ["@write", "@list", "@slow"], keys(1, 1, 1), "list", "1.0.0", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", list::ltrim),
+    cmd!("lpos", -3, R, ["@read", "@list", "@slow"], keys(1, 1, 1), "list", "6.0.6", "Returns the index of matching elements in a list.", list::lpos),
+    cmd!("lmove", 5, WD, ["@write", "@list", "@slow"], keys(1, 2, 1), "list", "6.2.0", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", list::lmove),
+    cmd!("rpoplpush", 3, WD, ["@write", "@list", "@slow"], keys(1, 2, 1), "list", "1.2.0", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", list::rpoplpush),
+    cmd!("lmpop", -4, W, ["@write", "@list", "@slow"], KeySpec::Keynum { numkeys_at: 1, dest: false }, "list", "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", list::lmpop),
+    cmd!("blpop", -3, W | NOSCRIPT | BLOCKING, ["@write", "@list", "@slow", "@blocking"], keys(1, -2, 1), "list", "2.0.0", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", list::blpop),
+    cmd!("brpop", -3, W | NOSCRIPT | BLOCKING, ["@write", "@list", "@slow", "@blocking"], keys(1, -2, 1), "list", "2.0.0", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", list::brpop),
+    cmd!("blmove", 6, WD | NOSCRIPT | BLOCKING, ["@write", "@list", "@slow", "@blocking"], keys(1, 2, 1), "list", "6.2.0", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", list::blmove),
+    cmd!("brpoplpush", 4, WD | NOSCRIPT | BLOCKING, ["@write", "@list", "@slow", "@blocking"], keys(1, 2, 1), "list", "2.2.0", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", list::brpoplpush),
+    cmd!("blmpop", -5, W | BLOCKING, ["@write", "@list", "@slow", "@blocking"], KeySpec::Keynum { numkeys_at: 2, dest: false }, "list", "7.0.0", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", list::blmpop),
+    // sets
+    cmd!("sadd", -3, WDF, ["@write", "@set", "@fast"], keys(1, 1, 1), "set", "1.0.0", "Adds one or more members to a set. Creates the key if it doesn't exist.", set::sadd),
+    cmd!("srem", -3, WF, ["@write", "@set", "@fast"], keys(1, 1, 1), "set", "1.0.0", "Removes one or more members from a set. Deletes the set if the last member was removed.", set::srem),
+    cmd!("sismember", 3, RF, ["@read", "@set", "@fast"], keys(1, 1, 1), "set", "1.0.0", "Determines whether a member belongs to a set.", set::sismember),
+    cmd!("smismember", -3, RF, ["@read", "@set", "@fast"], keys(1, 1, 1), "set", "6.2.0", "Determines whether multiple members belong to a set.", set::smismember),
+    cmd!("smembers", 2, R, ["@read", "@set", "@slow"], keys(1, 1, 1), "set", "1.0.0", "Returns all members of a set.", set::smembers),
+    cmd!("scard", 2, RF, ["@read", "@set", "@fast"], keys(1, 1, 1), "set", "1.0.0", "Returns the number of members in a set.", set::scard),
+    cmd!("spop", -2, WF, ["@write", "@set", "@fast"], keys(1, 1, 1), "set", "1.0.0", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", set::spop),
+    cmd!("srandmember", -2, R, ["@read", "@set", "@slow"], keys(1, 1, 1), "set", "1.0.0", "Get one or multiple random members from a set", set::srandmember),
+    cmd!("smove", 4, WF, ["@write", "@set", "@fast"], keys(1, 2, 1), "set", "1.0.0", "Moves a member from one set to another.", set::smove),
+    cmd!("sinter", -2, R, ["@read", "@set", "@slow"], keys(1, -1, 1), "set", "1.0.0", "Returns the intersect of multiple sets.", set::sinter),
+    cmd!("sintercard", -3, R, ["@read", "@set", "@slow"], KeySpec::Keynum { numkeys_at: 1, dest: false }, "set", "7.0.0", "Returns the number of members of the intersect of multiple sets.", set::sintercard),
+    cmd!("sinterstore", -3, WD, ["@write", "@set", "@slow"], keys(1, -1, 1), "set", "1.0.0", "Stores the intersect of multiple sets in a key.", set::sinterstore),
+    cmd!("sunion", -2, R, ["@read", "@set", "@slow"], keys(1, -1, 1), "set", "1.0.0", "Returns the union of multiple sets.", set::sunion),
+    cmd!("sunionstore", -3, WD, ["@write", "@set", "@slow"], keys(1, -1, 1), "set", "1.0.0", "Stores the union of multiple sets in a key.", set::sunionstore),
+    cmd!("sdiff", -2, R, ["@read", "@set", "@slow"], keys(1, -1, 1), "set", "1.0.0", "Returns the difference of multiple sets.", set::sdiff),
+    cmd!("sdiffstore", -3, WD, ["@write", "@set", "@slow"], keys(1, -1, 1), "set", "1.0.0", "Stores the difference of multiple sets in a key.", set::sdiffstore),
+    cmd!("sscan", -3, R, ["@read", "@set", "@slow"], keys(1, 1, 1), "set", "2.8.0", "Iterates over members of a set.", set::sscan),
+    // sorted sets
+    cmd!("zadd", -4, WDF, ["@write", "@sortedset", "@fast"], keys(1, 1, 1), "sorted_set", "1.2.0", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", zset::zadd),
+    cmd!("zincrby", 4, WDF, ["@write", "@sortedset", "@fast"], keys(1, 1, 1), "sorted_set", "1.2.0", "Increments the score of a member in a sorted set.", zset::zincrby),
+    cmd!("zrem", -3, WF, ["@write", "@sortedset", "@fast"], keys(1, 1, 1), "sorted_set", "1.2.0", "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.", zset::zrem),
+    cmd!("zcard", 2, RF, ["@read", "@sortedset", "@fast"], keys(1, 1, 1), "sorted_set", "1.2.0", "Returns the number of members in a sorted set.", zset::zcard),
+    cmd!("zscore", 3, RF, ["@read", "@sortedset", "@fast"], keys(1, 1, 1), "sorted_set", "1.2.0", "Returns the score of a member in a sorted set.", zset::zscore),
+    cmd!("zmscore", -3, RF, ["@read", "@sortedset", "@fast"], keys(1, 1, 1), "sorted_set", "6.2.0", "Returns the score of one or more members in a sorted set.", zset::zmscore),
+    cmd!("zrank", -3, RF, ["@read", "@sortedset", "@fast"], keys(1, 1, 1), "sorted_set", "2.0.0", "Returns the index of a member in a sorted set ordered by ascending scores.", zset::zrank),
+    cmd!("zrevrank", -3, RF, ["@read", "@sortedset", "@fast"], keys(1, 1, 1), "sorted_set", "2.0.0", "Returns the index of a member in a sorted set ordered by descending scores.", zset::zrevrank),
+    cmd!("zrange", -4, R, ["@read", "@sortedset", "@slow"], keys(1, 1, 1), "sorted_set", "1.2.0", "Returns members in a sorted set within a range of indexes.", zset::zrange),
+    cmd!("zrangestore", -5, WD, ["@write", "@sortedset", "@slow"], keys(1, 2, 1), "sorted_set", "6.2.0", "Stores a range of members from sorted set in a key.", zset::zrangestore),
+    cmd!("zrevrange", -4, R, ["@read", "@sortedset", "@slow"], keys(1, 1, 1), "sorted_set", "1.2.0", "Returns members in a sorted set within a range of indexes in reverse order.", zset::zrevrange),
+    cmd!("zrangebyscore", -4, R, ["@read", "@sortedset", "@slow"], keys(1, 1, 1), "sorted_set", "1.0.5", "Returns members in a sorted set within a range of scores.", zset::zrangebyscore),
+    cmd!("zrevrangebyscore", -4, R, ["@read", "@sortedset", "@slow"], keys(1, 1, 1), "sorted_set", "2.2.0", "Returns members in a sorted set within a range of scores in reverse order.", zset::zrevrangebyscore),
+    cmd!("zrangebylex", -4, R, ["@read", "@sortedset", "@slow"], keys(1, 1, 1), "sorted_set", "2.8.9", "Returns members in a sorted set within a lexicographical range.", zset::zrangebylex),
+    cmd!("zrevrangebylex", -4, R, ["@read", "@sortedset", "@slow"], keys(1, 1, 1), "sorted_set", "2.8.9", "Returns members in a sorted set within a lexicographical range in reverse order.", zset::zrevrangebylex),
+    cmd!("zcount", 4, RF, ["@read", "@sortedset", "@fast"], keys(1, 1, 1), "sorted_set", "2.0.0", "Returns the count of members in a sorted set that have scores within a range.", zset::zcount),
+    cmd!("zlexcount", 4, RF, ["@read", "@sortedset", "@fast"], keys(1, 1, 1), "sorted_set", "2.8.9", "Returns the number of members in a sorted set within a lexicographical range.", zset::zlexcount),
+    cmd!("zremrangebyrank", 4, W, ["@write", "@sortedset", "@slow"], keys(1, 1, 1), "sorted_set", "2.0.0", "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.", zset::zremrangebyrank),
+    cmd!("zremrangebyscore", 4, W, ["@write", "@sortedset", "@slow"], keys(1, 1, 1), "sorted_set", "1.2.0", "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.", zset::zremrangebyscore),
+    cmd!("zremrangebylex", 4, W, ["@write", "@sortedset", "@slow"], keys(1, 1, 1), "sorted_set", "2.8.9", "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.", zset::zremrangebylex),
+    cmd!("zpopmin", -2, WF, ["@write", "@sortedset", "@fast"], keys(1, 1, 1), "sorted_set", "5.0.0", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zset::zpopmin),
+    cmd!("zpopmax", -2, WF, ["@write", "@sortedset", "@fast"], keys(1, 1, 1), "sorted_set", "5.0.0", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zset::zpopmax),
+    cmd!("bzpopmin", -3, WF | NOSCRIPT | BLOCKING, ["@write", "@sortedset", "@fast", "@blocking"], keys(1, -2, 1), "sorted_set", "5.0.0", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", zset::bzpopmin),
+    cmd!("bzpopmax", -3, WF | NOSCRIPT | BLOCKING, ["@write", "@sortedset", "@fast", "@blocking"], keys(1, -2, 1), "sorted_set", "5.0.0", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.", zset::bzpopmax),
+    cmd!("zmpop", -4, W, ["@write", "@sortedset", "@slow"], KeySpec::Keynum { numkeys_at: 1, dest: false }, "sorted_set", "7.0.0", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", zset::zmpop),
+    cmd!("bzmpop", -5, W | BLOCKING, ["@write", "@sortedset", "@slow", "@blocking"], KeySpec::Keynum { numkeys_at: 2, dest: false }, "sorted_set", "7.0.0", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", zset::bzmpop),
+    cmd!("zunion", -3, R, ["@read", "@sortedset", "@slow"], KeySpec::Keynum { numkeys_at: 1, dest: false }, "sorted_set", "6.2.0", "Returns the union of multiple sorted sets.", zset::zunion),
+    cmd!("zunionstore", -4, WD, ["@write", "@sortedset", "@slow"], KeySpec::Keynum { numkeys_at: 2, dest: true }, "sorted_set", "2.0.0", "Stores the union of multiple sorted sets in a key.", zset::zunionstore),
+    cmd!("zinter", -3, R, ["@read", "@sortedset", "@slow"], KeySpec::Keynum { numkeys_at: 1, dest: false }, "sorted_set", "6.2.0", "Returns the intersect of multiple sorted sets.", zset::zinter),
+    cmd!("zinterstore", -4, WD, ["@write", "@sortedset", "@slow"], KeySpec::Keynum { numkeys_at: 2, dest: true }, "sorted_set", "2.0.0", "Stores the intersect of multiple sorted sets in a key.", zset::zinterstore),
+    cmd!("zintercard", -3, R, ["@read", "@sortedset", "@slow"], KeySpec::Keynum { numkeys_at: 1, dest: false }, "sorted_set", "7.0.0", "Returns the number of members of the intersect of multiple sorted sets.", zset::zintercard),
+    cmd!("zdiff", -3, R, ["@read", "@sortedset", "@slow"], KeySpec::Keynum { numkeys_at: 1, dest: false }, "sorted_set", "6.2.0", "Returns the difference between multiple sorted sets.", zset::zdiff),
+    cmd!("zdiffstore", -4, WD, ["@write", "@sortedset", "@slow"], KeySpec::Keynum { numkeys_at: 2, dest: true }, "sorted_set", "6.2.0", "Stores the difference of multiple sorted sets in a key.", zset::zdiffstore),
+    cmd!("zrandmember", -2, R, ["@read", "@sortedset", "@slow"], keys(1, 1, 1), "sorted_set", "6.2.0", "Returns one or more random members from a sorted set.", zset::zrandmember),
+    cmd!("zscan", -3, R, ["@read", "@sortedset", "@slow"], keys(1, 1, 1), "sorted_set", "2.8.0", "Iterates over members and scores of a sorted set.", zset::zscan),
     // keys
     cmd!("del", -2, W, ["@keyspace", "@write", "@slow"], keys(1, -1, 1), "generic", "1.0.0", "Deletes one or more keys.", key::del),
     cmd!("unlink", -2, WF, ["@keyspace", "@write", "@fast"], keys(1, -1, 1), "generic", "4.0.0", "Asynchronously deletes one or more keys.", key::del),

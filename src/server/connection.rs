@@ -2,6 +2,10 @@
 //! gate in order, encode replies into one buffer, sync the WAL once if `appendfsync always`,
 //! then write the whole batch with one syscall (DESIGN §5, §7).
 //!
+//! A blocking command that finds nothing parks the connection (after flushing the replies
+//! before it) until a writer signals one of its keys, its timeout passes, `CLIENT UNBLOCK`
+//! releases it, or the client disconnects; commands pipelined after it wait their turn.
+//!
 //! Invariants: no reply to a write leaves before its WAL sync under `always`; a protocol
 //! error is answered and then only this connection closes; nothing a client sends can panic
 //! the task.
@@ -10,10 +14,12 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 
+use crate::blocking::BlockRequest;
 use crate::client::{ClientState, ReplyMode};
 use crate::commands::dispatch::execute;
 use crate::protocol::{parse_command, Limits, Reply};
@@ -21,20 +27,89 @@ use crate::state::ServerState;
 
 /// What the batch loop decided about the connection.
 enum Next {
+    /// Every complete frame ran; read more.
     Continue,
     /// Send what is buffered, then close.
     CloseAfterWrite,
     /// Close without sending anything more.
     CloseNow,
+    /// The command (`args`) must wait; see `client.block`.
+    Block(Vec<Bytes>),
 }
 
-pub async fn serve(state: Arc<ServerState>, mut socket: TcpStream, mut client: ClientState) {
-    let info = client.info.clone();
-    let mut shutdown = state.shutdown_signal();
-    let mut input = BytesMut::with_capacity(16 * 1024);
-    let mut output = BytesMut::with_capacity(16 * 1024);
-    loop {
-        let idle_limit = state.config.get_int("timeout");
+struct Conn {
+    state: Arc<ServerState>,
+    socket: TcpStream,
+    client: ClientState,
+    input: BytesMut,
+    output: BytesMut,
+    shutdown: watch::Receiver<bool>,
+}
+
+pub async fn serve(state: Arc<ServerState>, socket: TcpStream, client: ClientState) {
+    let shutdown = state.shutdown_signal();
+    let id = client.info.id;
+    let mut conn = Conn {
+        state: state.clone(),
+        socket,
+        client,
+        input: BytesMut::with_capacity(16 * 1024),
+        output: BytesMut::with_capacity(16 * 1024),
+        shutdown,
+    };
+    conn.run().await;
+    state.blocking.unregister(&conn.client.info);
+    state.clients.unregister(id);
+}
+
+impl Conn {
+    async fn run(&mut self) {
+        let mut need_read = true;
+        loop {
+            if need_read && !self.read().await {
+                return;
+            }
+            let next = run_batch(
+                &self.state,
+                &mut self.client,
+                &mut self.input,
+                &mut self.output,
+            );
+            match next {
+                Next::CloseNow => return,
+                Next::Continue => need_read = true,
+                Next::CloseAfterWrite => {
+                    self.flush().await;
+                    return;
+                }
+                Next::Block(args) => {
+                    if !self.flush().await {
+                        return;
+                    }
+                    let Some(request) = self.client.block.take() else {
+                        continue;
+                    };
+                    match self.wait_blocked(&args, request).await {
+                        Some(reply) => {
+                            reply.encode(&mut self.output, self.client.resp3);
+                            // Commands pipelined after the blocking one run before reading.
+                            need_read = false;
+                            continue;
+                        }
+                        None => return,
+                    }
+                }
+            }
+            if !self.flush().await {
+                return;
+            }
+        }
+    }
+
+    /// Reads more input; false when the connection should close.
+    async fn read(&mut self) -> bool {
+        let info = self.client.info.clone();
+        let idle_limit = self.state.config.get_int("timeout");
         let idle = async {
             if idle_limit > 0 {
                 tokio::time::sleep(Duration::from_secs(idle_limit as u64)).await;
@@ -43,55 +118,116 @@ pub async fn serve(state: Arc<ServerState>, mut socket: TcpStream, mut client: C
             }
         };
         let read = tokio::select! {
-            r = socket.read_buf(&mut input) => r,
-            _ = info.killed() => break,
-            _ = shutdown.changed() => break,
-            _ = idle => break,
+            r = self.socket.read_buf(&mut self.input) => r,
+            _ = info.killed() => return false,
+            _ = self.shutdown.changed() => return false,
+            _ = idle => return false,
         };
+        self.account_read(read)
+    }
+
+    fn account_read(&mut self, read: std::io::Result<usize>) -> bool {
         match read {
-            Ok(0) | Err(_) => break,
+            Ok(0) | Err(_) => false,
             Ok(n) => {
-                state
+                self.state
                     .stats
                     .net_input_bytes
                     .fetch_add(n as u64, Ordering::Relaxed);
+                let limit = self
+                    .state
+                    .config
+                    .get_int("client-query-buffer-limit")
+                    .max(0) as usize;
+                if self.input.len() > limit {
+                    tracing::warn!(
+                        client = self.client.info.id,
+                        "closing client that reached max query buffer length"
+                    );
+                    return false;
+                }
+                true
             }
-        }
-        let query_limit = state.config.get_int("client-query-buffer-limit").max(0) as usize;
-        if input.len() > query_limit {
-            tracing::warn!(
-                client = info.id,
-                "closing client that reached max query buffer length"
-            );
-            break;
-        }
-        let next = run_batch(&state, &mut client, &mut input, &mut output);
-        if matches!(next, Next::CloseNow) {
-            break;
-        }
-        if state.fsync_always.load(Ordering::Relaxed) {
-            let synced = tokio::task::block_in_place(|| state.storage.sync_committed());
-            if let Err(e) = synced {
-                // Never acknowledge what may not be durable.
-                tracing::error!("WAL sync failed: {e}");
-                break;
-            }
-        }
-        if !output.is_empty() {
-            state
-                .stats
-                .net_output_bytes
-                .fetch_add(output.len() as u64, Ordering::Relaxed);
-            if socket.write_all(&output).await.is_err() {
-                break;
-            }
-            output.clear();
-        }
-        if matches!(next, Next::CloseAfterWrite) {
-            break;
         }
     }
-    state.clients.unregister(info.id);
+
+    /// Syncs the WAL if required, then writes the buffered replies; false on failure.
+    async fn flush(&mut self) -> bool {
+        if self.state.fsync_always.load(Ordering::Relaxed) {
+            let state = &self.state;
+            if let Err(e) = tokio::task::block_in_place(|| state.storage.sync_committed()) {
+                // Never acknowledge what may not be durable.
+                tracing::error!("WAL sync failed: {e}");
+                return false;
+            }
+        }
+        if self.output.is_empty() {
+            return true;
+        }
+        self.state
+            .stats
+            .net_output_bytes
+            .fetch_add(self.output.len() as u64, Ordering::Relaxed);
+        let ok = self.socket.write_all(&self.output).await.is_ok();
+        self.output.clear();
+        ok
+    }
+
+    /// Waits until the blocked command can be served; returns its reply, or `None` when the
+    /// connection must close.
+    async fn wait_blocked(&mut self, args: &[Bytes], request: BlockRequest) -> Option<Reply> {
+        let info = self.client.info.clone();
+        let state = self.state.clone();
+        let deadline = async {
+            match request.deadline {
+                Some(d) => tokio::time::sleep_until(d.into()).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                _ = info.wake.notified() => {
+                    if let Some(with_error) = info.unblock.lock().take() {
+                        state.blocking.unregister(&info);
+                        return Some(if with_error {
+                            Reply::Error("UNBLOCKED client unblocked via CLIENT UNBLOCK".into())
+                        } else {
+                            request.timeout_reply.clone()
+                        });
+                    }
+                    let reply = execute(&state, &mut self.client, args);
+                    if self.client.block.take().is_some() {
+                        continue;
+                    }
+                    state.blocking.unregister(&info);
+                    // Pass the signal on: the next waiter may find data too.
+                    for key in &request.keys {
+                        state.blocking.signal(self.client.db, key);
+                    }
+                    return Some(reply);
+                }
+                _ = &mut deadline => {
+                    state.blocking.unregister(&info);
+                    return Some(request.timeout_reply.clone());
+                }
+                r = self.socket.read_buf(&mut self.input) => {
+                    if !self.account_read(r) {
+                        state.blocking.unregister(&info);
+                        return None;
+                    }
+                }
+                _ = info.killed() => {
+                    state.blocking.unregister(&info);
+                    return None;
+                }
+                _ = self.shutdown.changed() => {
+                    state.blocking.unregister(&info);
+                    return None;
+                }
+            }
+        }
+    }
 }
 
 /// Runs every complete command in `input`, appending replies to `output`.
@@ -120,6 +256,9 @@ fn run_batch(
         let reply = execute(state, client, &args);
         if client.close_now {
             return Next::CloseNow;
+        }
+        if client.block.is_some() {
+            return Next::Block(args);
         }
         let send = match client.reply_mode {
             ReplyMode::On => true,

@@ -211,6 +211,31 @@ impl Engine {
         it.status().map_err(engine_err)
     }
 
+    /// Visits keys of `cf` in `[start, end)` in descending order until `visit` returns false.
+    pub fn scan_rev(
+        &self,
+        cf: Cf,
+        start: &[u8],
+        end: &[u8],
+        mut visit: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> StoreResult<()> {
+        let mut ro = ReadOptions::default();
+        ro.set_iterate_lower_bound(start.to_vec());
+        ro.set_iterate_upper_bound(end.to_vec());
+        let mut it = self.db.raw_iterator_cf_opt(self.handle(cf)?, ro);
+        it.seek_to_last();
+        while it.valid() {
+            let (Some(k), Some(v)) = (it.key(), it.value()) else {
+                break;
+            };
+            if !visit(k, v) {
+                return Ok(());
+            }
+            it.prev();
+        }
+        it.status().map_err(engine_err)
+    }
+
     /// Writes buffered WAL data to the OS and fsyncs it. Covers every write committed before.
     pub fn sync_wal(&self) -> StoreResult<()> {
         if !self.wal_enabled.load(Ordering::Relaxed) {

@@ -6,6 +6,7 @@
 
 use rand::Rng;
 
+use super::collection::Coll;
 use super::encoding::{self, decode_meta_key, KeyType, Meta};
 use super::engine::Cf;
 use super::{now_ms, Storage, WriteSet};
@@ -162,9 +163,20 @@ impl Storage {
             return Ok(true);
         }
         let mut ws = WriteSet::default();
-        // Only strings exist at this layer's current format version: their whole value is in
-        // the meta record, so copying the record copies the key.
-        self.stage_put(&mut ws, dst_db, dst, dst_old.as_ref(), &value);
+        let mut copy = value.clone();
+        if value.kind != KeyType::String {
+            // A collection's members live under its version: copy them under a fresh one.
+            let mut coll = Coll::decode(&value)?;
+            let old_version = coll.version;
+            coll.version = self.next_version()?;
+            for cf in [Cf::Data, Cf::ZScore, Cf::Stream] {
+                for (sub, val) in self.sub_all(cf, src_db, src, old_version)? {
+                    self.stage_sub_put(&mut ws, cf, dst_db, dst, coll.version, &sub, &val);
+                }
+            }
+            copy = coll.to_meta();
+        }
+        self.stage_put(&mut ws, dst_db, dst, dst_old.as_ref(), &copy);
         if remove_source {
             self.stage_delete(&mut ws, src_db, src, &value);
         }

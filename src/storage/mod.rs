@@ -10,6 +10,7 @@
 //! meta records, so a logically expired key still counts until active expiry reclaims it —
 //! exactly like Redis's `DBSIZE`.
 
+pub mod collection;
 pub mod encoding;
 pub mod engine;
 pub mod expire;
@@ -66,9 +67,14 @@ pub struct Storage {
     /// Highest WAL sequence known to be fsynced; its mutex serialises syncs so concurrent
     /// callers share one fsync (group commit).
     wal_synced: parking_lot::Mutex<u64>,
+    /// Collection version allocator: (next to hand out, persisted reservation bound).
+    versions: parking_lot::Mutex<(u64, u64)>,
 }
 
 const DB_MAP_KEY: &[u8] = b"dbmap";
+const VERSION_KEY: &[u8] = b"version";
+/// Versions reserved per persisted write of the allocator's bound.
+const VERSION_RESERVE: u64 = 1 << 20;
 
 fn keys_counter_key(phys: u16) -> Vec<u8> {
     let mut k = internal_key(b"count/keys/");
@@ -129,6 +135,13 @@ impl Storage {
         batch.put(Cf::Meta, internal_key(DB_MAP_KEY), encode_map(&map));
         engine.write(batch)?;
 
+        // Versions start above both the persisted reservation and the clock, so a version is
+        // never reused for a key whose old sub-keys may still await compaction.
+        let reserved = engine
+            .get(Cf::Meta, &internal_key(VERSION_KEY))?
+            .map_or(0, |v| decode_counter(&v).max(0) as u64);
+        let first_version = reserved.max(now_ms() * 1000);
+
         let max_phys = map.iter().copied().max().unwrap_or(0);
         let counters: Vec<Counters> = (0..=max_phys).map(|_| Counters::default()).collect();
         for phys in 0..=max_phys {
@@ -152,6 +165,7 @@ impl Storage {
             global: RwLock::new(()),
             stats: StorageStats::default(),
             wal_synced: parking_lot::Mutex::new(0),
+            versions: parking_lot::Mutex::new((first_version, first_version)),
         })
     }
 
@@ -308,6 +322,25 @@ impl Storage {
             c.expires.store(0, Ordering::Relaxed);
         }
         Ok(())
+    }
+
+    /// Allocates a fresh collection version: monotonic, never reused, survives restart (the
+    /// bound of the current reservation is persisted before any version in it is used).
+    pub fn next_version(&self) -> StoreResult<u64> {
+        let mut v = self.versions.lock();
+        if v.0 >= v.1 {
+            let bound = v.0 + VERSION_RESERVE;
+            let mut batch = Batch::default();
+            batch.put(
+                Cf::Meta,
+                internal_key(VERSION_KEY),
+                (bound as i64).to_le_bytes().to_vec(),
+            );
+            self.engine.write(batch)?;
+            v.1 = bound;
+        }
+        v.0 += 1;
+        Ok(v.0)
     }
 
     /// Swaps two logical databases in O(1). Caller holds the global lock exclusively.

@@ -87,8 +87,16 @@ fn compare(scripts: &[&str]) {
                 .map(|a| String::from_utf8(a).unwrap())
                 .collect();
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            let expected = a.cmd(&refs);
-            let got = b.cmd(&refs);
+            let bytes: Vec<&[u8]> = refs.iter().map(|r| r.as_bytes()).collect();
+            let frame = Raw::encode(&bytes);
+            a.send_bytes(&frame);
+            let expected = a
+                .try_read()
+                .unwrap_or_else(|| panic!("redis closed the connection at {line}"));
+            b.send_bytes(&frame);
+            let got = b
+                .try_read()
+                .unwrap_or_else(|| panic!("strata closed the connection at {line}"));
             if normalize(&expected) != normalize(&got) {
                 mismatches.push(format!("{line}\n  redis:  {expected:?}\n  strata: {got:?}"));
             }
@@ -186,5 +194,104 @@ fn connection_and_server_match_redis() {
         "COMMAND GETKEYS MSET a 1 b 2\nCOMMAND GETKEYS PING x\nCOMMAND GETKEYS NOSUCH x\nCOMMAND GETKEYS GET\n\
          COMMAND GETKEYS GET a b\nCOMMAND GETKEYS DEL a b c\nCOMMAND INFO nosuch\nTIME x\nLASTSAVE x\n\
          SHUTDOWN BOGUS\nSHUTDOWN ABORT\nDBSIZE x\nRANDOMKEY x",
+    ]);
+}
+
+#[test]
+fn hashes_match_redis() {
+    compare(&[
+        "HSET h f1 v1 f2 v2 f1 v3\nHGET h f1\nHGET h nope\nHGET nokey f\nHLEN h\nHLEN nokey\nHSETNX h f1 x\n\
+         HSETNX h f3 x\nHMGET h f1 nope f3\nHMGET nokey a\nHMSET h a 1 b 2\nHGETALL nokey\nHEXISTS h a\n\
+         HEXISTS h zz\nHSTRLEN h f1\nHSTRLEN h zz\nHDEL h a zz a\nHDEL nokey a\nHINCRBY h n 5\nHINCRBY h n -10\n\
+         HINCRBY h f1 1\nHINCRBY h n x\nHSET h big 9223372036854775807\nHINCRBY h big 1\nHINCRBYFLOAT h fl 1.5\n\
+         HINCRBYFLOAT h fl 0.25\nHINCRBYFLOAT h f1 1\nHINCRBYFLOAT h fl x\nHSET h\nHSET h a\nHSET h a 1 b\n\
+         HMSET h a\nHRANDFIELD nokey\nHRANDFIELD nokey 5\nHRANDFIELD h 0\nHRANDFIELD h 1 FOO\nHRANDFIELD h x",
+        "HSET h a 1\nHDEL h a\nEXISTS h\nTYPE h\nHSET h a 1\nTYPE h\nOBJECT ENCODING h\nSET s v\nHSET s a 1\n\
+         HGET s a\nHGETALL s\nHLEN s\nHDEL s a\nHINCRBY s a 1\nGET h\nINCR h\nAPPEND h x",
+        "HSET h b 2 a 1 c 3\nHKEYS h\nHVALS h\nHSCAN h 0\nHSCAN h 0 MATCH a*\nHSCAN h x\nHSCAN nokey 0",
+    ]);
+}
+
+#[test]
+fn sets_match_redis() {
+    compare(&[
+        "SADD s a b c a\nSADD s c d\nSCARD s\nSCARD nokey\nSISMEMBER s a\nSISMEMBER s z\nSISMEMBER nokey a\n\
+         SMISMEMBER s a z b\nSREM s a z a\nSREM nokey a\nSMEMBERS nokey\nSPOP nokey\nSPOP nokey 3\nSPOP s -1\n\
+         SRANDMEMBER nokey\nSRANDMEMBER nokey 3\nSRANDMEMBER s 0\nSRANDMEMBER s x\nSADD s\nSREM s",
+        "SADD a 1 2 3 4\nSADD b 3 4 5\nSADD c 4 5 6\nSINTER a b\nSINTER a b c\nSINTER a nokey\nSUNION a b\n\
+         SDIFF a b\nSDIFF a b c\nSDIFF nokey a\nSINTERSTORE d a b\nSMEMBERS d\nSUNIONSTORE d a c\nSCARD d\n\
+         SDIFFSTORE d a b c\nSMEMBERS d\nSINTERSTORE d a nokey\nEXISTS d\nSINTERCARD 2 a b\n\
+         SINTERCARD 2 a b LIMIT 1\nSINTERCARD 0 a\nSINTERCARD 3 a b\nSINTERCARD 2 a b LIMIT -1\n\
+         SINTERCARD x a\nSINTERCARD 1 a FOO\nSMOVE a b 1\nSMOVE a b 9\nSMOVE nokey b 1\nSMEMBERS b\nSMOVE a a 2\n\
+         SET str v\nSINTER a str\nSUNION str\nSADD str x\nSMOVE a str 2\nSMOVE str a 2\nSINTERSTORE str a\nTYPE str",
+        "SADD s b a c\nSSCAN s 0\nSSCAN s 0 MATCH a\nSSCAN s 0 COUNT 0\nSPOP s 3\nEXISTS s\nSADD s x\nSPOP s\nEXISTS s",
+    ]);
+}
+
+#[test]
+fn lists_match_redis() {
+    compare(&[
+        "RPUSH l a b c\nLPUSH l z y\nLLEN l\nLRANGE l 0 -1\nLRANGE l 1 2\nLRANGE l -2 -1\nLRANGE l 5 10\n\
+         LRANGE l -100 100\nLRANGE l 2 1\nLRANGE nokey 0 -1\nLINDEX l 0\nLINDEX l -1\nLINDEX l 99\nLINDEX nokey 0\n\
+         LSET l 1 Y\nLSET l 99 x\nLSET nokey 0 x\nLRANGE l 0 -1\nLPUSHX nokey a\nRPUSHX nokey a\nEXISTS nokey\n\
+         LPUSHX l first\nRPUSHX l last\nLPOP l\nRPOP l\nLPOP l 2\nRPOP l 0\nLPOP nokey\nLPOP nokey 2\nLPOP l -1\n\
+         LPOP l x\nLRANGE l 0 -1\nRPOP l 10\nEXISTS l\nLPOP l 0",
+        "RPUSH l a b a c a\nLINSERT l BEFORE b X\nLINSERT l AFTER c Y\nLINSERT l BEFORE nope Z\nLINSERT nokey BEFORE a b\n\
+         LINSERT l MIDDLE a b\nLRANGE l 0 -1\nLREM l 2 a\nLRANGE l 0 -1\nLREM l -1 a\nLREM l 0 zz\nLREM nokey 0 a\n\
+         RPUSH m 1 2 3 4 5 6\nLTRIM m 1 -2\nLRANGE m 0 -1\nLTRIM m 10 20\nEXISTS m\nLTRIM nokey 0 1",
+        "RPUSH l a b c 1 2 3 c c\nLPOS l c\nLPOS l c RANK 2\nLPOS l c RANK -1\nLPOS l c COUNT 2\nLPOS l c COUNT 0\n\
+         LPOS l c RANK -1 COUNT 2\nLPOS l c MAXLEN 2\nLPOS l c COUNT 0 MAXLEN 3\nLPOS l zz\nLPOS l zz COUNT 1\n\
+         LPOS l c RANK 0\nLPOS l c COUNT -1\nLPOS l c MAXLEN -1\nLPOS l c FOO 1\nLPOS nokey a",
+        "RPUSH a 1 2 3\nLMOVE a b LEFT RIGHT\nLMOVE a b RIGHT LEFT\nLRANGE a 0 -1\nLRANGE b 0 -1\nRPOPLPUSH a a\n\
+         LRANGE a 0 -1\nRPOPLPUSH nokey b\nLMOVE a b UP DOWN\nSET s v\nLMOVE a s LEFT LEFT\nLMOVE s a LEFT LEFT\n\
+         LRANGE a 0 -1\nLPUSH s x\nLLEN s\nLMPOP 2 nokey a LEFT\nLMPOP 2 nokey b RIGHT COUNT 5\nLMPOP 1 nokey LEFT\n\
+         LMPOP 0 a LEFT\nLMPOP 2 a LEFT\nLMPOP 1 a MIDDLE\nLMPOP 1 a LEFT COUNT 0\nEXISTS a b",
+        "RPUSH l a\nBLPOP l 0\nBRPOP l nokey 0.01\nBLPOP nokey -1\nBLPOP nokey x\nRPUSH l b\nBLMOVE l m LEFT RIGHT 0\n\
+         BRPOPLPUSH nokey m 0.01\nBLMPOP 0.01 1 nokey LEFT\nRPUSH l c\nBLMPOP 0 2 nokey l RIGHT COUNT 3\nLRANGE m 0 -1",
+    ]);
+}
+
+#[test]
+fn sorted_sets_match_redis() {
+    compare(&[
+        "ZADD z 1 a 2 b 3 c\nZADD z 1 a\nZADD z CH 5 a 2 b\nZADD z NX 10 a 4 d\nZADD z XX 11 a 12 zz\nZSCORE z a\n\
+         ZSCORE z zz\nZADD z GT 1 a\nZADD z GT CH 20 a\nZADD z LT 30 a\nZADD z LT CH 0 a\nZADD z INCR 5 a\n\
+         ZADD z NX INCR 5 a\nZADD z XX INCR 1 nope\nZADD z INCR 1 a 2 b\nZADD z NX XX 1 a\nZADD z GT LT 1 a\n\
+         ZADD z NX GT 1 a\nZADD z x a\nZADD z 1\nZADD z nan a\nZADD z 1 a 2\nZADD z inf top -inf bottom\n\
+         ZRANGE z 0 -1 WITHSCORES\nZCARD z\nZCARD nokey\nZINCRBY z 2.5 b\nZINCRBY z 1 newm\nZINCRBY z x b\n\
+         ZADD z INCR inf top\nZINCRBY z -inf top\nZMSCORE z a nope b\nZMSCORE nokey a\nZREM z a nope\nZREM nokey a",
+        "ZADD z 1 a 1 b 1 c 2 d 3 e\nZRANK z c\nZREVRANK z c\nZRANK z nope\nZRANGE z 0 2\nZRANGE z -2 -1 WITHSCORES\nZRANGE z 2 1\nZRANGE z 0 -1 REV\nZREVRANGE z 0 1\n\
+         ZRANGE z 1 2 BYSCORE\nZRANGE z (1 3 BYSCORE WITHSCORES\nZRANGE z -inf +inf BYSCORE LIMIT 1 2\n\
+         ZRANGE z 3 1 BYSCORE REV\nZRANGE z +inf -inf BYSCORE REV LIMIT 0 2\nZRANGEBYSCORE z 1 (2\n\
+         ZRANGEBYSCORE z -inf +inf WITHSCORES LIMIT 2 10\nZREVRANGEBYSCORE z 3 1\nZRANGEBYSCORE z x 1\n\
+         ZRANGE z 0 1 LIMIT 0 1\nZRANGE z 0 -1 BYLEX\nZRANGE z [a [c BYLEX\nZRANGE z - + BYLEX WITHSCORES\n\
+         ZCOUNT z 1 2\nZCOUNT z (1 +inf\nZCOUNT z x 1\nZRANGE z 0 -1 FOO",
+        "ZADD l 0 a 0 b 0 c 0 d 0 e\nZRANGEBYLEX l - +\nZRANGEBYLEX l [b (d\nZRANGEBYLEX l (b +\nZREVRANGEBYLEX l + -\n\
+         ZREVRANGEBYLEX l [d [b\nZRANGEBYLEX l - + LIMIT 1 2\nZLEXCOUNT l - +\nZLEXCOUNT l [b [c\nZRANGEBYLEX l a c\n\
+         ZREMRANGEBYLEX l [a [b\nZRANGE l 0 -1\nZREMRANGEBYRANK l 0 0\nZREMRANGEBYRANK l -1 -1\nZRANGE l 0 -1\n\
+         ZADD s 1 a 2 b 3 c\nZREMRANGEBYSCORE s (1 2\nZRANGE s 0 -1\nZREMRANGEBYSCORE s -inf +inf\nEXISTS s",
+        "ZADD z 1 a 2 b 3 c 4 d\nZPOPMIN z\nZPOPMAX z\nZPOPMIN z 5\nEXISTS z\nZPOPMIN nokey\nZPOPMIN nokey 2\n\
+         ZADD z 1 a 2 b\nZPOPMIN z -1\nZPOPMAX z 0\nZMPOP 1 z MIN\nZMPOP 2 nokey z MAX COUNT 5\nZMPOP 1 z MIN\n\
+         ZMPOP 0 z MIN\nZMPOP 1 z FOO\nZADD z 1 a\nBZPOPMIN nokey z 0\nBZPOPMAX nokey 0.01\nBZMPOP 0.01 1 nokey MIN",
+        "ZADD a 1 x 2 y 3 z\nZADD b 10 y 20 z 30 w\nSADD c x w\nZUNION 2 a b\nZUNION 2 a b WITHSCORES\n\
+         ZUNION 2 a b WEIGHTS 2 1 WITHSCORES\nZUNION 2 a b AGGREGATE MAX WITHSCORES\nZUNION 3 a b c WITHSCORES\n\
+         ZINTER 2 a b WITHSCORES\nZINTER 2 a b AGGREGATE MIN WITHSCORES\nZINTER 2 a c WITHSCORES\nZDIFF 2 a b WITHSCORES\n\
+         ZDIFF 3 a b c\nZUNIONSTORE d 2 a b\nZRANGE d 0 -1 WITHSCORES\nZINTERSTORE d 2 a b WEIGHTS 1 0.5\n\
+         ZRANGE d 0 -1 WITHSCORES\nZDIFFSTORE d 2 a b\nZRANGE d 0 -1 WITHSCORES\nZINTERSTORE d 2 a nokey\nEXISTS d\n\
+         ZINTERCARD 2 a b\nZINTERCARD 2 a b LIMIT 1\nZUNION 0 a\nZUNION 3 a b\nZUNION 2 a b WEIGHTS 1\n\
+         ZUNION 2 a b AGGREGATE FOO\nZUNION 2 a b WEIGHTS x y\nSET s v\nZUNION 2 a s\nZRANGESTORE e a 0 1\n\
+         ZRANGE e 0 -1 WITHSCORES\nZRANGESTORE e a 2 3 BYSCORE LIMIT 0 1\nZRANGE e 0 -1",
+        "ZADD z 1 a 2 b\nZSCAN z 0\nZRANDMEMBER nokey\nZRANDMEMBER nokey 2\nZRANDMEMBER z 0\nZRANDMEMBER z 1 FOO\n\
+         SET s v\nZADD s 1 a\nZSCORE s a\nZRANGE s 0 -1\nZCARD s\nZRANK s a\nTYPE z\nOBJECT ENCODING z",
+    ]);
+}
+
+#[test]
+fn collections_in_keyspace_commands_match_redis() {
+    compare(&[
+        "HSET h a 1\nSADD s x\nRPUSH l 1 2\nZADD z 1 m\nTYPE h\nTYPE s\nTYPE l\nTYPE z\nEXISTS h s l z\nDBSIZE\n\
+         RENAME h h2\nHGETALL h2\nCOPY s s2\nSMEMBERS s2\nSADD s2 y\nSCARD s\nMOVE l 3\nEXISTS l\nSELECT 3\nLRANGE l 0 -1\n\
+         SELECT 0\nEXPIRE z 100\nTTL z\nZRANGE z 0 -1\nDEL h2 s s2 z\nDBSIZE\nSCAN 0 TYPE list\nKEYS *",
+        "RPUSH l a\nSET l v\nGET l\nTYPE l\nRPUSH l a\nHSET l f v\nSADD k a\nRENAME k l\nTYPE l\nSMEMBERS l",
     ]);
 }

@@ -2,4 +2,8 @@
 //! parsing. Each operation reads the key's meta record, enforces its type (`WRONGTYPE`), and
 //! stages one write set.
 
+pub mod hash;
+pub mod list;
+pub mod set;
 pub mod string;
+pub mod zset;

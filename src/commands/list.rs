@@ -1,0 +1,368 @@
+//! List commands, including the blocking family (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP).
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::set::{numkeys, positive_count};
+use super::{arg_i64, is, ok, Ctx};
+use crate::blocking::BlockRequest;
+use crate::error::{CmdError, CmdResult};
+use crate::num::parse_f64;
+use crate::protocol::Reply;
+use crate::storage::types::list::End;
+
+fn elems(args: &[Bytes]) -> Vec<&[u8]> {
+    args.iter().map(|a| &a[..]).collect()
+}
+
+fn push(ctx: &mut Ctx<'_>, args: &[Bytes], end: End, only_existing: bool) -> CmdResult<Reply> {
+    Ok(Reply::Int(ctx.storage().push(
+        ctx.db(),
+        &args[1],
+        &elems(&args[2..]),
+        end,
+        only_existing,
+    )?))
+}
+
+pub fn lpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    push(ctx, args, End::Left, false)
+}
+pub fn rpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    push(ctx, args, End::Right, false)
+}
+pub fn lpushx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    push(ctx, args, End::Left, true)
+}
+pub fn rpushx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    push(ctx, args, End::Right, true)
+}
+
+fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> CmdResult<Reply> {
+    match args.len() {
+        2 => Ok(Reply::bulk_opt(
+            ctx.storage()
+                .pop(ctx.db(), &args[1], end, 1)?
+                .into_iter()
+                .next(),
+        )),
+        3 => {
+            let count = positive_count(&args[2])?;
+            let popped = ctx.storage().pop(ctx.db(), &args[1], end, count)?;
+            if popped.is_empty() && count > 0 {
+                return Ok(Reply::NilArray);
+            }
+            if popped.is_empty() && !ctx.storage().exists(ctx.db(), &args[1])? {
+                return Ok(Reply::NilArray);
+            }
+            Ok(Reply::bulks(popped))
+        }
+        _ => Err(CmdError::Syntax),
+    }
+}
+
+pub fn lpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    pop(ctx, args, End::Left)
+}
+pub fn rpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    pop(ctx, args, End::Right)
+}
+
+pub fn llen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    Ok(Reply::Int(ctx.storage().llen(ctx.db(), &args[1])? as i64))
+}
+
+pub fn lrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let (start, stop) = (arg_i64(&args[2])?, arg_i64(&args[3])?);
+    Ok(Reply::bulks(ctx.storage().lrange(
+        ctx.db(),
+        &args[1],
+        start,
+        stop,
+    )?))
+}
+
+pub fn lindex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let index = arg_i64(&args[2])?;
+    Ok(Reply::bulk_opt(ctx.storage().lindex(
+        ctx.db(),
+        &args[1],
+        index,
+    )?))
+}
+
+pub fn lset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let index = arg_i64(&args[2])?;
+    ctx.storage().lset(ctx.db(), &args[1], index, &args[3])?;
+    ok()
+}
+
+pub fn linsert(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let before = if is(&args[2], "BEFORE") {
+        true
+    } else if is(&args[2], "AFTER") {
+        false
+    } else {
+        return Err(CmdError::Syntax);
+    };
+    Ok(Reply::Int(ctx.storage().linsert(
+        ctx.db(),
+        &args[1],
+        before,
+        &args[3],
+        &args[4],
+    )?))
+}
+
+pub fn lrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let count = arg_i64(&args[2])?;
+    Ok(Reply::Int(ctx.storage().lrem(
+        ctx.db(),
+        &args[1],
+        count,
+        &args[3],
+    )?))
+}
+
+pub fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let (start, stop) = (arg_i64(&args[2])?, arg_i64(&args[3])?);
+    ctx.storage().ltrim(ctx.db(), &args[1], start, stop)?;
+    ok()
+}
+
+pub fn lpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let (mut rank, mut count, mut maxlen) = (1i64, None, 0i64);
+    let mut i = 3;
+    while i < args.len() {
+        let Some(value) = args.get(i + 1) else {
+            return Err(CmdError::Syntax);
+        };
+        if is(&args[i], "RANK") {
+            rank = arg_i64(value)?;
+            if rank == 0 {
+                return Err(CmdError::custom(
+                    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
+                ));
+            }
+            if rank == i64::MIN {
+                return Err(CmdError::custom("ERR value is out of range"));
+            }
+        } else if is(&args[i], "COUNT") {
+            let c = arg_i64(value)?;
+            if c < 0 {
+                return Err(CmdError::custom("ERR COUNT can't be negative"));
+            }
+            count = Some(c);
+        } else if is(&args[i], "MAXLEN") {
+            maxlen = arg_i64(value)?;
+            if maxlen < 0 {
+                return Err(CmdError::custom("ERR MAXLEN can't be negative"));
+            }
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 2;
+    }
+    let all = ctx.storage().lall(ctx.db(), &args[1])?;
+    let len = all.len();
+    let order: Box<dyn Iterator<Item = usize>> = if rank > 0 {
+        Box::new(0..len)
+    } else {
+        Box::new((0..len).rev())
+    };
+    let limit = if maxlen == 0 {
+        usize::MAX
+    } else {
+        maxlen as usize
+    };
+    let want = match count {
+        Some(0) => usize::MAX,
+        Some(c) => c as usize,
+        None => 1,
+    };
+    let mut skip = rank.unsigned_abs() - 1;
+    let mut found = Vec::new();
+    for (scanned, idx) in order.enumerate() {
+        if scanned >= limit || found.len() >= want {
+            break;
+        }
+        if all[idx] == args[2] {
+            if skip > 0 {
+                skip -= 1;
+            } else {
+                found.push(Reply::Int(idx as i64));
+            }
+        }
+    }
+    Ok(match count {
+        Some(_) => Reply::Array(found),
+        None => found.into_iter().next().unwrap_or(Reply::Nil),
+    })
+}
+
+fn end_arg(arg: &[u8]) -> CmdResult<End> {
+    if is(arg, "LEFT") {
+        Ok(End::Left)
+    } else if is(arg, "RIGHT") {
+        Ok(End::Right)
+    } else {
+        Err(CmdError::Syntax)
+    }
+}
+
+pub fn lmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let (from, to) = (end_arg(&args[3])?, end_arg(&args[4])?);
+    Ok(Reply::bulk_opt(ctx.storage().lmove(
+        ctx.db(),
+        &args[1],
+        &args[2],
+        from,
+        to,
+    )?))
+}
+
+pub fn rpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    Ok(Reply::bulk_opt(ctx.storage().lmove(
+        ctx.db(),
+        &args[1],
+        &args[2],
+        End::Right,
+        End::Left,
+    )?))
+}
+
+/// `LMPOP`/`BLMPOP` tail: `LEFT|RIGHT [COUNT n]` starting at `args[i]`.
+fn mpop_options(args: &[Bytes], i: usize) -> CmdResult<(End, usize)> {
+    let end = end_arg(args.get(i).ok_or(CmdError::Syntax)?)?;
+    let mut count = 1usize;
+    let mut j = i + 1;
+    let mut seen_count = false;
+    while j < args.len() {
+        if is(&args[j], "COUNT") && !seen_count && j + 1 < args.len() {
+            let n = arg_i64(&args[j + 1])?;
+            if n <= 0 {
+                return Err(CmdError::custom("ERR count should be greater than 0"));
+            }
+            count = n as usize;
+            seen_count = true;
+            j += 2;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    Ok((end, count))
+}
+
+/// Pops from the first non-empty list among `keys`: `[key, [elements]]`.
+fn mpop_first(
+    ctx: &mut Ctx<'_>,
+    keys: &[Bytes],
+    end: End,
+    count: usize,
+) -> CmdResult<Option<Reply>> {
+    for key in keys {
+        let popped = ctx.storage().pop(ctx.db(), key, end, count)?;
+        if !popped.is_empty() {
+            return Ok(Some(Reply::Array(vec![
+                Reply::Bulk(key.clone()),
+                Reply::bulks(popped),
+            ])));
+        }
+    }
+    Ok(None)
+}
+
+pub fn lmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let (keys, i) = numkeys(args, 1)?;
+    let (end, count) = mpop_options(args, i)?;
+    Ok(mpop_first(ctx, keys, end, count)?.unwrap_or(Reply::NilArray))
+}
+
+/// Parses a blocking timeout in seconds (fractions allowed, 0 = forever).
+pub fn parse_timeout(arg: &[u8]) -> CmdResult<Option<Instant>> {
+    let secs = parse_f64(arg)
+        .filter(|s| s.is_finite())
+        .ok_or_else(|| CmdError::custom("ERR timeout is not a float or out of range"))?;
+    if secs < 0.0 {
+        return Err(CmdError::custom("ERR timeout is negative"));
+    }
+    if secs == 0.0 {
+        return Ok(None);
+    }
+    Ok(Some(
+        Instant::now() + Duration::from_secs_f64(secs.min(1e9)),
+    ))
+}
+
+/// Parks the client on `keys` until a writer signals one of them or the deadline passes.
+pub fn block_on(
+    ctx: &mut Ctx<'_>,
+    keys: &[Bytes],
+    deadline: Option<Instant>,
+    timeout_reply: Reply,
+) -> CmdResult<Reply> {
+    ctx.state
+        .blocking
+        .register(ctx.db(), keys, &ctx.client.info);
+    ctx.client.block = Some(BlockRequest {
+        keys: keys.to_vec(),
+        deadline,
+        timeout_reply: timeout_reply.clone(),
+    });
+    Ok(timeout_reply)
+}
+
+fn bpop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> CmdResult<Reply> {
+    let deadline = parse_timeout(&args[args.len() - 1])?;
+    let keys = &args[1..args.len() - 1];
+    for key in keys {
+        if let Some(v) = ctx.storage().pop(ctx.db(), key, end, 1)?.into_iter().next() {
+            return Ok(Reply::Array(vec![Reply::Bulk(key.clone()), Reply::bulk(v)]));
+        }
+    }
+    block_on(ctx, keys, deadline, Reply::NilArray)
+}
+
+pub fn blpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    bpop(ctx, args, End::Left)
+}
+pub fn brpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    bpop(ctx, args, End::Right)
+}
+
+fn bmove(
+    ctx: &mut Ctx<'_>,
+    args: &[Bytes],
+    from: End,
+    to: End,
+    timeout_at: usize,
+) -> CmdResult<Reply> {
+    let deadline = parse_timeout(&args[timeout_at])?;
+    match ctx
+        .storage()
+        .lmove(ctx.db(), &args[1], &args[2], from, to)?
+    {
+        Some(v) => Ok(Reply::bulk(v)),
+        None => block_on(ctx, &args[1..2], deadline, Reply::NilArray),
+    }
+}
+
+pub fn blmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let (from, to) = (end_arg(&args[3])?, end_arg(&args[4])?);
+    bmove(ctx, args, from, to, 5)
+}
+
+pub fn brpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    bmove(ctx, args, End::Right, End::Left, 3)
+}
+
+pub fn blmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let deadline = parse_timeout(&args[1])?;
+    let (keys, i) = numkeys(args, 2)?;
+    let (end, count) = mpop_options(args, i)?;
+    match mpop_first(ctx, keys, end, count)? {
+        Some(r) => Ok(r),
+        None => block_on(ctx, keys, deadline, Reply::NilArray),
+    }
+}

@@ -1,0 +1,243 @@
+//! Set commands.
+
+use bytes::Bytes;
+use rand::seq::IndexedRandom;
+
+use super::hash::{parse_scan_args, ScanArgs};
+use super::{arg_i64, is, Ctx};
+use crate::error::{CmdError, CmdResult};
+use crate::glob::glob_match;
+use crate::protocol::Reply;
+use crate::storage::types::set::SetOp;
+
+fn members(args: &[Bytes]) -> Vec<&[u8]> {
+    args.iter().map(|a| &a[..]).collect()
+}
+
+pub fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    Ok(Reply::Int(ctx.storage().sadd(
+        ctx.db(),
+        &args[1],
+        &members(&args[2..]),
+    )?))
+}
+
+pub fn srem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    Ok(Reply::Int(ctx.storage().srem(
+        ctx.db(),
+        &args[1],
+        &members(&args[2..]),
+    )?))
+}
+
+pub fn sismember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    Ok(Reply::Int(i64::from(ctx.storage().sismember(
+        ctx.db(),
+        &args[1],
+        &args[2],
+    )?)))
+}
+
+pub fn smismember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let mut out = Vec::new();
+    for m in &args[2..] {
+        out.push(Reply::Int(i64::from(ctx.storage().sismember(
+            ctx.db(),
+            &args[1],
+            m,
+        )?)));
+    }
+    Ok(Reply::Array(out))
+}
+
+fn set_reply(items: Vec<Vec<u8>>) -> Reply {
+    Reply::Set(items.into_iter().map(Reply::bulk).collect())
+}
+
+pub fn smembers(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    Ok(set_reply(ctx.storage().smembers(ctx.db(), &args[1])?))
+}
+
+pub fn scard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    Ok(Reply::Int(ctx.storage().scard(ctx.db(), &args[1])? as i64))
+}
+
+/// A non-negative count argument, with Redis's error for negatives.
+pub fn positive_count(arg: &[u8]) -> CmdResult<usize> {
+    let n = arg_i64(arg)
+        .map_err(|_| CmdError::custom("ERR value is out of range, must be positive"))?;
+    if n < 0 {
+        return Err(CmdError::custom(
+            "ERR value is out of range, must be positive",
+        ));
+    }
+    Ok(n as usize)
+}
+
+pub fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    match args.len() {
+        2 => {
+            let popped = ctx.storage().spop(ctx.db(), &args[1], 1)?;
+            Ok(Reply::bulk_opt(popped.into_iter().next()))
+        }
+        3 => {
+            let count = positive_count(&args[2])?;
+            Ok(set_reply(ctx.storage().spop(ctx.db(), &args[1], count)?))
+        }
+        _ => Err(CmdError::Syntax),
+    }
+}
+
+pub fn srandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let all = ctx.storage().smembers(ctx.db(), &args[1])?;
+    match args.len() {
+        2 => Ok(Reply::bulk_opt(all.choose(&mut rand::rng()).cloned())),
+        3 => {
+            let count = arg_i64(&args[2])?;
+            let picked: Vec<Vec<u8>> = if count >= 0 {
+                all.choose_multiple(&mut rand::rng(), count as usize)
+                    .cloned()
+                    .collect()
+            } else if all.is_empty() {
+                Vec::new()
+            } else {
+                if count.unsigned_abs() > i64::MAX as u64 / 2 {
+                    return Err(CmdError::custom("ERR value is out of range"));
+                }
+                (0..count.unsigned_abs())
+                    .filter_map(|_| all.choose(&mut rand::rng()).cloned())
+                    .collect()
+            };
+            Ok(Reply::bulks(picked))
+        }
+        _ => Err(CmdError::Syntax),
+    }
+}
+
+pub fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    Ok(Reply::Int(i64::from(ctx.storage().smove(
+        ctx.db(),
+        &args[1],
+        &args[2],
+        &args[3],
+    )?)))
+}
+
+fn combine(ctx: &Ctx<'_>, keys: &[Bytes], op: SetOp) -> CmdResult<Vec<Vec<u8>>> {
+    Ok(ctx.storage().set_combine(ctx.db(), &members(keys), op)?)
+}
+
+pub fn sinter(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    Ok(set_reply(combine(ctx, &args[1..], SetOp::Inter)?))
+}
+
+pub fn sunion(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    Ok(set_reply(combine(ctx, &args[1..], SetOp::Union)?))
+}
+
+pub fn sdiff(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    Ok(set_reply(combine(ctx, &args[1..], SetOp::Diff)?))
+}
+
+fn store(ctx: &mut Ctx<'_>, args: &[Bytes], op: SetOp) -> CmdResult<Reply> {
+    let result = combine(ctx, &args[2..], op)?;
+    Ok(Reply::Int(ctx.storage().set_store(
+        ctx.db(),
+        &args[1],
+        &result,
+    )?))
+}
+
+pub fn sinterstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    store(ctx, args, SetOp::Inter)
+}
+
+pub fn sunionstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    store(ctx, args, SetOp::Union)
+}
+
+pub fn sdiffstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    store(ctx, args, SetOp::Diff)
+}
+
+/// Parses `numkeys key [key ...]` at `args[at]`; returns the keys and the index after them.
+pub fn numkeys<'a>(args: &'a [Bytes], at: usize) -> CmdResult<(&'a [Bytes], usize)> {
+    let n =
+        arg_i64(&args[at]).map_err(|_| CmdError::custom("ERR numkeys should be greater than 0"))?;
+    if n <= 0 {
+        return Err(CmdError::custom("ERR numkeys should be greater than 0"));
+    }
+    let n = n as usize;
+    if at + 1 + n > args.len() {
+        return Err(CmdError::custom(
+            "ERR Number of keys can't be greater than number of args",
+        ));
+    }
+    Ok((&args[at + 1..at + 1 + n], at + 1 + n))
+}
+
+pub fn sintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let (keys, mut i) = numkeys(args, 1)?;
+    let mut limit = 0usize;
+    while i < args.len() {
+        if is(&args[i], "LIMIT") && i + 1 < args.len() {
+            let n = arg_i64(&args[i + 1])?;
+            if n < 0 {
+                return Err(CmdError::custom("ERR LIMIT can't be negative"));
+            }
+            limit = n as usize;
+            i += 2;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let n = combine(ctx, keys, SetOp::Inter)?.len();
+    Ok(Reply::Int(if limit > 0 { n.min(limit) } else { n } as i64))
+}
+
+/// One page of a collection scan: sorted items after the cursor's position, filtered by
+/// MATCH on the first element; returns the page and the next cursor (0 when done).
+pub fn scan_page<V>(
+    ctx: &Ctx<'_>,
+    items: Vec<(Vec<u8>, V)>,
+    scan: &ScanArgs,
+) -> (Vec<(Vec<u8>, V)>, u64) {
+    let resume = if scan.cursor == 0 {
+        None
+    } else {
+        ctx.state.scan_cursors.load(scan.cursor)
+    };
+    let mut page = Vec::new();
+    let mut visited = 0;
+    let mut last = None;
+    for (k, v) in items {
+        if resume.as_ref().is_some_and(|r| k <= *r) {
+            continue;
+        }
+        if visited == scan.count {
+            let next = last.map_or(0, |l| ctx.state.scan_cursors.save(l));
+            return (page, next);
+        }
+        visited += 1;
+        last = Some(k.clone());
+        if scan.pattern.as_ref().is_none_or(|p| glob_match(p, &k)) {
+            page.push((k, v));
+        }
+    }
+    (page, 0)
+}
+
+pub fn sscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let scan = parse_scan_args(args, false)?;
+    let all: Vec<(Vec<u8>, ())> = ctx
+        .storage()
+        .smembers(ctx.db(), &args[1])?
+        .into_iter()
+        .map(|m| (m, ()))
+        .collect();
+    let (page, next) = scan_page(ctx, all, &scan);
+    Ok(Reply::Array(vec![
+        Reply::bulk(next.to_string()),
+        Reply::bulks(page.into_iter().map(|(m, _)| m)),
+    ]))
+}
