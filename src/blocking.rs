@@ -26,9 +26,13 @@ pub struct BlockRequest {
     pub timeout_reply: Reply,
 }
 
+/// Waiting clients of one key, oldest first.
+type Queue = VecDeque<Arc<ClientInfo>>;
+
 #[derive(Default)]
 pub struct BlockingRegistry {
-    queues: Mutex<HashMap<(usize, Vec<u8>), VecDeque<Arc<ClientInfo>>>>,
+    /// Keyed by (logical db, key).
+    queues: Mutex<HashMap<(usize, Vec<u8>), Queue>>,
     blocked: AtomicUsize,
 }
 

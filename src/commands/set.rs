@@ -161,7 +161,7 @@ pub fn sdiffstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 }
 
 /// Parses `numkeys key [key ...]` at `args[at]`; returns the keys and the index after them.
-pub fn numkeys<'a>(args: &'a [Bytes], at: usize) -> CmdResult<(&'a [Bytes], usize)> {
+pub fn numkeys(args: &[Bytes], at: usize) -> CmdResult<(&[Bytes], usize)> {
     let n =
         arg_i64(&args[at]).map_err(|_| CmdError::custom("ERR numkeys should be greater than 0"))?;
     if n <= 0 {

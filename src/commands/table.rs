@@ -119,7 +119,7 @@ impl Command {
         let n = args
             .get(numkeys_at)
             .and_then(|a| crate::num::parse_i64(a))
-            .filter(|&n| n > 0 && numkeys_at + n as usize + 1 <= args.len());
+            .filter(|&n| n > 0 && numkeys_at + (n as usize) < args.len());
         if let Some(n) = n {
             out.extend(numkeys_at + 1..numkeys_at + 1 + n as usize);
         }

@@ -136,6 +136,9 @@ impl Storage {
         self.engine().get(cf, &self.sub_key(db, key, version, sub))
     }
 
+    // A sub-key is addressed by (cf, db, key, version, sub): bundling them would only move
+    // the same seven values into a struct at every call site.
+    #[allow(clippy::too_many_arguments)]
     pub fn stage_sub_put(
         &self,
         ws: &mut WriteSet,

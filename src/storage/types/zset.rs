@@ -126,6 +126,8 @@ pub enum ZRange {
 pub type Scored = (Vec<u8>, f64);
 
 impl Storage {
+    /// Stages a member's two sub-keys, replacing those of its `old` score if any.
+    #[allow(clippy::too_many_arguments)]
     fn stage_member(
         &self,
         ws: &mut WriteSet,
