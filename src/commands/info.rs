@@ -10,6 +10,7 @@ use super::connection::REDIS_COMPAT_VERSION;
 use super::{text, Ctx};
 use crate::error::CmdResult;
 use crate::protocol::Reply;
+use crate::storage::engine::Cf;
 
 const DEFAULT_SECTIONS: &[&str] = &[
     "server",
@@ -150,7 +151,7 @@ fn memory(ctx: &Ctx<'_>, out: &mut String) {
          maxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\n\
          mem_fragmentation_ratio:{:.2}\r\nmem_allocator:jemalloc\r\n\
          rocksdb_block_cache_usage:{}\r\nrocksdb_memtables_size:{}\r\nrocksdb_estimate_live_data_size:{}\r\n\
-         rocksdb_sst_files_size:{}\r\n",
+         rocksdb_sst_files_size:{}\r\nrocksdb_estimate_subkeys:{}\r\n",
         human_bytes(used),
         human_bytes(rss),
         human_bytes(peak),
@@ -159,6 +160,10 @@ fn memory(ctx: &Ctx<'_>, out: &mut String) {
         engine.int_property("rocksdb.cur-size-all-mem-tables"),
         engine.int_property("rocksdb.estimate-live-data-size"),
         engine.int_property("rocksdb.total-sst-files-size"),
+        [Cf::Data, Cf::ZScore, Cf::Stream]
+            .iter()
+            .map(|&cf| engine.cf_int_property(cf, "rocksdb.estimate-num-keys"))
+            .sum::<u64>(),
     );
 }
 

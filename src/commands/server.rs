@@ -332,6 +332,12 @@ pub fn debug_sleep(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     ok()
 }
 
+pub fn debug_compact(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
+    let storage = ctx.storage();
+    tokio::task::block_in_place(|| storage.engine().compact_all())?;
+    ok()
+}
+
 /// HELP of any container command: one line per subcommand.
 pub fn help(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let parent_name = text(&args[0]).to_ascii_lowercase();

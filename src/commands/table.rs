@@ -297,6 +297,17 @@ static CLIENT_SUBS: &[Command] = &[
         conn::client_no_touch
     ),
     cmd!(
+        "unblock",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        ["@admin", "@slow", "@dangerous", "@connection"],
+        NOKEYS,
+        "connection",
+        "5.0.0",
+        "Unblocks a client blocked by a blocking command from a different connection.",
+        conn::client_unblock
+    ),
+    cmd!(
         "reply",
         3,
         NOSCRIPT | LOADING | STALE,
@@ -506,6 +517,17 @@ static OBJECT_SUBS: &[Command] = &[
 ];
 
 static DEBUG_SUBS: &[Command] = &[
+    cmd!(
+        "compact",
+        2,
+        ADMIN | NOSCRIPT,
+        ["@admin", "@slow", "@dangerous"],
+        NOKEYS,
+        "server",
+        "1.0.0",
+        "Strata: compacts the whole database now, reclaiming deleted collections' members.",
+        srv::debug_compact
+    ),
     cmd!(
         "sleep",
         3,

@@ -7,10 +7,12 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
 
+use rocksdb::compaction_filter::Decision;
 use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, DataBlockIndexType,
-    MergeOperands, Options, ReadOptions, WriteBatch, WriteOptions, DB,
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, CompactOptions, DBCompressionType,
+    DataBlockIndexType, MergeOperands, Options, ReadOptions, WriteBatch, WriteOptions, DB,
 };
 
 use crate::error::{StoreError, StoreResult};
@@ -115,9 +117,57 @@ pub fn decode_counter(bytes: &[u8]) -> i64 {
 }
 
 pub struct Engine {
-    db: DB,
+    db: Arc<DB>,
     path: PathBuf,
     wal_enabled: AtomicBool,
+    filters: Arc<FilterContext>,
+}
+
+/// What the sub-key compaction filters need: a way to read `meta`, installed after open, and
+/// a flag that stops them from taking a new reference while the engine closes.
+#[derive(Default)]
+struct FilterContext {
+    db: OnceLock<Weak<DB>>,
+    closing: AtomicBool,
+}
+
+impl FilterContext {
+    /// Compaction filter for a sub-key family: drops sub-keys of collections that are gone.
+    fn sub_key_filter(
+        self: &Arc<Self>,
+    ) -> impl FnMut(u32, &[u8], &[u8]) -> Decision + Send + 'static {
+        let ctx = self.clone();
+        move |_level, key, _value| {
+            if ctx.closing.load(Ordering::Acquire) {
+                return Decision::Keep;
+            }
+            let Some(db) = ctx.db.get().and_then(Weak::upgrade) else {
+                return Decision::Keep;
+            };
+            let Some((meta_key, version)) = crate::storage::reclaim::split_sub_key(key) else {
+                return Decision::Keep;
+            };
+            let meta = match db.cf_handle(Cf::Meta.name()) {
+                Some(cf) => db.get_cf(cf, &meta_key).map_err(|_| ()),
+                None => Err(()),
+            };
+            let now = crate::storage::now_ms();
+            if crate::storage::reclaim::is_garbage(version, meta, now) {
+                Decision::Remove
+            } else {
+                Decision::Keep
+            }
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // Filters must not hold the last reference, or RocksDB would be closed from one of its
+        // own background threads: stop them first, then let `db` drop here.
+        self.filters.closing.store(true, Ordering::Release);
+        self.db.cancel_all_background_work(true);
+    }
 }
 
 fn engine_err(err: rocksdb::Error) -> StoreError {
@@ -140,14 +190,24 @@ impl Engine {
         db_opts.set_max_open_files(opts.max_open_files);
         db_opts.set_keep_log_file_num(4);
 
-        let descriptors = Cf::ALL
-            .iter()
-            .map(|&cf| ColumnFamilyDescriptor::new(cf.name(), cf_options(cf, opts, &cache)));
-        let db = DB::open_cf_descriptors(&db_opts, path, descriptors).map_err(engine_err)?;
+        let filters = Arc::new(FilterContext::default());
+        let descriptors = Cf::ALL.iter().map(|&cf| {
+            let mut o = cf_options(cf, opts, &cache);
+            if matches!(cf, Cf::Data | Cf::ZScore | Cf::Stream) {
+                o.set_compaction_filter("strata-sub-key-reclaim", filters.sub_key_filter());
+                // Per-member deletes leave tombstones; compact files dense with them.
+                o.add_compact_on_deletion_collector_factory(128 * 1024, 32 * 1024, 0.5);
+            }
+            ColumnFamilyDescriptor::new(cf.name(), o)
+        });
+        let db =
+            Arc::new(DB::open_cf_descriptors(&db_opts, path, descriptors).map_err(engine_err)?);
+        let _ = filters.db.set(Arc::downgrade(&db));
         Ok(Engine {
             db,
             path: path.to_path_buf(),
             wal_enabled: AtomicBool::new(opts.wal_enabled),
+            filters,
         })
     }
 
@@ -266,6 +326,25 @@ impl Engine {
         self.db
             .flush_cfs_opt(&handles, &rocksdb::FlushOptions::default())
             .map_err(engine_err)
+    }
+
+    /// Compacts every family fully (the compaction filters reclaim garbage on the way).
+    pub fn compact_all(&self) -> StoreResult<()> {
+        let mut opts = CompactOptions::default();
+        opts.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::Force);
+        for cf in Cf::ALL {
+            self.db
+                .compact_range_cf_opt(self.handle(cf)?, None::<&[u8]>, None::<&[u8]>, &opts);
+        }
+        Ok(())
+    }
+
+    /// An integer property of one family.
+    pub fn cf_int_property(&self, cf: Cf, name: &str) -> u64 {
+        self.handle(cf)
+            .ok()
+            .and_then(|h| self.db.property_int_value_cf(h, name).ok().flatten())
+            .unwrap_or(0)
     }
 
     /// Bytes held by the shared block cache (the same cache serves every family).

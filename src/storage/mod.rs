@@ -16,6 +16,7 @@ pub mod engine;
 pub mod expire;
 pub mod keyspace;
 pub mod locks;
+pub mod reclaim;
 pub mod types;
 
 use std::path::Path;
