@@ -7,6 +7,7 @@ mod connection;
 mod differential;
 mod harness;
 mod keys;
+mod model;
 mod persistence;
 mod protocol;
 mod server_cmds;
