@@ -374,3 +374,19 @@ pub fn object_refcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         None => Reply::Nil,
     })
 }
+
+pub fn memory_usage(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    // Redis samples 5 members by default; SAMPLES 0 means all of them.
+    let mut samples = 5usize;
+    match args.len() {
+        3 => {}
+        5 if is(&args[3], "SAMPLES") => samples = arg_i64(&args[4])?.max(0) as usize,
+        _ => return Err(CmdError::Syntax),
+    }
+    Ok(
+        match ctx.storage().memory_usage(ctx.db(), &args[2], samples)? {
+            Some(n) => Reply::Int(n as i64),
+            None => Reply::Nil,
+        },
+    )
+}

@@ -516,6 +516,31 @@ static OBJECT_SUBS: &[Command] = &[
     ),
 ];
 
+static MEMORY_SUBS: &[Command] = &[
+    cmd!(
+        "usage",
+        -3,
+        READONLY,
+        ["@read", "@slow"],
+        keys(2, 2, 1),
+        "server",
+        "4.0.0",
+        "Estimates the memory usage of a key.",
+        key::memory_usage
+    ),
+    cmd!(
+        "help",
+        2,
+        LOADING | STALE,
+        ["@slow"],
+        NOKEYS,
+        "server",
+        "4.0.0",
+        "Returns helpful text about the different subcommands.",
+        srv::help
+    ),
+];
+
 static DEBUG_SUBS: &[Command] = &[
     cmd!(
         "compact",
@@ -725,6 +750,7 @@ pub static COMMANDS: &[Command] = &[
     cmd!("time", 1, LOADING | STALE | FAST, ["@fast"], NOKEYS, "server", "2.6.0", "Returns the server time.", srv::time),
     cmd!("lastsave", 1, LOADING | STALE | FAST, ["@admin", "@fast", "@dangerous"], NOKEYS, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", srv::lastsave),
     cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", srv::shutdown),
+    container!("memory", 0, ["@slow"], "server", "4.0.0", "A container for memory diagnostics commands.", MEMORY_SUBS),
     container!("debug", ADMIN | NOSCRIPT | LOADING | STALE, ["@admin", "@slow", "@dangerous"], "server", "1.0.0", "A container for debugging commands.", DEBUG_SUBS),
 ];
 

@@ -256,3 +256,36 @@ impl Storage {
         Ok(found)
     }
 }
+
+impl Storage {
+    /// Estimated bytes `key` occupies (its meta record plus, for collections, its members,
+    /// extrapolated from the first `samples` when `samples > 0`). `None` when missing.
+    pub fn memory_usage(&self, db: usize, key: &[u8], samples: usize) -> StoreResult<Option<u64>> {
+        let Some(meta) = self.meta(db, key)? else {
+            return Ok(None);
+        };
+        // Record overhead: RocksDB key prefix, flags and expiry, plus allocator slack.
+        let base = (key.len() + meta.body.len() + 16 + 32) as u64;
+        if meta.kind == KeyType::String {
+            return Ok(Some(base));
+        }
+        let coll = Coll::decode(&meta)?;
+        let mut seen = 0u64;
+        let mut bytes = 0u64;
+        for cf in [Cf::Data, Cf::ZScore, Cf::Stream] {
+            self.sub_scan(cf, db, key, coll.version, &[], |sub, value| {
+                bytes += (sub.len() + value.len() + 16) as u64;
+                seen += 1;
+                samples == 0 || (seen as usize) < samples
+            })?;
+        }
+        let members = coll.len.max(1);
+        let per_member = if seen == 0 { 0 } else { bytes / seen };
+        let total = if samples == 0 {
+            bytes
+        } else {
+            per_member * members * if seen > members { 2 } else { 1 }
+        };
+        Ok(Some(base + total))
+    }
+}

@@ -101,10 +101,15 @@ impl Model {
                 self.keys.insert(key.into(), Value::Hash(h));
                 V::Int(i64::from(removed))
             }
-            "HGET" => typed!(Hash, BTreeMap::new()).get(&cmd[2]).map_or(V::Nil, |v| bulk(v)),
+            "HGET" => typed!(Hash, BTreeMap::new())
+                .get(&cmd[2])
+                .map_or(V::Nil, |v| bulk(v)),
             "HLEN" => V::Int(typed!(Hash, BTreeMap::new()).len() as i64),
             "HGETALL" => V::Array(
-                typed!(Hash, BTreeMap::new()).iter().flat_map(|(f, v)| [bulk(f), bulk(v)]).collect(),
+                typed!(Hash, BTreeMap::new())
+                    .iter()
+                    .flat_map(|(f, v)| [bulk(f), bulk(v)])
+                    .collect(),
             ),
             "LPUSH" | "RPUSH" => {
                 let mut l = typed!(List, VecDeque::new());
@@ -119,17 +124,30 @@ impl Model {
             }
             "LPOP" | "RPOP" => {
                 let mut l = typed!(List, VecDeque::new());
-                let v = if cmd[0] == "LPOP" { l.pop_front() } else { l.pop_back() };
+                let v = if cmd[0] == "LPOP" {
+                    l.pop_front()
+                } else {
+                    l.pop_back()
+                };
                 self.keys.insert(key.into(), Value::List(l));
                 v.map_or(V::Nil, |s| bulk(&s))
             }
             "LLEN" => V::Int(typed!(List, VecDeque::new()).len() as i64),
-            "LRANGE" => V::Array(typed!(List, VecDeque::new()).iter().map(|s| bulk(s)).collect()),
+            "LRANGE" => V::Array(
+                typed!(List, VecDeque::new())
+                    .iter()
+                    .map(|s| bulk(s))
+                    .collect(),
+            ),
             "LINDEX" => {
                 let l = typed!(List, VecDeque::new());
                 let i: i64 = cmd[2].parse().unwrap();
                 let idx = if i < 0 { l.len() as i64 + i } else { i };
-                if idx < 0 { V::Nil } else { l.get(idx as usize).map_or(V::Nil, |s| bulk(s)) }
+                if idx < 0 {
+                    V::Nil
+                } else {
+                    l.get(idx as usize).map_or(V::Nil, |s| bulk(s))
+                }
             }
             "LREM" => {
                 let mut l = typed!(List, VecDeque::new());
@@ -174,19 +192,29 @@ impl Model {
                 self.keys.insert(key.into(), Value::ZSet(z));
                 bulk(&score.to_string())
             }
-            "ZSCORE" => typed!(ZSet, HashMap::new()).get(&cmd[2]).map_or(V::Nil, |s| bulk(&s.to_string())),
+            "ZSCORE" => typed!(ZSet, HashMap::new())
+                .get(&cmd[2])
+                .map_or(V::Nil, |s| bulk(&s.to_string())),
             "ZCARD" => V::Int(typed!(ZSet, HashMap::new()).len() as i64),
             "ZRANGE" => {
                 let z = typed!(ZSet, HashMap::new());
                 let mut items: Vec<(i64, String)> = z.into_iter().map(|(m, s)| (s, m)).collect();
                 items.sort();
-                V::Array(items.iter().flat_map(|(s, m)| [bulk(m), bulk(&s.to_string())]).collect())
+                V::Array(
+                    items
+                        .iter()
+                        .flat_map(|(s, m)| [bulk(m), bulk(&s.to_string())])
+                        .collect(),
+                )
             }
             "ZRANK" => {
                 let z = typed!(ZSet, HashMap::new());
                 let mut items: Vec<(i64, String)> = z.into_iter().map(|(m, s)| (s, m)).collect();
                 items.sort();
-                items.iter().position(|(_, m)| *m == cmd[2]).map_or(V::Nil, |p| V::Int(p as i64))
+                items
+                    .iter()
+                    .position(|(_, m)| *m == cmd[2])
+                    .map_or(V::Nil, |p| V::Int(p as i64))
             }
             other => panic!("model does not know {other}"),
         }
@@ -255,6 +283,10 @@ fn random_sequences_match_the_model() {
             assert_eq!(got, expected, "seed {seed} step {step}: {cmd:?}");
         }
         // The keyspace agrees too.
-        assert_eq!(r.cmd(&["DBSIZE"]), V::Int(model.keys.len() as i64), "seed {seed}");
+        assert_eq!(
+            r.cmd(&["DBSIZE"]),
+            V::Int(model.keys.len() as i64),
+            "seed {seed}"
+        );
     }
 }

@@ -88,3 +88,38 @@ def test_stat_mode_one_sample(server):
     finally:
         proc.kill()
         proc.wait()
+
+
+def populate_every_type(server):
+    r = server.client()
+    r.set("str", "x" * 100)
+    r.hset("hash", mapping={f"f{i}": i for i in range(50)})
+    r.rpush("list", *range(30))
+    r.sadd("set", *range(40))
+    r.zadd("zset", {f"m{i}": i for i in range(20)})
+
+
+def test_bigkeys_over_every_type(server):
+    populate_every_type(server)
+    out = cli(server, "--bigkeys")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "Sampled 5 keys in the keyspace!" in text, text
+    for line in [
+        "1 lists with 30 items",
+        "1 hashs with 50 fields",
+        "1 strings with 100 bytes",
+        "1 sets with 40 members",
+        "1 zsets with 20 members",
+    ]:
+        assert line in text, text
+
+
+def test_memkeys_over_every_type(server):
+    populate_every_type(server)
+    out = cli(server, "--memkeys")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "Sampled 5 keys in the keyspace!" in text, text
+    for kind in ["lists", "hashs", "strings", "sets", "zsets"]:
+        assert f"1 {kind} with " in text, text
