@@ -320,26 +320,57 @@ impl Storage {
         self.lrange(db, key, 0, -1)
     }
 
-    /// `LMOVE`: pops from `src` at `from` and pushes to `dst` at `to`, atomically.
-    pub fn lmove(
-        &self,
-        db: usize,
-        src: &[u8],
-        dst: &[u8],
-        from: End,
-        to: End,
-    ) -> StoreResult<Option<Vec<u8>>> {
-        let Some(src_coll) = self.coll(db, src, L)? else {
+    /// `LMOVE`: pops from `src` at `from` and pushes to `dst` at `to` in one atomic batch
+    /// (`src == dst` rotates the list).
+    pub fn lmove(&self, db: usize, src: &[u8], dst: &[u8], from: End, to: End) -> StoreResult<Option<Vec<u8>>> {
+        let Some(mut sc) = self.coll(db, src, L)? else {
             return Ok(None);
         };
         // Redis checks the destination type before moving anything.
-        self.coll(db, dst, L)?;
-        let _ = src_coll;
-        let popped = self.pop(db, src, from, 1)?;
-        let Some(elem) = popped.into_iter().next() else {
-            return Ok(None);
+        if src != dst {
+            self.coll(db, dst, L)?;
+        }
+        let src_raw = self.raw_meta(db, src)?;
+        let (mut head, mut tail) = bounds(&sc);
+        let index = match from {
+            End::Left => {
+                head += 1;
+                head - 1
+            }
+            End::Right => {
+                tail -= 1;
+                tail
+            }
         };
-        self.push(db, dst, &[&elem], to, false)?;
+        let mut ws = WriteSet::default();
+        let elem = self.sub_get(Cf::Data, db, src, sc.version, &index.to_be_bytes())?.unwrap_or_default();
+        self.stage_sub_delete(&mut ws, Cf::Data, db, src, sc.version, &index.to_be_bytes());
+        let push_index = |head: &mut u64, tail: &mut u64| match to {
+            End::Left => {
+                *head -= 1;
+                *head
+            }
+            End::Right => {
+                *tail += 1;
+                *tail - 1
+            }
+        };
+        if src == dst {
+            let at = push_index(&mut head, &mut tail);
+            self.stage_sub_put(&mut ws, Cf::Data, db, src, sc.version, &at.to_be_bytes(), &elem);
+            set_bounds(&mut sc, head, tail);
+            self.stage_coll(&mut ws, db, src, src_raw.as_ref(), &sc);
+        } else {
+            set_bounds(&mut sc, head, tail);
+            self.stage_coll(&mut ws, db, src, src_raw.as_ref(), &sc);
+            let mut w = self.coll_for_write(db, dst, L)?;
+            let (mut dh, mut dt) = if w.existed { bounds(&w.coll) } else { (MIDDLE, MIDDLE) };
+            let at = push_index(&mut dh, &mut dt);
+            self.stage_sub_put(&mut ws, Cf::Data, db, dst, w.coll.version, &at.to_be_bytes(), &elem);
+            set_bounds(&mut w.coll, dh, dt);
+            self.stage_coll(&mut ws, db, dst, w.raw.as_ref(), &w.coll);
+        }
+        self.commit(ws)?;
         Ok(Some(elem))
     }
 }

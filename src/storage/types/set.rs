@@ -116,22 +116,32 @@ impl Storage {
         Ok(chosen)
     }
 
-    /// `SMOVE`: true when the member was moved (or already in `dst`, removed from `src`).
+    /// `SMOVE`, in one atomic batch: true when the member was in `src`.
     pub fn smove(&self, db: usize, src: &[u8], dst: &[u8], member: &[u8]) -> StoreResult<bool> {
         let src_coll = self.coll(db, src, S)?;
         // Redis checks the destination's type even when the source is missing.
         self.coll(db, dst, S)?;
-        let Some(_) = src_coll else {
+        let Some(mut sc) = src_coll else {
             return Ok(false);
         };
-        if !self.sismember(db, src, member)? {
+        if self.sub_get(Cf::Data, db, src, sc.version, member)?.is_none() {
             return Ok(false);
         }
         if src == dst {
             return Ok(true);
         }
-        self.srem(db, src, &[member])?;
-        self.sadd(db, dst, &[member])?;
+        let src_raw = self.raw_meta(db, src)?;
+        let mut ws = WriteSet::default();
+        self.stage_sub_delete(&mut ws, Cf::Data, db, src, sc.version, member);
+        sc.len -= 1;
+        self.stage_coll(&mut ws, db, src, src_raw.as_ref(), &sc);
+        let mut w = self.coll_for_write(db, dst, S)?;
+        if !w.existed || self.sub_get(Cf::Data, db, dst, w.coll.version, member)?.is_none() {
+            self.stage_sub_put(&mut ws, Cf::Data, db, dst, w.coll.version, member, b"");
+            w.coll.len += 1;
+            self.stage_coll(&mut ws, db, dst, w.raw.as_ref(), &w.coll);
+        }
+        self.commit(ws)?;
         Ok(true)
     }
 
