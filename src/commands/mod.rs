@@ -13,6 +13,7 @@ pub mod key;
 pub mod list;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod string;
 pub mod table;
 pub mod zset;

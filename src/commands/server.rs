@@ -61,9 +61,10 @@ fn command_info_entry(cmd: &Command, full_name: &str) -> Reply {
         KeySpec::Range { first, last, step } => (first, last, step),
         KeySpec::Keynum { dest: true, .. } => (1, 1, 1),
         KeySpec::Keynum { .. } => (0, 0, 0),
+        KeySpec::Custom(_) => (1, 1, 1),
     };
     let key_specs = match cmd.keys {
-        KeySpec::None => Vec::new(),
+        KeySpec::None | KeySpec::Custom(_) => Vec::new(),
         KeySpec::Keynum { numkeys_at, .. } => vec![Reply::Map(vec![
             (Reply::bulk("flags"), Reply::Array(vec![])),
             (

@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 
 use super::{
-    connection as conn, hash, info, key, list, server as srv, set, string as st, zset, Handler,
+    connection as conn, hash, info, key, list, server as srv, set, sort, string as st, zset,
+    Handler,
 };
 
 /// Command flags, rendered by `COMMAND INFO` (except [`flags::EXCLUSIVE`]).
@@ -51,7 +52,7 @@ pub mod flags {
 use flags::*;
 
 /// Where a command's keys are.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub enum KeySpec {
     None,
     /// Redis's (first, last, step); a negative `last` counts from the end.
@@ -66,6 +67,8 @@ pub enum KeySpec {
         numkeys_at: usize,
         dest: bool,
     },
+    /// Computed from the arguments (SORT's optional STORE destination).
+    Custom(fn(&[Bytes]) -> Vec<usize>),
 }
 
 pub struct Command {
@@ -102,13 +105,16 @@ impl Command {
                 }
                 out
             }
-            KeySpec::Keynum { .. } => Vec::new(),
+            KeySpec::Keynum { .. } | KeySpec::Custom(_) => Vec::new(),
         }
     }
 
     /// Key positions that depend on the arguments (`numkeys`); malformed counts give none
     /// and the handler reports the error.
     pub fn key_positions_in(&self, args: &[Bytes]) -> Vec<usize> {
+        if let KeySpec::Custom(positions) = self.keys {
+            return positions(args);
+        }
         let KeySpec::Keynum { numkeys_at, dest } = self.keys else {
             return self.key_positions(args.len());
         };
@@ -705,6 +711,8 @@ pub static COMMANDS: &[Command] = &[
     cmd!("zdiffstore", -4, WD, ["@write", "@sortedset", "@slow"], KeySpec::Keynum { numkeys_at: 2, dest: true }, "sorted_set", "6.2.0", "Stores the difference of multiple sorted sets in a key.", zset::zdiffstore),
     cmd!("zrandmember", -2, R, ["@read", "@sortedset", "@slow"], keys(1, 1, 1), "sorted_set", "6.2.0", "Returns one or more random members from a sorted set.", zset::zrandmember),
     cmd!("zscan", -3, R, ["@read", "@sortedset", "@slow"], keys(1, 1, 1), "sorted_set", "2.8.0", "Iterates over members and scores of a sorted set.", zset::zscan),
+    cmd!("sort", -2, WD, ["@write", "@set", "@sortedset", "@list", "@slow", "@dangerous"], KeySpec::Custom(sort::sort_keys), "generic", "1.0.0", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.", sort::sort),
+    cmd!("sort_ro", -2, R, ["@read", "@set", "@sortedset", "@list", "@slow", "@dangerous"], keys(1, 1, 1), "generic", "7.0.0", "Returns the sorted elements of a list, a set, or a sorted set.", sort::sort_ro),
     // keys
     cmd!("del", -2, W, ["@keyspace", "@write", "@slow"], keys(1, -1, 1), "generic", "1.0.0", "Deletes one or more keys.", key::del),
     cmd!("unlink", -2, WF, ["@keyspace", "@write", "@fast"], keys(1, -1, 1), "generic", "4.0.0", "Asynchronously deletes one or more keys.", key::del),

@@ -295,3 +295,17 @@ fn collections_in_keyspace_commands_match_redis() {
         "RPUSH l a\nSET l v\nGET l\nTYPE l\nRPUSH l a\nHSET l f v\nSADD k a\nRENAME k l\nTYPE l\nSMEMBERS l",
     ]);
 }
+
+#[test]
+fn sort_matches_redis() {
+    compare(&[
+        "RPUSH l 3 1 2 10\nSORT l\nSORT l DESC\nSORT l ALPHA\nSORT l LIMIT 1 2\nSORT l LIMIT 0 -1 DESC\n\
+         SORT_RO l\nSORT nokey\nRPUSH bad a 1\nSORT bad\nSORT bad ALPHA\nSET str x\nSORT str\nSORT l FOO\n\
+         SORT_RO l STORE x",
+        "SADD s 1 2 3\nMSET w_1 30 w_2 10 w_3 20 n_1 one n_2 two n_3 three\nSORT s BY w_*\nSORT s BY w_* DESC\n\
+         SORT s BY w_* GET n_*\nSORT s BY w_* GET # GET n_*\nSORT s BY nosort GET n_*\nSORT s GET missing_*\n\
+         HSET h_1 f c\nHSET h_2 f a\nHSET h_3 f b\nSORT s BY h_*->f ALPHA\nSORT s BY h_*->f ALPHA GET h_*->f\n\
+         SORT s BY w_* STORE dst\nLRANGE dst 0 -1\nSORT nokey STORE dst\nEXISTS dst",
+        "ZADD z 3 c 1 a 2 b\nSORT z ALPHA\nSORT z BY nosort\nSORT z BY nosort DESC LIMIT 0 2\nRPUSH ties 2 1 1 2\nSORT ties",
+    ]);
+}

@@ -322,7 +322,14 @@ impl Storage {
 
     /// `LMOVE`: pops from `src` at `from` and pushes to `dst` at `to` in one atomic batch
     /// (`src == dst` rotates the list).
-    pub fn lmove(&self, db: usize, src: &[u8], dst: &[u8], from: End, to: End) -> StoreResult<Option<Vec<u8>>> {
+    pub fn lmove(
+        &self,
+        db: usize,
+        src: &[u8],
+        dst: &[u8],
+        from: End,
+        to: End,
+    ) -> StoreResult<Option<Vec<u8>>> {
         let Some(mut sc) = self.coll(db, src, L)? else {
             return Ok(None);
         };
@@ -343,7 +350,9 @@ impl Storage {
             }
         };
         let mut ws = WriteSet::default();
-        let elem = self.sub_get(Cf::Data, db, src, sc.version, &index.to_be_bytes())?.unwrap_or_default();
+        let elem = self
+            .sub_get(Cf::Data, db, src, sc.version, &index.to_be_bytes())?
+            .unwrap_or_default();
         self.stage_sub_delete(&mut ws, Cf::Data, db, src, sc.version, &index.to_be_bytes());
         let push_index = |head: &mut u64, tail: &mut u64| match to {
             End::Left => {
@@ -357,16 +366,36 @@ impl Storage {
         };
         if src == dst {
             let at = push_index(&mut head, &mut tail);
-            self.stage_sub_put(&mut ws, Cf::Data, db, src, sc.version, &at.to_be_bytes(), &elem);
+            self.stage_sub_put(
+                &mut ws,
+                Cf::Data,
+                db,
+                src,
+                sc.version,
+                &at.to_be_bytes(),
+                &elem,
+            );
             set_bounds(&mut sc, head, tail);
             self.stage_coll(&mut ws, db, src, src_raw.as_ref(), &sc);
         } else {
             set_bounds(&mut sc, head, tail);
             self.stage_coll(&mut ws, db, src, src_raw.as_ref(), &sc);
             let mut w = self.coll_for_write(db, dst, L)?;
-            let (mut dh, mut dt) = if w.existed { bounds(&w.coll) } else { (MIDDLE, MIDDLE) };
+            let (mut dh, mut dt) = if w.existed {
+                bounds(&w.coll)
+            } else {
+                (MIDDLE, MIDDLE)
+            };
             let at = push_index(&mut dh, &mut dt);
-            self.stage_sub_put(&mut ws, Cf::Data, db, dst, w.coll.version, &at.to_be_bytes(), &elem);
+            self.stage_sub_put(
+                &mut ws,
+                Cf::Data,
+                db,
+                dst,
+                w.coll.version,
+                &at.to_be_bytes(),
+                &elem,
+            );
             set_bounds(&mut w.coll, dh, dt);
             self.stage_coll(&mut ws, db, dst, w.raw.as_ref(), &w.coll);
         }

@@ -124,7 +124,10 @@ impl Storage {
         let Some(mut sc) = src_coll else {
             return Ok(false);
         };
-        if self.sub_get(Cf::Data, db, src, sc.version, member)?.is_none() {
+        if self
+            .sub_get(Cf::Data, db, src, sc.version, member)?
+            .is_none()
+        {
             return Ok(false);
         }
         if src == dst {
@@ -136,7 +139,11 @@ impl Storage {
         sc.len -= 1;
         self.stage_coll(&mut ws, db, src, src_raw.as_ref(), &sc);
         let mut w = self.coll_for_write(db, dst, S)?;
-        if !w.existed || self.sub_get(Cf::Data, db, dst, w.coll.version, member)?.is_none() {
+        if !w.existed
+            || self
+                .sub_get(Cf::Data, db, dst, w.coll.version, member)?
+                .is_none()
+        {
             self.stage_sub_put(&mut ws, Cf::Data, db, dst, w.coll.version, member, b"");
             w.coll.len += 1;
             self.stage_coll(&mut ws, db, dst, w.raw.as_ref(), &w.coll);
