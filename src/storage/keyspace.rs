@@ -279,13 +279,9 @@ impl Storage {
                 samples == 0 || (seen as usize) < samples
             })?;
         }
-        let members = coll.len.max(1);
-        let per_member = if seen == 0 { 0 } else { bytes / seen };
-        let total = if samples == 0 {
-            bytes
-        } else {
-            per_member * members * if seen > members { 2 } else { 1 }
-        };
+        // Sorted sets keep two sub-keys per member (by member and by score).
+        let sub_keys = coll.len * if meta.kind == KeyType::ZSet { 2 } else { 1 };
+        let total = if samples == 0 { bytes } else { bytes.checked_div(seen).unwrap_or(0) * sub_keys };
         Ok(Some(base + total))
     }
 }
