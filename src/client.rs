@@ -45,6 +45,8 @@ pub struct ClientInfo {
     pub wake: Notify,
     /// `CLIENT UNBLOCK` request: `Some(true)` = with an error, `Some(false)` = as a timeout.
     pub unblock: Mutex<Option<bool>>,
+    /// A watched key was written since `WATCH`: the next `EXEC` fails.
+    pub watch_dirty: AtomicBool,
 }
 
 impl ClientInfo {
@@ -86,6 +88,9 @@ impl ClientInfo {
         }
         if self.blocked.load(Ordering::Relaxed) {
             f.push('b');
+        }
+        if self.watch_dirty.load(Ordering::Relaxed) {
+            f.push('d');
         }
         if f.is_empty() {
             f.push('N');
@@ -130,6 +135,12 @@ pub struct ClientState {
     pub close_now: bool,
     /// Set by a blocking command that found nothing: the connection parks the client.
     pub block: Option<crate::blocking::BlockRequest>,
+    /// Commands queued since `MULTI`; `None` outside a transaction.
+    pub multi: Option<Vec<Vec<bytes::Bytes>>>,
+    /// A command failed to queue: `EXEC` must abort.
+    pub multi_error: bool,
+    /// Watched (db, key) pairs with the key's expiry deadline at `WATCH` time (0 = none).
+    pub watched: Vec<(usize, Vec<u8>, u64)>,
 }
 
 impl ClientState {
@@ -143,6 +154,9 @@ impl ClientState {
             close_after_reply: false,
             close_now: false,
             block: None,
+            multi: None,
+            multi_error: false,
+            watched: Vec::new(),
         }
     }
 
@@ -188,6 +202,7 @@ impl ClientRegistry {
             blocked: AtomicBool::new(false),
             wake: Notify::new(),
             unblock: Mutex::new(None),
+            watch_dirty: AtomicBool::new(false),
         });
         self.clients.lock().insert(id, info.clone());
         info

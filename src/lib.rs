@@ -29,3 +29,4 @@ pub mod protocol;
 pub mod server;
 pub mod state;
 pub mod storage;
+pub mod watch;

@@ -15,6 +15,7 @@ use crate::client::ClientRegistry;
 use crate::commands::table::CommandTable;
 use crate::config::ConfigStore;
 use crate::storage::Storage;
+use crate::watch::WatchRegistry;
 
 /// Server-wide counters for `INFO stats`.
 #[derive(Default)]
@@ -70,6 +71,7 @@ pub type LogLevelHook = Box<dyn Fn(&str) + Send + Sync>;
 pub struct ServerState {
     pub storage: Storage,
     pub blocking: BlockingRegistry,
+    pub watches: WatchRegistry,
     pub config: ConfigStore,
     pub clients: ClientRegistry,
     pub commands: CommandTable,
@@ -102,6 +104,7 @@ impl ServerState {
         ServerState {
             storage,
             blocking: BlockingRegistry::default(),
+            watches: WatchRegistry::default(),
             config,
             clients: ClientRegistry::default(),
             commands,

@@ -32,6 +32,9 @@ pub fn quit(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
 
 pub fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
     let needs_auth = !ctx.state.config.get("requirepass").is_empty();
+    ctx.client.multi = None;
+    ctx.client.multi_error = false;
+    super::txn::unwatch_all(ctx.state, ctx.client);
     let client = &mut *ctx.client;
     client.select(0);
     client.set_resp3(false);

@@ -54,31 +54,74 @@ pub fn resolve(
     }
 }
 
+/// Whether the caller already holds the global lock exclusively (commands run by `EXEC`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Locking {
+    Take,
+    Held,
+}
+
+/// Commands that run at once inside `MULTI` instead of being queued.
+const TRANSACTION_CONTROL: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
+
 /// Runs one command and returns its reply (errors included).
 pub fn execute(state: &ServerState, client: &mut ClientState, args: &[Bytes]) -> Reply {
+    run(state, client, args, Locking::Take)
+}
+
+/// Runs a command queued by `MULTI`; the caller (`EXEC`) holds the global lock exclusively.
+pub fn execute_queued(state: &ServerState, client: &mut ClientState, args: &[Bytes]) -> Reply {
+    run(state, client, args, Locking::Held)
+}
+
+fn rejected(
+    client: &mut ClientState,
+    stats: Option<&super::table::CommandStats>,
+    err: CmdError,
+) -> Reply {
+    if let Some(s) = stats {
+        s.rejected.fetch_add(1, Ordering::Relaxed);
+    }
+    if client.multi.is_some() {
+        client.multi_error = true;
+    }
+    Reply::Error(err.to_wire())
+}
+
+fn run(state: &ServerState, client: &mut ClientState, args: &[Bytes], locking: Locking) -> Reply {
     if args.is_empty() {
         return Reply::Error(CmdError::custom("ERR empty command").to_wire());
     }
     let (cmd, full_name) = match resolve(state, args) {
         Ok(found) => found,
-        Err(e) => return Reply::Error(e.to_wire()),
+        Err(e) => return rejected(client, None, e),
     };
     let stats = state.commands.stats(&full_name);
     if !cmd.arity_ok(args.len()) {
-        if let Some(s) = stats {
-            s.rejected.fetch_add(1, Ordering::Relaxed);
-        }
-        return Reply::Error(CmdError::WrongArity(full_name).to_wire());
+        return rejected(client, stats, CmdError::WrongArity(full_name));
     }
     if !client.authenticated && !cmd.has(flags::NO_AUTH) {
-        if let Some(s) = stats {
-            s.rejected.fetch_add(1, Ordering::Relaxed);
-        }
-        return Reply::Error(CmdError::NoAuth.to_wire());
+        return rejected(client, stats, CmdError::NoAuth);
     }
     let Some(handler) = cmd.handler else {
         return Reply::Error(CmdError::WrongArity(full_name).to_wire());
     };
+    if locking == Locking::Take
+        && client.multi.is_some()
+        && !TRANSACTION_CONTROL.contains(&cmd.name)
+    {
+        if cmd.has(flags::NO_MULTI) {
+            return rejected(
+                client,
+                stats,
+                CmdError::custom("ERR Command not allowed inside a transaction"),
+            );
+        }
+        if let Some(queue) = client.multi.as_mut() {
+            queue.push(args.to_vec());
+        }
+        return Reply::status("QUEUED");
+    }
 
     client.info.touch();
     *client.info.last_cmd.lock() = full_name.clone();
@@ -89,7 +132,9 @@ pub fn execute(state: &ServerState, client: &mut ClientState, args: &[Bytes]) ->
         let _global_exclusive;
         let _global_shared;
         let _keys;
-        if cmd.has(flags::EXCLUSIVE) {
+        if locking == Locking::Held {
+            // EXEC holds the global lock exclusively: nothing else runs.
+        } else if cmd.has(flags::EXCLUSIVE) {
             _global_exclusive = storage.global.write();
         } else if !key_args.is_empty() || cmd.has(flags::WRITE) {
             _global_shared = storage.global.read();
@@ -106,6 +151,7 @@ pub fn execute(state: &ServerState, client: &mut ClientState, args: &[Bytes]) ->
                 // Blocked clients waiting on these keys may now be served.
                 for key in &key_args {
                     state.blocking.signal(client.db, key);
+                    state.watches.touch(client.db, key);
                 }
             }
             reply

@@ -186,6 +186,9 @@ pub fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let copied = ctx
         .storage()
         .copy_key(ctx.db(), &args[1], dst_db, &args[2], replace, false)?;
+    if copied {
+        ctx.state.watches.touch(dst_db, &args[2]);
+    }
     Ok(Reply::Int(i64::from(copied)))
 }
 
@@ -199,6 +202,9 @@ pub fn move_key(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let moved = ctx
         .storage()
         .copy_key(ctx.db(), &args[1], dst_db, &args[1], false, true)?;
+    if moved {
+        ctx.state.watches.touch(dst_db, &args[1]);
+    }
     Ok(Reply::Int(i64::from(moved)))
 }
 
@@ -297,17 +303,36 @@ fn flush_mode_ok(args: &[Bytes]) -> CmdResult<()> {
     }
 }
 
+/// Watched keys (of `db`, or all) that exist now: a flush will invalidate them.
+fn existing_watched(ctx: &Ctx<'_>, db: Option<usize>) -> CmdResult<Vec<(usize, Vec<u8>)>> {
+    let mut out = Vec::new();
+    for (d, key) in ctx.state.watches.watched_keys(db) {
+        if ctx.storage().exists(d, &key)? {
+            out.push((d, key));
+        }
+    }
+    Ok(out)
+}
+
 pub fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     flush_mode_ok(args)?;
+    let invalidated = existing_watched(ctx, Some(ctx.db()))?;
     ctx.storage().flush_db(ctx.db())?;
+    invalidated
+        .iter()
+        .for_each(|(db, k)| ctx.state.watches.touch(*db, k));
     ok()
 }
 
 pub fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     flush_mode_ok(args)?;
+    let invalidated = existing_watched(ctx, None)?;
     for db in 0..ctx.storage().databases() {
         ctx.storage().flush_db(db)?;
     }
+    invalidated
+        .iter()
+        .for_each(|(db, k)| ctx.state.watches.touch(*db, k));
     ok()
 }
 
@@ -319,7 +344,20 @@ pub fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         return Err(CmdError::DbIndexOutOfRange);
     }
     if a != b {
-        ctx.storage().swap_db(a as usize, b as usize)?;
+        let (a, b) = (a as usize, b as usize);
+        // A watched key is touched if it exists on either side of the swap.
+        let mut invalidated = Vec::new();
+        for (db, key) in ctx.state.watches.watched_keys(None) {
+            if (db == a || db == b)
+                && (ctx.storage().exists(a, &key)? || ctx.storage().exists(b, &key)?)
+            {
+                invalidated.push((db, key));
+            }
+        }
+        ctx.storage().swap_db(a, b)?;
+        invalidated
+            .iter()
+            .for_each(|(db, k)| ctx.state.watches.touch(*db, k));
     }
     ok()
 }

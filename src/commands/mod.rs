@@ -16,6 +16,7 @@ pub mod set;
 pub mod sort;
 pub mod string;
 pub mod table;
+pub mod txn;
 pub mod zset;
 
 use bytes::Bytes;

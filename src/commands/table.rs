@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 
 use super::{
-    connection as conn, hash, info, key, list, server as srv, set, sort, string as st, zset,
+    connection as conn, hash, info, key, list, server as srv, set, sort, string as st, txn, zset,
     Handler,
 };
 
@@ -713,6 +713,12 @@ pub static COMMANDS: &[Command] = &[
     cmd!("zscan", -3, R, ["@read", "@sortedset", "@slow"], keys(1, 1, 1), "sorted_set", "2.8.0", "Iterates over members and scores of a sorted set.", zset::zscan),
     cmd!("sort", -2, WD, ["@write", "@set", "@sortedset", "@list", "@slow", "@dangerous"], KeySpec::Custom(sort::sort_keys), "generic", "1.0.0", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.", sort::sort),
     cmd!("sort_ro", -2, R, ["@read", "@set", "@sortedset", "@list", "@slow", "@dangerous"], keys(1, 1, 1), "generic", "7.0.0", "Returns the sorted elements of a list, a set, or a sorted set.", sort::sort_ro),
+    // transactions
+    cmd!("multi", 1, NOSCRIPT | LOADING | STALE | FAST, ["@fast", "@transaction"], NOKEYS, "transactions", "1.2.0", "Starts a transaction.", txn::multi),
+    cmd!("exec", 1, NOSCRIPT | LOADING | STALE, ["@slow", "@transaction"], NOKEYS, "transactions", "1.2.0", "Executes all commands in a transaction.", txn::exec),
+    cmd!("discard", 1, NOSCRIPT | LOADING | STALE | FAST, ["@fast", "@transaction"], NOKEYS, "transactions", "2.0.0", "Discards a transaction.", txn::discard),
+    cmd!("watch", -2, NOSCRIPT | LOADING | STALE | FAST, ["@fast", "@transaction"], keys(1, -1, 1), "transactions", "2.2.0", "Monitors changes to keys to determine the execution of a transaction.", txn::watch),
+    cmd!("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST, ["@fast", "@transaction"], NOKEYS, "transactions", "2.2.0", "Forgets about watched keys of a transaction.", txn::unwatch),
     // keys
     cmd!("del", -2, W, ["@keyspace", "@write", "@slow"], keys(1, -1, 1), "generic", "1.0.0", "Deletes one or more keys.", key::del),
     cmd!("unlink", -2, WF, ["@keyspace", "@write", "@fast"], keys(1, -1, 1), "generic", "4.0.0", "Asynchronously deletes one or more keys.", key::del),

@@ -59,6 +59,7 @@ pub async fn serve(state: Arc<ServerState>, socket: TcpStream, client: ClientSta
     };
     conn.run().await;
     state.blocking.unregister(&conn.client.info);
+    crate::commands::txn::unwatch_all(&state, &mut conn.client);
     state.clients.unregister(id);
 }
 

@@ -281,7 +281,11 @@ impl Storage {
         }
         // Sorted sets keep two sub-keys per member (by member and by score).
         let sub_keys = coll.len * if meta.kind == KeyType::ZSet { 2 } else { 1 };
-        let total = if samples == 0 { bytes } else { bytes.checked_div(seen).unwrap_or(0) * sub_keys };
+        let total = if samples == 0 {
+            bytes
+        } else {
+            bytes.checked_div(seen).unwrap_or(0) * sub_keys
+        };
         Ok(Some(base + total))
     }
 }

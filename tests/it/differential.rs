@@ -309,3 +309,18 @@ fn sort_matches_redis() {
         "ZADD z 3 c 1 a 2 b\nSORT z ALPHA\nSORT z BY nosort\nSORT z BY nosort DESC LIMIT 0 2\nRPUSH ties 2 1 1 2\nSORT ties",
     ]);
 }
+
+#[test]
+fn transactions_match_redis() {
+    compare(&[
+        "MULTI\nSET a 1\nINCR a\nGET a\nEXEC\nGET a",
+        "MULTI\nSET a 1\nNOSUCHCMD\nGET a\nEXEC\nGET a",
+        "MULTI\nSET a x\nINCR a\nLPUSH a 1\nGET a\nEXEC",
+        "MULTI\nGET\nEXEC",
+        "EXEC\nDISCARD\nMULTI\nMULTI\nDISCARD\nMULTI\nWATCH a\nDISCARD",
+        "WATCH a\nSET a 1\nMULTI\nGET a\nEXEC\nWATCH a\nMULTI\nGET a\nEXEC\nUNWATCH\nSET b 2\nMULTI\nPING\nEXEC",
+        "MULTI\nBLPOP nokey 0\nLPUSH l x\nBRPOP l 0\nEXEC",
+        "WATCH k\nFLUSHALL\nMULTI\nPING\nEXEC\nSET k 1\nWATCH k\nFLUSHDB\nMULTI\nPING\nEXEC",
+        "SELECT 1\nSET k 1\nSELECT 0\nWATCH k\nSWAPDB 0 1\nMULTI\nPING\nEXEC\nWATCH zz\nSWAPDB 0 1\nMULTI\nPING\nEXEC",
+    ]);
+}

@@ -12,3 +12,4 @@ mod persistence;
 mod protocol;
 mod server_cmds;
 mod strings;
+mod transactions;
