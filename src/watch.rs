@@ -10,9 +10,12 @@ use parking_lot::Mutex;
 
 use crate::client::ClientInfo;
 
+/// Watching clients, by (database, key).
+type Watchers = HashMap<(usize, Vec<u8>), Vec<Arc<ClientInfo>>>;
+
 #[derive(Default)]
 pub struct WatchRegistry {
-    watchers: Mutex<HashMap<(usize, Vec<u8>), Vec<Arc<ClientInfo>>>>,
+    watchers: Mutex<Watchers>,
     count: AtomicUsize,
 }
 
