@@ -239,3 +239,239 @@ pub fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         Reply::Array(items.collect()),
     ]))
 }
+
+/// Parses `FIELDS numfields field [field ...]` starting at `args[at]`, which must run to the
+/// end of the arguments.
+fn fields_arg(args: &[Bytes], at: usize) -> CmdResult<Vec<&[u8]>> {
+    if !args.get(at).is_some_and(|a| is(a, "FIELDS")) {
+        return Err(CmdError::custom(
+            "ERR Mandatory argument FIELDS is missing or not at the right position",
+        ));
+    }
+    let n = args
+        .get(at + 1)
+        .and_then(|a| crate::num::parse_i64(a))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| CmdError::custom("ERR Parameter `numFields` should be greater than 0"))?;
+    if n as usize != args.len() - at - 2 {
+        return Err(CmdError::custom(
+            "ERR The `numfields` parameter must match the number of arguments",
+        ));
+    }
+    Ok(args[at + 2..].iter().map(|a| &a[..]).collect())
+}
+
+/// The largest deadline Redis accepts for a field (2^48 - 1 ms).
+const MAX_FIELD_DEADLINE_MS: i64 = (1 << 48) - 1;
+
+fn hexpire_generic(
+    ctx: &mut Ctx<'_>,
+    args: &[Bytes],
+    unit_ms: i64,
+    relative: bool,
+) -> CmdResult<Reply> {
+    use crate::storage::keyspace::ExpireCondition as C;
+    let value = arg_i64(&args[2])?;
+    let invalid = || {
+        CmdError::custom(format!(
+            "ERR invalid expire time, must be >= 0 and <= {MAX_FIELD_DEADLINE_MS}"
+        ))
+    };
+    if value < 0 {
+        return Err(invalid());
+    }
+    let mut when = value.checked_mul(unit_ms).ok_or_else(invalid)?;
+    if relative {
+        when = when
+            .checked_add(crate::storage::now_ms() as i64)
+            .ok_or_else(invalid)?;
+    }
+    if when > MAX_FIELD_DEADLINE_MS {
+        return Err(invalid());
+    }
+    let (cond, fields_at) = match args.get(3) {
+        Some(a) if is(a, "NX") => (C::Nx, 4),
+        Some(a) if is(a, "XX") => (C::Xx, 4),
+        Some(a) if is(a, "GT") => (C::Gt, 4),
+        Some(a) if is(a, "LT") => (C::Lt, 4),
+        _ => (C::Always, 3),
+    };
+    let fields = fields_arg(args, fields_at)?;
+    let results = ctx
+        .storage()
+        .hexpire(ctx.db(), &args[1], &fields, when as u64, cond)?;
+    use crate::storage::types::hash::FieldExpire as F;
+    Ok(Reply::Array(
+        results
+            .into_iter()
+            .map(|r| {
+                Reply::Int(match r {
+                    F::NoField => -2,
+                    F::ConditionNotMet => 0,
+                    F::Set => 1,
+                    F::Deleted => 2,
+                })
+            })
+            .collect(),
+    ))
+}
+
+pub fn hexpire(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    hexpire_generic(ctx, args, 1000, true)
+}
+pub fn hpexpire(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    hexpire_generic(ctx, args, 1, true)
+}
+pub fn hexpireat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    hexpire_generic(ctx, args, 1000, false)
+}
+pub fn hpexpireat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    hexpire_generic(ctx, args, 1, false)
+}
+
+/// HTTL family: -2 no field, -1 no TTL, else `present(deadline_ms)`.
+fn httl_generic(
+    ctx: &mut Ctx<'_>,
+    args: &[Bytes],
+    present: impl Fn(u64) -> i64,
+) -> CmdResult<Reply> {
+    let fields = fields_arg(args, 2)?;
+    let deadlines = ctx
+        .storage()
+        .hfield_deadlines(ctx.db(), &args[1], &fields)?;
+    Ok(Reply::Array(
+        deadlines
+            .into_iter()
+            .map(|d| {
+                Reply::Int(match d {
+                    None => -2,
+                    Some(0) => -1,
+                    Some(ms) => present(ms),
+                })
+            })
+            .collect(),
+    ))
+}
+
+pub fn httl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let now = crate::storage::now_ms();
+    httl_generic(ctx, args, |ms| {
+        ((ms.saturating_sub(now) + 500) / 1000) as i64
+    })
+}
+pub fn hpttl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let now = crate::storage::now_ms();
+    httl_generic(ctx, args, |ms| ms.saturating_sub(now) as i64)
+}
+pub fn hexpiretime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    httl_generic(ctx, args, |ms| (ms / 1000) as i64)
+}
+pub fn hpexpiretime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    httl_generic(ctx, args, |ms| ms as i64)
+}
+
+pub fn hpersist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let fields = fields_arg(args, 2)?;
+    let results = ctx.storage().hpersist(ctx.db(), &args[1], &fields)?;
+    Ok(Reply::Array(results.into_iter().map(Reply::Int).collect()))
+}
+
+pub fn hgetdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let fields = fields_arg(args, 2)?;
+    let values = ctx.storage().hgetdel(ctx.db(), &args[1], &fields)?;
+    Ok(Reply::Array(
+        values.into_iter().map(Reply::bulk_opt).collect(),
+    ))
+}
+
+/// Parses one optional TTL option (EX PX EXAT PXAT, plus PERSIST or KEEPTTL when allowed)
+/// at `args[i]`; returns (deadline: None = untouched/keep, Some(0) = persist, next index).
+fn ttl_option(
+    args: &[Bytes],
+    i: usize,
+    extra: &str,
+    command: &str,
+) -> CmdResult<(Option<Option<u64>>, usize)> {
+    let Some(opt) = args.get(i) else {
+        return Ok((None, i));
+    };
+    if is(opt, extra) {
+        return Ok((Some(if extra == "PERSIST" { Some(0) } else { None }), i + 1));
+    }
+    let (unit, relative) = match opt.to_ascii_uppercase().as_slice() {
+        b"EX" => (1000, true),
+        b"PX" => (1, true),
+        b"EXAT" => (1000, false),
+        b"PXAT" => (1, false),
+        _ => return Ok((None, i)),
+    };
+    let value = args.get(i + 1).ok_or(CmdError::Syntax)?;
+    let at = super::string::deadline_ms(value, unit, relative, command)?;
+    Ok((Some(Some(at)), i + 2))
+}
+
+pub fn hgetex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let (ttl, next) = ttl_option(args, 2, "PERSIST", "hgetex")?;
+    let fields = fields_arg(args, next)?;
+    let values = ctx.storage().hgetex(
+        ctx.db(),
+        &args[1],
+        &fields,
+        ttl.flatten().or(ttl.map(|_| 0)),
+    )?;
+    Ok(Reply::Array(
+        values.into_iter().map(Reply::bulk_opt).collect(),
+    ))
+}
+
+pub fn hsetex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    use crate::storage::types::hash::FieldCondition;
+    let mut i = 2;
+    let mut cond = FieldCondition::Always;
+    let mut ttl: Option<u64> = Some(0);
+    loop {
+        let Some(a) = args.get(i) else { break };
+        if is(a, "FNX") && cond == FieldCondition::Always {
+            cond = FieldCondition::NoneExist;
+            i += 1;
+            continue;
+        }
+        if is(a, "FXX") && cond == FieldCondition::Always {
+            cond = FieldCondition::AllExist;
+            i += 1;
+            continue;
+        }
+        let (parsed, next) = ttl_option(args, i, "KEEPTTL", "hsetex")?;
+        match parsed {
+            Some(t) => {
+                ttl = t;
+                i = next;
+            }
+            None => break,
+        }
+    }
+    if !args.get(i).is_some_and(|a| is(a, "FIELDS")) {
+        return Err(CmdError::custom(
+            "ERR Mandatory argument FIELDS is missing or not at the right position",
+        ));
+    }
+    let n = args
+        .get(i + 1)
+        .and_then(|a| crate::num::parse_i64(a))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| CmdError::custom("ERR Parameter `numFields` should be greater than 0"))?;
+    let rest = &args[i + 2..];
+    if rest.len() != 2 * n as usize {
+        return Err(CmdError::custom(
+            "ERR The `numfields` parameter must match the number of arguments",
+        ));
+    }
+    let pairs: Vec<(&[u8], &[u8])> = rest
+        .chunks_exact(2)
+        .map(|c| (&c[0][..], &c[1][..]))
+        .collect();
+    let set = ctx
+        .storage()
+        .hsetex(ctx.db(), &args[1], &pairs, cond, ttl)?;
+    Ok(Reply::Int(i64::from(set)))
+}

@@ -142,6 +142,35 @@ pub fn decode_expire_key(raw: &[u8]) -> StoreResult<(u64, u16, &[u8])> {
     Ok((u64::from_be_bytes(ms), db, key))
 }
 
+/// Marks the field-expiry half of the `expire` family (deadlines are below 2^63).
+pub const FIELD_EXPIRY_BIT: u64 = 1 << 63;
+
+/// `expire` index key of a hash field:
+/// `[expire_ms | 2^63][db][slot][key_len u32][key][version u64][field]`.
+pub fn field_expire_key(
+    expire_ms: u64,
+    db: u16,
+    key: &[u8],
+    version: u64,
+    field: &[u8],
+) -> Vec<u8> {
+    let mut out = (expire_ms | FIELD_EXPIRY_BIT).to_be_bytes().to_vec();
+    out.extend_from_slice(&sub_key(db, key, version, field));
+    out
+}
+
+/// Splits a field-expiry index key into (expire_ms, db, key, version, field).
+pub fn decode_field_expire_key(raw: &[u8]) -> Option<(u64, u16, &[u8], u64, &[u8])> {
+    let ms = u64::from_be_bytes(raw.get(..8)?.try_into().ok()?) & !FIELD_EXPIRY_BIT;
+    let sub = raw.get(8..)?;
+    let db = u16::from_be_bytes(sub.get(..2)?.try_into().ok()?);
+    let key_len = u32::from_be_bytes(sub.get(4..8)?.try_into().ok()?) as usize;
+    let key = sub.get(8..8 + key_len)?;
+    let version = u64::from_be_bytes(sub.get(8 + key_len..16 + key_len)?.try_into().ok()?);
+    let field = sub.get(16 + key_len..)?;
+    Some((ms, db, key, version, field))
+}
+
 /// Internal record key: `[INTERNAL_DB][name]`.
 pub fn internal_key(name: &[u8]) -> Vec<u8> {
     let mut out = INTERNAL_DB.to_be_bytes().to_vec();
@@ -262,6 +291,18 @@ mod tests {
             vec![0, 0, 0, 0, 0, 0, 0x03, 0xE8, 0x00, 0x00, 0x13, 0xC5, b'b', b'a', b'r']
         );
         assert_eq!(decode_expire_key(&key).unwrap(), (1000, 0, &b"bar"[..]));
+    }
+
+    #[test]
+    fn golden_field_expire_key() {
+        let key = field_expire_key(1000, 0, b"h", 5, b"f");
+        let mut expected = vec![0x80, 0, 0, 0, 0, 0, 0x03, 0xE8];
+        expected.extend_from_slice(&sub_key(0, b"h", 5, b"f"));
+        assert_eq!(key, expected);
+        assert_eq!(
+            decode_field_expire_key(&key),
+            Some((1000, 0, &b"h"[..], 5, &b"f"[..]))
+        );
     }
 
     #[test]

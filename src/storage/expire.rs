@@ -5,7 +5,9 @@
 //! whose key was deleted, overwritten or given another TTL is stale and only the entry is
 //! removed. Runs under the shared global lock so it never interleaves with `FLUSHALL`.
 
-use super::encoding::{decode_expire_key, meta_key, Meta};
+use super::encoding::{
+    decode_expire_key, decode_field_expire_key, meta_key, Meta, FIELD_EXPIRY_BIT,
+};
 use super::engine::Cf;
 use super::{now_ms, Storage, WriteSet};
 use crate::error::StoreResult;
@@ -17,6 +19,31 @@ pub struct Expired {
 }
 
 impl Storage {
+    /// Reclaims up to `limit` expired hash fields from the field half of the index.
+    fn expire_fields(&self, now: u64, limit: usize) -> StoreResult<()> {
+        let start = FIELD_EXPIRY_BIT.to_be_bytes();
+        let end = ((now + 1) | FIELD_EXPIRY_BIT).to_be_bytes();
+        let mut due: Vec<Vec<u8>> = Vec::new();
+        self.engine().scan(Cf::Expire, &start, &end, |k, _| {
+            due.push(k.to_vec());
+            due.len() < limit
+        })?;
+        for index_key in due {
+            match decode_field_expire_key(&index_key) {
+                Some((when, phys, key, version, field)) => {
+                    let _lock = self.locks.lock([key]);
+                    self.reclaim_field(phys, key, version, field, when, &index_key)?;
+                }
+                None => {
+                    let mut ws = WriteSet::default();
+                    ws.batch.delete(Cf::Expire, index_key.clone());
+                    self.commit(ws)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Deletes up to `limit` due keys; returns the ones removed.
     pub fn expire_cycle(&self, limit: usize) -> StoreResult<Vec<Expired>> {
         let _global = self.global.read();
@@ -51,6 +78,7 @@ impl Storage {
             }
             self.commit(ws)?;
         }
+        self.expire_fields(now, limit)?;
         self.stats
             .expired_keys
             .fetch_add(expired.len() as u64, std::sync::atomic::Ordering::Relaxed);

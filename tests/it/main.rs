@@ -6,6 +6,7 @@ mod config;
 mod connection;
 mod differential;
 mod harness;
+mod hash_ttl;
 mod keys;
 mod model;
 mod persistence;
