@@ -429,8 +429,7 @@ pub fn hsetex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let mut i = 2;
     let mut cond = FieldCondition::Always;
     let mut ttl: Option<u64> = Some(0);
-    loop {
-        let Some(a) = args.get(i) else { break };
+    while let Some(a) = args.get(i) {
         if is(a, "FNX") && cond == FieldCondition::Always {
             cond = FieldCondition::NoneExist;
             i += 1;

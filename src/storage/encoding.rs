@@ -159,8 +159,18 @@ pub fn field_expire_key(
     out
 }
 
-/// Splits a field-expiry index key into (expire_ms, db, key, version, field).
-pub fn decode_field_expire_key(raw: &[u8]) -> Option<(u64, u16, &[u8], u64, &[u8])> {
+/// A decoded field-expiry index entry.
+#[derive(Debug, PartialEq, Eq)]
+pub struct FieldExpiry<'a> {
+    pub expire_ms: u64,
+    pub db: u16,
+    pub key: &'a [u8],
+    pub version: u64,
+    pub field: &'a [u8],
+}
+
+/// Splits a field-expiry index key into its parts.
+pub fn decode_field_expire_key(raw: &[u8]) -> Option<FieldExpiry<'_>> {
     let ms = u64::from_be_bytes(raw.get(..8)?.try_into().ok()?) & !FIELD_EXPIRY_BIT;
     let sub = raw.get(8..)?;
     let db = u16::from_be_bytes(sub.get(..2)?.try_into().ok()?);
@@ -168,7 +178,13 @@ pub fn decode_field_expire_key(raw: &[u8]) -> Option<(u64, u16, &[u8], u64, &[u8
     let key = sub.get(8..8 + key_len)?;
     let version = u64::from_be_bytes(sub.get(8 + key_len..16 + key_len)?.try_into().ok()?);
     let field = sub.get(16 + key_len..)?;
-    Some((ms, db, key, version, field))
+    Some(FieldExpiry {
+        expire_ms: ms,
+        db,
+        key,
+        version,
+        field,
+    })
 }
 
 /// Internal record key: `[INTERNAL_DB][name]`.

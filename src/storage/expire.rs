@@ -30,9 +30,9 @@ impl Storage {
         })?;
         for index_key in due {
             match decode_field_expire_key(&index_key) {
-                Some((when, phys, key, version, field)) => {
-                    let _lock = self.locks.lock([key]);
-                    self.reclaim_field(phys, key, version, field, when, &index_key)?;
+                Some(e) => {
+                    let _lock = self.locks.lock([e.key]);
+                    self.reclaim_field(e.db, e.key, e.version, e.field, e.expire_ms, &index_key)?;
                 }
                 None => {
                     let mut ws = WriteSet::default();
