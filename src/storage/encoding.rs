@@ -315,10 +315,14 @@ mod tests {
         let mut expected = vec![0x80, 0, 0, 0, 0, 0, 0x03, 0xE8];
         expected.extend_from_slice(&sub_key(0, b"h", 5, b"f"));
         assert_eq!(key, expected);
-        assert_eq!(
-            decode_field_expire_key(&key),
-            Some((1000, 0, &b"h"[..], 5, &b"f"[..]))
-        );
+        let expected = FieldExpiry {
+            expire_ms: 1000,
+            db: 0,
+            key: b"h",
+            version: 5,
+            field: b"f",
+        };
+        assert_eq!(decode_field_expire_key(&key), Some(expected));
     }
 
     #[test]
