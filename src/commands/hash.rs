@@ -225,19 +225,24 @@ pub fn parse_scan_args(args: &[Bytes], allow_novalues: bool) -> CmdResult<ScanAr
 
 pub fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let scan = parse_scan_args(args, true)?;
-    let all = ctx.storage().hgetall(ctx.db(), &args[1])?;
-    let (page, next) = super::set::scan_page(ctx, all, &scan);
-    let items = page.into_iter().flat_map(|(f, v)| {
-        if scan.novalues {
-            vec![Reply::bulk(f)]
-        } else {
-            vec![Reply::bulk(f), Reply::bulk(v)]
-        }
-    });
-    Ok(Reply::Array(vec![
-        Reply::bulk(next.to_string()),
-        Reply::Array(items.collect()),
-    ]))
+    let now = crate::storage::now_ms();
+    super::set::scan_collection(
+        ctx,
+        &args[1],
+        crate::storage::encoding::KeyType::Hash,
+        &scan,
+        |f, raw| {
+            let (value, expire) = crate::storage::types::hash::decode_field(&raw).ok()?;
+            if expire != 0 && expire <= now {
+                return None;
+            }
+            Some(if scan.novalues {
+                vec![Reply::bulk(f)]
+            } else {
+                vec![Reply::bulk(f), Reply::bulk(value)]
+            })
+        },
+    )
 }
 
 /// Parses `FIELDS numfields field [field ...]` starting at `args[at]`, which must run to the

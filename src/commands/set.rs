@@ -195,49 +195,53 @@ pub fn sintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     Ok(Reply::Int(if limit > 0 { n.min(limit) } else { n } as i64))
 }
 
-/// One page of a collection scan: sorted items after the cursor's position, filtered by
-/// MATCH on the first element; returns the page and the next cursor (0 when done).
-pub fn scan_page<V>(
+/// One page of HSCAN/SSCAN/ZSCAN: the members after the cursor's position, filtered by
+/// MATCH; `decode` turns a raw entry into its reply items (or `None` to skip it, e.g. an
+/// expired hash field). Returns the items and the next cursor (0 when done).
+pub fn scan_collection(
     ctx: &Ctx<'_>,
-    items: Vec<(Vec<u8>, V)>,
+    key: &[u8],
+    kind: crate::storage::encoding::KeyType,
     scan: &ScanArgs,
-) -> (Vec<(Vec<u8>, V)>, u64) {
+    mut decode: impl FnMut(Vec<u8>, Vec<u8>) -> Option<Vec<Reply>>,
+) -> CmdResult<Reply> {
     let resume = if scan.cursor == 0 {
         None
     } else {
         ctx.state.scan_cursors.load(scan.cursor)
     };
-    let mut page = Vec::new();
-    let mut visited = 0;
-    let mut last = None;
-    for (k, v) in items {
-        if resume.as_ref().is_some_and(|r| k <= *r) {
+    let page = ctx
+        .storage()
+        .coll_scan_page(ctx.db(), key, kind, resume.as_deref(), scan.count)?;
+    let mut items = Vec::new();
+    for (member, value) in page.entries {
+        if scan
+            .pattern
+            .as_ref()
+            .is_some_and(|p| !glob_match(p, &member))
+        {
             continue;
         }
-        if visited == scan.count {
-            let next = last.map_or(0, |l| ctx.state.scan_cursors.save(l));
-            return (page, next);
-        }
-        visited += 1;
-        last = Some(k.clone());
-        if scan.pattern.as_ref().is_none_or(|p| glob_match(p, &k)) {
-            page.push((k, v));
+        if let Some(replies) = decode(member, value) {
+            items.extend(replies);
         }
     }
-    (page, 0)
+    let next = page
+        .resume_after
+        .map_or(0, |p| ctx.state.scan_cursors.save(p));
+    Ok(Reply::Array(vec![
+        Reply::bulk(next.to_string()),
+        Reply::Array(items),
+    ]))
 }
 
 pub fn sscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let scan = parse_scan_args(args, false)?;
-    let all: Vec<(Vec<u8>, ())> = ctx
-        .storage()
-        .smembers(ctx.db(), &args[1])?
-        .into_iter()
-        .map(|m| (m, ()))
-        .collect();
-    let (page, next) = scan_page(ctx, all, &scan);
-    Ok(Reply::Array(vec![
-        Reply::bulk(next.to_string()),
-        Reply::bulks(page.into_iter().map(|(m, _)| m)),
-    ]))
+    scan_collection(
+        ctx,
+        &args[1],
+        crate::storage::encoding::KeyType::Set,
+        &scan,
+        |m, _| Some(vec![Reply::bulk(m)]),
+    )
 }

@@ -706,14 +706,17 @@ pub fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 
 pub fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let scan = super::hash::parse_scan_args(args, false)?;
-    let mut all = ctx.storage().zall(ctx.db(), &args[1])?;
-    all.sort_by(|a, b| a.0.cmp(&b.0));
-    let (page, next) = super::set::scan_page(ctx, all, &scan);
-    let items = page
-        .into_iter()
-        .flat_map(|(m, s)| [Reply::bulk(m), Reply::bulk(crate::num::format_double(s))]);
-    Ok(Reply::Array(vec![
-        Reply::bulk(next.to_string()),
-        Reply::Array(items.collect()),
-    ]))
+    super::set::scan_collection(
+        ctx,
+        &args[1],
+        crate::storage::encoding::KeyType::ZSet,
+        &scan,
+        |m, raw| {
+            let score = f64::from_be_bytes(raw.as_slice().try_into().ok()?);
+            Some(vec![
+                Reply::bulk(m),
+                Reply::bulk(crate::num::format_double(score)),
+            ])
+        },
+    )
 }

@@ -225,3 +225,61 @@ impl Storage {
         Ok(out)
     }
 }
+
+/// One page of a collection scan (HSCAN/SSCAN/ZSCAN): raw `data` entries in member order.
+pub struct SubPage {
+    pub entries: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Member to resume after; `None` when the collection is exhausted.
+    pub resume_after: Option<Vec<u8>>,
+}
+
+impl Storage {
+    /// Reads up to `count` members of the collection at `key` after `after`, in order, so a
+    /// scan costs O(count) per page whatever the collection's size.
+    pub fn coll_scan_page(
+        &self,
+        db: usize,
+        key: &[u8],
+        kind: KeyType,
+        after: Option<&[u8]>,
+        count: usize,
+    ) -> StoreResult<SubPage> {
+        let Some(c) = self.coll(db, key, kind)? else {
+            return Ok(SubPage {
+                entries: Vec::new(),
+                resume_after: None,
+            });
+        };
+        let from = after.map(|a| {
+            let mut f = a.to_vec();
+            f.push(0);
+            f
+        });
+        let mut entries = Vec::new();
+        let mut more = false;
+        self.sub_scan(
+            Cf::Data,
+            db,
+            key,
+            c.version,
+            from.as_deref().unwrap_or(&[]),
+            |k, v| {
+                if entries.len() == count {
+                    more = true;
+                    return false;
+                }
+                entries.push((k.to_vec(), v.to_vec()));
+                true
+            },
+        )?;
+        let resume_after = if more {
+            entries.last().map(|(k, _)| k.clone())
+        } else {
+            None
+        };
+        Ok(SubPage {
+            entries,
+            resume_after,
+        })
+    }
+}
