@@ -169,8 +169,23 @@ impl Storage {
             let mut coll = Coll::decode(&value)?;
             let old_version = coll.version;
             coll.version = self.next_version()?;
+            let dst_phys = self.phys(dst_db);
             for cf in [Cf::Data, Cf::ZScore, Cf::Stream] {
                 for (sub, val) in self.sub_all(cf, src_db, src, old_version)? {
+                    if value.kind == KeyType::Hash && cf == Cf::Data {
+                        // Fields with a TTL keep it, and their entry in the expiry index.
+                        let (_, expire) = crate::storage::types::hash::decode_field(&val)?;
+                        if expire != 0 {
+                            let index = encoding::field_expire_key(
+                                expire,
+                                dst_phys,
+                                dst,
+                                coll.version,
+                                &sub,
+                            );
+                            ws.batch.put(Cf::Expire, index, Vec::new());
+                        }
+                    }
                     self.stage_sub_put(&mut ws, cf, dst_db, dst, coll.version, &sub, &val);
                 }
             }

@@ -306,7 +306,9 @@ fn scan_all(r: &mut Raw, cmd: &str, key: &str, count: &str) -> Vec<String> {
     let mut cursor = "0".to_string();
     let mut out = Vec::new();
     loop {
-        let V::Array(parts) = r.cmd(&[cmd, key, &cursor, "COUNT", count]) else { panic!() };
+        let V::Array(parts) = r.cmd(&[cmd, key, &cursor, "COUNT", count]) else {
+            panic!()
+        };
         cursor = parts[0].text();
         let V::Array(items) = &parts[1] else { panic!() };
         out.extend(items.iter().map(V::text));
@@ -338,12 +340,22 @@ fn collection_scans_visit_every_member_once() {
     assert_eq!(fields.len(), 2000);
     assert!(h.chunks(2).all(|p| p[1] == p[0].replacen('f', "v", 1)));
     let members = scan_all(&mut r, "SSCAN", "s", "50");
-    assert_eq!(members.iter().collect::<std::collections::HashSet<_>>().len(), 2000);
+    assert_eq!(
+        members
+            .iter()
+            .collect::<std::collections::HashSet<_>>()
+            .len(),
+        2000
+    );
     assert_eq!(members.len(), 2000);
     let z = scan_all(&mut r, "ZSCAN", "z", "300");
     assert_eq!(z.len(), 4000);
     assert!(z.chunks(2).all(|p| p[0] == format!("m{}", p[1])));
-    let V::Array(parts) = r.cmd(&["HSCAN", "h", "0", "COUNT", "5000", "MATCH", "f1??", "NOVALUES"]) else { panic!() };
+    let V::Array(parts) = r.cmd(&[
+        "HSCAN", "h", "0", "COUNT", "5000", "MATCH", "f1??", "NOVALUES",
+    ]) else {
+        panic!()
+    };
     let V::Array(items) = &parts[1] else { panic!() };
     assert_eq!(items.len(), 100);
 }
@@ -365,15 +377,26 @@ fn random_member_commands_respect_counts() {
     assert_eq!(distinct(&r.cmd(&["SRANDMEMBER", "s", "-20"])).0, 20);
     assert_eq!(distinct(&r.cmd(&["HRANDFIELD", "h", "2"])), (2, 2));
     assert_eq!(distinct(&r.cmd(&["HRANDFIELD", "h", "-7"])).0, 7);
-    let V::Array(with_values) = r.cmd(&["HRANDFIELD", "h", "3", "WITHVALUES"]) else { panic!() };
+    let V::Array(with_values) = r.cmd(&["HRANDFIELD", "h", "3", "WITHVALUES"]) else {
+        panic!()
+    };
     assert_eq!(with_values.len(), 6);
-    assert!(with_values.chunks(2).all(|p| matches!((p[0].text().as_str(), p[1].text().as_str()), ("a", "1") | ("b", "2") | ("c", "3"))));
-    let V::Array(z) = r.cmd(&["ZRANDMEMBER", "z", "-5", "WITHSCORES"]) else { panic!() };
+    assert!(with_values.chunks(2).all(|p| matches!(
+        (p[0].text().as_str(), p[1].text().as_str()),
+        ("a", "1") | ("b", "2") | ("c", "3")
+    )));
+    let V::Array(z) = r.cmd(&["ZRANDMEMBER", "z", "-5", "WITHSCORES"]) else {
+        panic!()
+    };
     assert_eq!(z.len(), 10);
     assert!(matches!(r.cmd(&["SRANDMEMBER", "s"]), V::Bulk(_)));
     assert_eq!(distinct(&r.cmd(&["SPOP", "s", "2"])), (2, 2));
     assert_eq!(r.cmd(&["SCARD", "s"]), V::Int(3));
     assert!(matches!(r.cmd(&["SPOP", "s"]), V::Bulk(_)));
     assert_eq!(distinct(&r.cmd(&["SPOP", "s", "10"])), (2, 2));
-    assert_eq!(r.cmd(&["EXISTS", "s"]), V::Int(0), "a set emptied by SPOP no longer exists");
+    assert_eq!(
+        r.cmd(&["EXISTS", "s"]),
+        V::Int(0),
+        "a set emptied by SPOP no longer exists"
+    );
 }

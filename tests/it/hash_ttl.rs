@@ -217,3 +217,22 @@ fn hgetdel_hgetex_hsetex() {
         "ERR invalid expire time in 'hgetex' command"
     );
 }
+
+#[test]
+fn copied_and_renamed_hashes_keep_field_ttls_and_their_reclamation() {
+    let s = Server::start();
+    let mut r = s.raw();
+    r.cmd(&["HSET", "h", "keep", "1", "gone", "2"]);
+    r.cmd(&["HPEXPIRE", "h", "300", "FIELDS", "1", "gone"]);
+    assert_eq!(r.cmd(&["COPY", "h", "copy"]), V::Int(1));
+    assert_eq!(r.cmd(&["RENAME", "h", "renamed"]), V::Status("OK".into()));
+    for key in ["copy", "renamed"] {
+        assert!(
+            matches!(r.cmd(&["HPTTL", key, "FIELDS", "1", "gone"]), V::Array(ref v) if matches!(v[0], V::Int(1..=300)))
+        );
+    }
+    eventually("copied field reclaimed", Duration::from_secs(10), || {
+        let mut c = s.raw();
+        c.cmd(&["HLEN", "copy"]) == V::Int(1) && c.cmd(&["HLEN", "renamed"]) == V::Int(1)
+    });
+}
