@@ -34,7 +34,7 @@ pub struct ClientInfo {
     pub resp: AtomicU8,
     /// Milliseconds since `created` of the last command.
     pub last_active_ms: AtomicU64,
-    pub last_cmd: Mutex<String>,
+    pub last_cmd: Mutex<&'static str>,
     pub no_evict: AtomicBool,
     pub no_touch: AtomicBool,
     killed: AtomicBool,
@@ -194,7 +194,7 @@ impl ClientRegistry {
             db: AtomicUsize::new(0),
             resp: AtomicU8::new(2),
             last_active_ms: AtomicU64::new(0),
-            last_cmd: Mutex::new("NULL".to_string()),
+            last_cmd: Mutex::new("NULL"),
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
             killed: AtomicBool::new(false),

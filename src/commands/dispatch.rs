@@ -34,19 +34,19 @@ fn unknown_command(args: &[Bytes]) -> CmdError {
 pub fn resolve(
     state: &ServerState,
     args: &[Bytes],
-) -> Result<(&'static Command, String), CmdError> {
+) -> Result<(&'static Command, &'static str), CmdError> {
     let cmd = state
         .commands
         .lookup(&args[0])
         .ok_or_else(|| unknown_command(args))?;
     if cmd.subcommands.is_empty() || (args.len() == 1 && cmd.handler.is_some()) {
-        return Ok((cmd, cmd.name.to_string()));
+        return Ok((cmd, cmd.name));
     }
     if args.len() == 1 {
         return Err(CmdError::WrongArity(cmd.name.to_string()));
     }
     match cmd.find_sub(&args[1]) {
-        Some(sub) => Ok((sub, format!("{}|{}", cmd.name, sub.name))),
+        Some(sub) => Ok((sub, state.commands.full_name(sub))),
         None => Err(CmdError::UnknownSubcommand {
             cmd: cmd.name.to_ascii_uppercase(),
             sub: String::from_utf8_lossy(&args[1][..args[1].len().min(128)]).into_owned(),
@@ -96,15 +96,15 @@ fn run(state: &ServerState, client: &mut ClientState, args: &[Bytes], locking: L
         Ok(found) => found,
         Err(e) => return rejected(client, None, e),
     };
-    let stats = state.commands.stats(&full_name);
+    let stats = state.commands.stats(full_name);
     if !cmd.arity_ok(args.len()) {
-        return rejected(client, stats, CmdError::WrongArity(full_name));
+        return rejected(client, stats, CmdError::WrongArity(full_name.to_string()));
     }
     if !client.authenticated && !cmd.has(flags::NO_AUTH) {
         return rejected(client, stats, CmdError::NoAuth);
     }
     let Some(handler) = cmd.handler else {
-        return Reply::Error(CmdError::WrongArity(full_name).to_wire());
+        return Reply::Error(CmdError::WrongArity(full_name.to_string()).to_wire());
     };
     if locking == Locking::Take
         && client.multi.is_some()
@@ -124,7 +124,7 @@ fn run(state: &ServerState, client: &mut ClientState, args: &[Bytes], locking: L
     }
 
     client.info.touch();
-    *client.info.last_cmd.lock() = full_name.clone();
+    *client.info.last_cmd.lock() = full_name;
     let started = Instant::now();
     let key_args = keys_of(cmd, args);
     let result = {

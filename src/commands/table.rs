@@ -795,7 +795,10 @@ pub struct CommandStats {
 /// The lookup map built from [`COMMANDS`] with `rename-command` applied.
 pub struct CommandTable {
     by_name: HashMap<Vec<u8>, &'static Command>,
-    stats: HashMap<String, CommandStats>,
+    /// Full names (`get`, `client|list`) by command address, built once so dispatch never
+    /// formats a name per call.
+    full_names: HashMap<usize, &'static str>,
+    stats: HashMap<&'static str, CommandStats>,
 }
 
 impl CommandTable {
@@ -812,13 +815,18 @@ impl CommandTable {
             }
         }
         let mut stats = HashMap::new();
+        let mut full_names = HashMap::new();
         for c in COMMANDS {
-            stats.insert(c.name.to_string(), CommandStats::default());
+            stats.insert(c.name, CommandStats::default());
+            full_names.insert(c as *const Command as usize, c.name);
             for s in c.subcommands {
-                stats.insert(format!("{}|{}", c.name, s.name), CommandStats::default());
+                // A fixed, small set built once per process.
+                let name: &'static str = Box::leak(format!("{}|{}", c.name, s.name).into_boxed_str());
+                stats.insert(name, CommandStats::default());
+                full_names.insert(s as *const Command as usize, name);
             }
         }
-        CommandTable { by_name, stats }
+        CommandTable { by_name, full_names, stats }
     }
 
     /// Case-insensitive lookup without allocating for ordinary command names.
@@ -849,6 +857,11 @@ impl CommandTable {
         self.stats.get(full_name)
     }
 
+    /// The full name of a command or subcommand from the table.
+    pub fn full_name(&self, cmd: &'static Command) -> &'static str {
+        self.full_names.get(&(cmd as *const Command as usize)).copied().unwrap_or(cmd.name)
+    }
+
     pub fn all_stats(&self) -> Vec<(&str, &CommandStats)> {
         let mut all: Vec<_> = self
             .stats
@@ -856,7 +869,7 @@ impl CommandTable {
             .filter(|(_, s)| {
                 s.calls.load(Ordering::Relaxed) > 0 || s.rejected.load(Ordering::Relaxed) > 0
             })
-            .map(|(n, s)| (n.as_str(), s))
+            .map(|(n, s)| (*n, s))
             .collect();
         all.sort_by(|a, b| a.0.cmp(b.0));
         all
@@ -874,7 +887,7 @@ impl CommandTable {
 
 /// Resolves the keys of a full argument vector for `COMMAND GETKEYS` and locking.
 pub fn keys_of<'a>(cmd: &Command, args: &'a [Bytes]) -> Vec<&'a [u8]> {
-    cmd.key_positions(args.len())
+    cmd.key_positions_in(args)
         .into_iter()
         .map(|i| &args[i][..])
         .collect()

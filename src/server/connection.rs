@@ -154,13 +154,17 @@ impl Conn {
 
     /// Syncs the WAL if required, then writes the buffered replies; false on failure.
     async fn flush(&mut self) -> bool {
-        if self.state.fsync_always.load(Ordering::Relaxed) {
-            let state = &self.state;
-            if let Err(e) = tokio::task::block_in_place(|| state.storage.sync_committed()) {
-                // Never acknowledge what may not be durable.
-                tracing::error!("WAL sync failed: {e}");
-                return false;
-            }
+        let state = &self.state;
+        let durable = if state.fsync_always.load(Ordering::Relaxed) {
+            tokio::task::block_in_place(|| state.storage.sync_committed())
+        } else {
+            // The batch's writes reach the OS before its replies leave.
+            state.storage.engine().flush_wal_buffer()
+        };
+        if let Err(e) = durable {
+            // Never acknowledge what may not be durable.
+            tracing::error!("WAL write failed: {e}");
+            return false;
         }
         if self.output.is_empty() {
             return true;

@@ -108,3 +108,31 @@ fn exec_is_atomic_with_respect_to_other_clients() {
     }
     writer.join().unwrap();
 }
+
+#[test]
+fn numkeys_and_store_commands_lock_and_touch_their_keys() {
+    let s = Server::start();
+    let mut a = s.raw();
+    let mut b = s.raw();
+    a.cmd(&["ZADD", "z1", "1", "m"]);
+    a.cmd(&["RPUSH", "l", "3", "1", "2"]);
+    for (watched, write) in [
+        ("dst", vec!["ZUNIONSTORE", "dst", "1", "z1"]),
+        ("sorted", vec!["SORT", "l", "STORE", "sorted"]),
+        ("l", vec!["LMPOP", "1", "l", "LEFT"]),
+    ] {
+        a.cmd(&["WATCH", watched]);
+        b.cmd(&write);
+        a.cmd(&["MULTI"]);
+        a.cmd(&["PING"]);
+        assert_eq!(a.cmd(&["EXEC"]), V::NilArray, "{write:?} must touch {watched}");
+    }
+    assert_eq!(
+        a.cmd(&["COMMAND", "GETKEYS", "ZUNIONSTORE", "dst", "2", "a", "b"]),
+        V::Array(vec![V::bulk("dst"), V::bulk("a"), V::bulk("b")])
+    );
+    assert_eq!(
+        a.cmd(&["COMMAND", "GETKEYS", "SORT", "l", "STORE", "out"]),
+        V::Array(vec![V::bulk("l"), V::bulk("out")])
+    );
+}

@@ -1,0 +1,264 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark: Strata against redis-server, on this machine, in one run.
+
+Starts both servers on loopback with matched durability (appendonly + appendfsync everysec;
+the `always` scenario switches both with CONFIG SET), drives them alternately with
+redis-benchmark, repeats each pair, and prints a table of medians: ops/s for both, the ratio
+Strata/Redis, and p50/p99 latency. The table is also written to benches/results/latest.md.
+
+Usage: python3 benches/harness.py [--repeats 3] [--requests 100000] [--dataset-keys 1000000]
+Requires redis-server and redis-benchmark (scripts/setup.sh installs them) and a built
+release binary of strata (found through $STRATA_BIN or the default target directory).
+"""
+
+import argparse
+import csv
+import datetime
+import io
+import os
+import platform
+import queue
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def strata_binary():
+    if os.environ.get("STRATA_BIN"):
+        return os.environ["STRATA_BIN"]
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/strata-target"))
+    return os.path.join(target, "release", "strata")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ping(port, deadline=60.0):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.02)
+    raise RuntimeError(f"server on port {port} did not answer PING")
+
+
+class Server:
+    def __init__(self, kind, data_dir, fsync="everysec"):
+        self.kind = kind
+        self.data_dir = data_dir
+        self.fsync = fsync
+        self.proc = None
+        self.port = None
+        self.startup_seconds = None
+
+    def start(self):
+        os.makedirs(self.data_dir, exist_ok=True)
+        began = time.monotonic()
+        if self.kind == "redis":
+            self.port = free_port()
+            self.proc = subprocess.Popen(
+                ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.data_dir,
+                 "--save", "", "--appendonly", "yes", "--appendfsync", self.fsync],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        else:
+            self.proc = subprocess.Popen(
+                [strata_binary(), "server", "--port", "0", "--bind", "127.0.0.1", "--dir", self.data_dir,
+                 "--appendfsync", self.fsync],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            lines = queue.Queue()
+            threading.Thread(target=lambda: [lines.put(l) for l in self.proc.stdout], daemon=True).start()
+            while True:
+                line = lines.get(timeout=120)
+                if "listening on " in line:
+                    self.port = int(line.split("listening on ", 1)[1].split()[0].rsplit(":", 1)[1])
+                    break
+        wait_ping(self.port)
+        self.startup_seconds = time.monotonic() - began
+        return self
+
+    def cli(self, *args):
+        return subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True,
+                              timeout=600).stdout.strip()
+
+    def rss_bytes(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.cli("SHUTDOWN", "NOSAVE")
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def run_benchmark(port, test, clients, pipeline, size, requests, keyspace=100000):
+    cmd = ["redis-benchmark", "-p", str(port), "-c", str(clients), "-n", str(requests), "-P", str(pipeline),
+           "-d", str(size), "-r", str(keyspace), "--csv", "-q"]
+    if test.startswith("MSET"):
+        cmd += ["-t", "mset"]
+    elif " " in test:
+        cmd += test.split()
+    else:
+        cmd += ["-t", test.lower()]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900).stdout
+    rows = [r for r in csv.reader(io.StringIO(out)) if r and r[0] != "test"]
+    if not rows:
+        raise RuntimeError(f"redis-benchmark gave no result for {test}: {out!r}")
+    row = rows[-1]
+    return {"rps": float(row[1]), "p50": float(row[4]), "p99": float(row[6])}
+
+
+SCENARIOS = [
+    # (label, redis-benchmark test, clients, pipeline, value size)
+    ("GET 64B P1", "get", 50, 1, 64),
+    ("SET 64B P1", "set", 50, 1, 64),
+    ("GET 64B P16", "get", 50, 16, 64),
+    ("SET 64B P16", "set", 50, 16, 64),
+    ("GET 1KB P1", "get", 50, 1, 1024),
+    ("SET 1KB P1", "set", 50, 1, 1024),
+    ("GET 1KB P16", "get", 50, 16, 1024),
+    ("SET 1KB P16", "set", 50, 16, 1024),
+    ("INCR P1", "incr", 50, 1, 64),
+    ("LPUSH P1", "lpush", 50, 1, 64),
+    ("LPOP P1", "lpop", 50, 1, 64),
+    ("LRANGE_100 P1", "lrange_100", 50, 1, 64),
+    ("HSET P1", "hset", 50, 1, 64),
+    ("SADD P1", "sadd", 50, 1, 64),
+    ("ZADD P1", "zadd", 50, 1, 64),
+    ("MSET(10) P1", "MSET", 50, 1, 64),
+]
+
+
+def median_run(servers, scenario, repeats, requests):
+    label, test, clients, pipeline, size = scenario
+    results = {name: [] for name in servers}
+    n = requests * (4 if pipeline > 1 else 1)
+    for _ in range(repeats):
+        for name, server in servers.items():  # alternate: redis, strata, redis, strata...
+            results[name].append(run_benchmark(server.port, test, clients, pipeline, size, n))
+    med = {name: {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99")}
+           for name, runs in results.items()}
+    return label, med
+
+
+def machine_description():
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    redis_version = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.strip()
+    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, {platform.system()} {platform.release()}; {redis_version}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=100000)
+    parser.add_argument("--dataset-keys", type=int, default=1000000,
+                        help="keys loaded for the start-up time and RSS figures (0 skips them)")
+    args = parser.parse_args()
+    for tool in ("redis-server", "redis-benchmark", "redis-cli"):
+        if not shutil.which(tool):
+            subprocess.run([os.path.join(ROOT, "scripts", "setup.sh")], check=True)
+            break
+    if not os.path.exists(strata_binary()):
+        subprocess.run(["cargo", "build", "--release", "--bin", "strata"], cwd=ROOT, check=True)
+
+    rows = []
+    extra = []
+    with tempfile.TemporaryDirectory() as tmp:
+        servers = {"redis": Server("redis", os.path.join(tmp, "redis")).start(),
+                   "strata": Server("strata", os.path.join(tmp, "strata")).start()}
+        try:
+            for scenario in SCENARIOS:
+                label, med = median_run(servers, scenario, args.repeats, args.requests)
+                rows.append((label, med))
+                print(f"{label:16} redis {med['redis']['rps']:>10.0f}  strata {med['strata']['rps']:>10.0f}  "
+                      f"ratio {med['strata']['rps'] / med['redis']['rps']:.2f}", flush=True)
+            for s in servers.values():
+                s.cli("CONFIG", "SET", "appendfsync", "always")
+            label, med = median_run(servers, ("SET 64B P1 always", "set", 50, 1, 64), args.repeats,
+                                    args.requests // 4)
+            rows.append((label, med))
+            print(f"{label:16} redis {med['redis']['rps']:>10.0f}  strata {med['strata']['rps']:>10.0f}  "
+                  f"ratio {med['strata']['rps'] / med['redis']['rps']:.2f}", flush=True)
+            for s in servers.values():
+                s.cli("CONFIG", "SET", "appendfsync", "everysec")
+
+            if args.dataset_keys:
+                keys = args.dataset_keys
+                for s in servers.values():
+                    s.cli("FLUSHALL")
+                    subprocess.run(["redis-benchmark", "-p", str(s.port), "-t", "set", "-n", str(keys), "-r",
+                                    str(keys * 10), "-P", "64", "-c", "20", "-d", "64", "-q"],
+                                   capture_output=True, timeout=1800)
+                    # Keys created with -r are random: report per actual key.
+                    s.keys = int(s.cli("DBSIZE") or 0)
+                for name, s in servers.items():
+                    extra.append(f"RSS with {s.keys:,} keys of 64 B: {name} "
+                                 f"{s.rss_bytes() / 2**20:.0f} MiB ({s.rss_bytes() / max(s.keys, 1) * 1e6 / 2**20:.0f} MiB per million keys)")
+                for name, s in servers.items():
+                    s.stop()
+                    s.start()
+                    loaded = s.cli("DBSIZE")
+                    extra.append(f"Start-up with {int(loaded):,} keys: {name} {s.startup_seconds:.2f} s "
+                                 "(process start to first PONG)")
+        finally:
+            for s in servers.values():
+                s.stop()
+
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# Strata vs Redis, side by side",
+        "",
+        f"Run {date} on {machine_description()}.",
+        f"redis-benchmark, 50 clients, random keys over 100,000, median of {args.repeats} alternating runs; "
+        "both servers with appendonly and appendfsync everysec unless the scenario says `always`.",
+        "",
+        "| scenario | Redis ops/s | Strata ops/s | ratio | Redis p50/p99 ms | Strata p50/p99 ms |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for label, med in rows:
+        r, s = med["redis"], med["strata"]
+        lines.append(f"| {label} | {r['rps']:.0f} | {s['rps']:.0f} | {s['rps'] / r['rps']:.2f} | "
+                     f"{r['p50']:.3f}/{r['p99']:.3f} | {s['p50']:.3f}/{s['p99']:.3f} |")
+    if extra:
+        lines += ["", *[f"- {e}" for e in extra]]
+    lines += ["", "Not measured yet: the zipfian 80/20 mix over a dataset 10x `maxmemory` needs the hot tier."]
+    table = "\n".join(lines) + "\n"
+    os.makedirs(os.path.join(ROOT, "benches", "results"), exist_ok=True)
+    with open(os.path.join(ROOT, "benches", "results", "latest.md"), "w") as f:
+        f.write(table)
+    print()
+    print(table)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
