@@ -821,12 +821,17 @@ impl CommandTable {
             full_names.insert(c as *const Command as usize, c.name);
             for s in c.subcommands {
                 // A fixed, small set built once per process.
-                let name: &'static str = Box::leak(format!("{}|{}", c.name, s.name).into_boxed_str());
+                let name: &'static str =
+                    Box::leak(format!("{}|{}", c.name, s.name).into_boxed_str());
                 stats.insert(name, CommandStats::default());
                 full_names.insert(s as *const Command as usize, name);
             }
         }
-        CommandTable { by_name, full_names, stats }
+        CommandTable {
+            by_name,
+            full_names,
+            stats,
+        }
     }
 
     /// Case-insensitive lookup without allocating for ordinary command names.
@@ -859,7 +864,10 @@ impl CommandTable {
 
     /// The full name of a command or subcommand from the table.
     pub fn full_name(&self, cmd: &'static Command) -> &'static str {
-        self.full_names.get(&(cmd as *const Command as usize)).copied().unwrap_or(cmd.name)
+        self.full_names
+            .get(&(cmd as *const Command as usize))
+            .copied()
+            .unwrap_or(cmd.name)
     }
 
     pub fn all_stats(&self) -> Vec<(&str, &CommandStats)> {

@@ -258,7 +258,11 @@ impl Engine {
                 Op::DeleteRange(cf, from, to) => wb.delete_range_cf(self.handle(cf)?, from, to),
             }
         }
-        let wo = if self.wal_enabled.load(Ordering::Relaxed) { &self.write_wal } else { &self.write_no_wal };
+        let wo = if self.wal_enabled.load(Ordering::Relaxed) {
+            &self.write_wal
+        } else {
+            &self.write_no_wal
+        };
         self.db.write_opt(wb, wo).map_err(engine_err)
     }
 

@@ -125,7 +125,11 @@ fn numkeys_and_store_commands_lock_and_touch_their_keys() {
         b.cmd(&write);
         a.cmd(&["MULTI"]);
         a.cmd(&["PING"]);
-        assert_eq!(a.cmd(&["EXEC"]), V::NilArray, "{write:?} must touch {watched}");
+        assert_eq!(
+            a.cmd(&["EXEC"]),
+            V::NilArray,
+            "{write:?} must touch {watched}"
+        );
     }
     assert_eq!(
         a.cmd(&["COMMAND", "GETKEYS", "ZUNIONSTORE", "dst", "2", "a", "b"]),

@@ -1,0 +1,122 @@
+//! Criterion micro-benchmarks of the hot path's pieces: RESP parsing and encoding, key
+//! encoding, and typed storage operations on a temporary RocksDB. Run with `cargo bench`.
+
+use std::hint::black_box;
+
+use bytes::BytesMut;
+use criterion::{criterion_group, criterion_main, Criterion};
+
+use strata::protocol::{parse_command, Limits, Reply};
+use strata::storage::encoding::{meta_key, sub_key, KeyType, Meta};
+use strata::storage::engine::EngineOptions;
+use strata::storage::types::string::{SetCondition, TtlChange};
+use strata::storage::Storage;
+
+fn resp(c: &mut Criterion) {
+    let frame = b"*3\r\n$3\r\nSET\r\n$16\r\nkey:000000001234\r\n$64\r\nxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n";
+    c.bench_function("resp/parse_set", |b| {
+        b.iter(|| {
+            let mut buf = BytesMut::from(&frame[..]);
+            black_box(parse_command(&mut buf, Limits::default()).unwrap());
+        })
+    });
+    let mut pipeline = Vec::new();
+    for _ in 0..16 {
+        pipeline.extend_from_slice(frame);
+    }
+    c.bench_function("resp/parse_pipeline_16", |b| {
+        b.iter(|| {
+            let mut buf = BytesMut::from(&pipeline[..]);
+            while let Some(args) = parse_command(&mut buf, Limits::default()).unwrap() {
+                black_box(args);
+            }
+        })
+    });
+    let reply = Reply::Array((0..10).map(|i| Reply::bulk(format!("value-{i}"))).collect());
+    c.bench_function("resp/encode_array_10", |b| {
+        let mut out = BytesMut::with_capacity(4096);
+        b.iter(|| {
+            out.clear();
+            reply.encode(&mut out, false);
+            black_box(&out);
+        })
+    });
+}
+
+fn encoding(c: &mut Criterion) {
+    c.bench_function("encoding/meta_key", |b| {
+        b.iter(|| black_box(meta_key(3, black_box(b"user:1000:profile"))))
+    });
+    c.bench_function("encoding/sub_key", |b| {
+        b.iter(|| {
+            black_box(sub_key(
+                3,
+                black_box(b"user:1000:profile"),
+                42,
+                black_box(b"field"),
+            ))
+        })
+    });
+    let meta = Meta {
+        kind: KeyType::String,
+        expire_ms: 0,
+        body: vec![b'x'; 64],
+    };
+    let raw = meta.encode();
+    c.bench_function("encoding/meta_decode", |b| {
+        b.iter(|| black_box(Meta::decode(black_box(&raw)).unwrap()))
+    });
+}
+
+fn storage(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let st = Storage::open(dir.path(), 16, &EngineOptions::default()).unwrap();
+    let value = vec![b'v'; 64];
+    for i in 0..10_000 {
+        let key = format!("key:{i}");
+        st.set_string(
+            0,
+            key.as_bytes(),
+            &value,
+            SetCondition::Always,
+            TtlChange::Clear,
+            false,
+        )
+        .unwrap();
+    }
+    let mut i = 0u64;
+    c.bench_function("storage/set_string", |b| {
+        b.iter(|| {
+            i += 1;
+            let key = format!("key:{}", i % 10_000);
+            st.set_string(
+                0,
+                key.as_bytes(),
+                &value,
+                SetCondition::Always,
+                TtlChange::Clear,
+                false,
+            )
+            .unwrap();
+        })
+    });
+    c.bench_function("storage/get_string", |b| {
+        b.iter(|| {
+            i += 1;
+            let key = format!("key:{}", i % 10_000);
+            black_box(st.get_string(0, key.as_bytes()).unwrap());
+        })
+    });
+    c.bench_function("storage/hset_hget", |b| {
+        b.iter(|| {
+            i += 1;
+            let field = format!("f{}", i % 100);
+            st.hset(0, b"bench:hash", &[(field.as_bytes(), b"v")], false)
+                .unwrap();
+            black_box(st.hget(0, b"bench:hash", field.as_bytes()).unwrap());
+        })
+    });
+}
+
+criterion_group!(benches, resp, encoding, storage);
+criterion_main!(benches);
