@@ -104,6 +104,12 @@ pub static DIRECTIVES: &[Directive] = &[
     // Like Redis, any value is accepted and the effective rate is clamped to 1..500.
     d("hz", "10", Kind::Int { min: 0, max: INT32 }, true),
     d(
+        "checkpoint-retain",
+        "5",
+        Kind::Int { min: 0, max: INT32 },
+        true,
+    ),
+    d(
         "rocksdb-block-cache-size",
         "256mb",
         Kind::Memory { min: 1024 * 1024 },

@@ -18,6 +18,7 @@
 //! See `DESIGN.md` in the shared folder for the on-disk encoding and the atomicity and
 //! durability rules the layers uphold.
 
+pub mod admin;
 pub mod blocking;
 pub mod client;
 pub mod commands;

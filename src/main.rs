@@ -35,6 +35,56 @@ struct Cli {
 enum Command {
     /// Run the server (the default when no subcommand is given).
     Server(ServerArgs),
+    /// Create, list, verify and restore checkpoints (backups).
+    #[command(subcommand)]
+    Checkpoint(CheckpointCmd),
+}
+
+#[derive(Subcommand)]
+enum CheckpointCmd {
+    /// Create a checkpoint: online through a running server (--url) or offline (--dir).
+    Create {
+        /// A running server, e.g. redis://:password@127.0.0.1:6379
+        #[arg(long, conflicts_with = "dir")]
+        url: Option<String>,
+        /// A stopped data directory.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Destination (default: <dir>/checkpoints/cp-<ms>).
+        #[arg(long)]
+        to: Option<PathBuf>,
+    },
+    /// List the checkpoints under a data directory.
+    List {
+        #[arg(long, default_value = "./data")]
+        dir: PathBuf,
+    },
+    /// Read every record with checksums verified; non-zero exit on corruption.
+    Verify { path: PathBuf },
+    /// Restore a checkpoint into a data directory (empty, or --force).
+    Restore {
+        path: PathBuf,
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+fn run_checkpoint(cmd: CheckpointCmd) -> ExitCode {
+    let code = match cmd {
+        CheckpointCmd::Create {
+            url: Some(url), to, ..
+        } => strata::admin::create_online(&url, to.as_deref()),
+        CheckpointCmd::Create { url: None, dir, to } => strata::admin::create_offline(
+            &dir.unwrap_or_else(|| PathBuf::from("./data")),
+            to.as_deref(),
+        ),
+        CheckpointCmd::List { dir } => strata::admin::list(&dir),
+        CheckpointCmd::Verify { path } => strata::admin::verify(&path),
+        CheckpointCmd::Restore { path, dir, force } => strata::admin::restore(&path, &dir, force),
+    };
+    ExitCode::from(code as u8)
 }
 
 #[derive(Args, Default)]
@@ -99,6 +149,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Command::Server(a)) => a,
+        Some(Command::Checkpoint(cmd)) => return run_checkpoint(cmd),
         None => ServerArgs::default(),
     };
     let mut overrides = Vec::new();
@@ -174,6 +225,7 @@ fn main() -> ExitCode {
         }
     };
     let state = Arc::new(ServerState::new(storage, config));
+    state.set_self();
     state.apply_config_change("appendfsync");
     *state.log_level_hook.lock() = Some(Box::new(move |level: &str| {
         let _ = reload_handle.modify(|f| *f = level_filter(level));

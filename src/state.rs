@@ -91,6 +91,21 @@ pub struct ServerState {
     pub shutting_down: AtomicBool,
     /// Cached `appendfsync always`, read once per reply batch.
     pub fsync_always: AtomicBool,
+    /// Persistence status for `BGSAVE`, `LASTSAVE` and `INFO persistence`.
+    pub saves: SaveState,
+    /// A handle on the `Arc` holding this state, for work that outlives a command (BGSAVE).
+    self_ref: std::sync::OnceLock<std::sync::Weak<ServerState>>,
+}
+
+/// Checkpoint (SAVE/BGSAVE) bookkeeping.
+#[derive(Default)]
+pub struct SaveState {
+    pub in_progress: AtomicBool,
+    pub scheduled: AtomicBool,
+    pub last_failed: AtomicBool,
+    /// Storage write count at the last successful save.
+    pub changes_at_save: AtomicU64,
+    pub last_path: Mutex<String>,
 }
 
 impl ServerState {
@@ -122,7 +137,18 @@ impl ServerState {
             shutdown_tx,
             shutting_down: AtomicBool::new(false),
             fsync_always: AtomicBool::new(false),
+            saves: SaveState::default(),
+            self_ref: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Records the `Arc` that owns this state (called once by `main`).
+    pub fn set_self(self: &std::sync::Arc<Self>) {
+        let _ = self.self_ref.set(std::sync::Arc::downgrade(self));
+    }
+
+    pub fn arc(&self) -> Option<std::sync::Arc<ServerState>> {
+        self.self_ref.get().and_then(std::sync::Weak::upgrade)
     }
 
     /// Side effects of a `CONFIG SET` that changed `name`.

@@ -11,6 +11,7 @@ pub mod hash;
 pub mod info;
 pub mod key;
 pub mod list;
+pub mod persistence;
 pub mod server;
 pub mod set;
 pub mod sort;

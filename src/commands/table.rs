@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 
 use super::{
-    connection as conn, hash, info, key, list, server as srv, set, sort, string as st, txn, zset,
-    Handler,
+    connection as conn, hash, info, key, list, persistence, server as srv, set, sort, string as st,
+    txn, zset, Handler,
 };
 
 /// Command flags, rendered by `COMMAND INFO` (except [`flags::EXCLUSIVE`]).
@@ -725,6 +725,11 @@ pub static COMMANDS: &[Command] = &[
     cmd!("zscan", -3, R, ["@read", "@sortedset", "@slow"], keys(1, 1, 1), "sorted_set", "2.8.0", "Iterates over members and scores of a sorted set.", zset::zscan),
     cmd!("sort", -2, WD, ["@write", "@set", "@sortedset", "@list", "@slow", "@dangerous"], KeySpec::Custom(sort::sort_keys), "generic", "1.0.0", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.", sort::sort),
     cmd!("sort_ro", -2, R, ["@read", "@set", "@sortedset", "@list", "@slow", "@dangerous"], keys(1, 1, 1), "generic", "7.0.0", "Returns the sorted elements of a list, a set, or a sorted set.", sort::sort_ro),
+    // persistence
+    cmd!("save", 1, ADMIN | NOSCRIPT | NO_MULTI, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "1.0.0", "Synchronously saves the database(s) to disk.", persistence::save),
+    cmd!("bgsave", -1, ADMIN | NOSCRIPT, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "1.0.0", "Asynchronously saves the database(s) to disk.", persistence::bgsave),
+    cmd!("bgrewriteaof", 1, ADMIN | NOSCRIPT, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "1.0.0", "Asynchronously rewrites the append-only file to disk.", persistence::bgrewriteaof),
+    cmd!("strata.checkpoint", -1, ADMIN | NOSCRIPT | NO_MULTI, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "0.1.0", "Strata: creates a checkpoint now and reports its path, sequence number and size.", persistence::strata_checkpoint),
     // transactions
     cmd!("multi", 1, NOSCRIPT | LOADING | STALE | FAST, ["@fast", "@transaction"], NOKEYS, "transactions", "1.2.0", "Starts a transaction.", txn::multi),
     cmd!("exec", 1, NOSCRIPT | LOADING | STALE, ["@slow", "@transaction"], NOKEYS, "transactions", "1.2.0", "Executes all commands in a transaction.", txn::exec),

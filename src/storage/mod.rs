@@ -10,6 +10,7 @@
 //! meta records, so a logically expired key still counts until active expiry reclaims it —
 //! exactly like Redis's `DBSIZE`.
 
+pub mod checkpoint;
 pub mod collection;
 pub mod encoding;
 pub mod engine;
@@ -115,7 +116,7 @@ impl WriteSet {
 impl Storage {
     /// Opens the data directory; `databases` is the number of logical databases.
     pub fn open(dir: &Path, databases: u16, opts: &EngineOptions) -> StoreResult<Storage> {
-        let engine = Engine::open(dir, opts)?;
+        let engine = Engine::open(&checkpoint::db_path(dir), opts)?;
         let mut map: Vec<u16> = match engine.get(Cf::Meta, &internal_key(DB_MAP_KEY))? {
             Some(raw) => raw
                 .chunks_exact(2)

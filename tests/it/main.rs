@@ -1,6 +1,7 @@
 //! Integration tests: one binary (RocksDB is linked once), one module per area. Every test
 //! starts the real `strata` binary on a free port with its own temporary data directory.
 
+mod checkpoints;
 mod collections;
 mod config;
 mod connection;
