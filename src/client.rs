@@ -141,6 +141,11 @@ pub struct ClientState {
     pub multi_error: bool,
     /// Watched (db, key) pairs with the key's expiry deadline at `WATCH` time (0 = none).
     pub watched: Vec<(usize, Vec<u8>, u64)>,
+    /// Subscribed channels and patterns, in subscription order.
+    pub channels: Vec<bytes::Bytes>,
+    pub patterns: Vec<bytes::Bytes>,
+    /// Where published messages for this client are queued (the connection drains it).
+    pub pubsub_queue: Option<tokio::sync::mpsc::Sender<crate::pubsub::PubMessage>>,
 }
 
 impl ClientState {
@@ -157,7 +162,15 @@ impl ClientState {
             multi: None,
             multi_error: false,
             watched: Vec::new(),
+            channels: Vec::new(),
+            patterns: Vec::new(),
+            pubsub_queue: None,
         }
+    }
+
+    /// Subscriptions (channels + patterns), as the subscribe replies count them.
+    pub fn subscription_count(&self) -> usize {
+        self.channels.len() + self.patterns.len()
     }
 
     pub fn select(&mut self, db: usize) {

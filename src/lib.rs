@@ -27,6 +27,7 @@ pub mod error;
 pub mod glob;
 pub mod num;
 pub mod protocol;
+pub mod pubsub;
 pub mod server;
 pub mod state;
 pub mod storage;

@@ -13,7 +13,15 @@ use crate::protocol::Reply;
 /// whose behaviour it implements.
 pub const REDIS_COMPAT_VERSION: &str = "7.2.0";
 
-pub fn ping(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+pub fn ping(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    if !ctx.client.resp3 && ctx.client.subscription_count() > 0 && args.len() <= 2 {
+        // In RESP2 subscribed mode PING answers in the shape of a message.
+        let payload = args.get(1).cloned().unwrap_or_default();
+        return Ok(Reply::Array(vec![
+            Reply::bulk("pong"),
+            Reply::Bulk(payload),
+        ]));
+    }
     match args.len() {
         1 => Ok(Reply::status("PONG")),
         2 => Ok(Reply::Bulk(args[1].clone())),
@@ -35,6 +43,7 @@ pub fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
     ctx.client.multi = None;
     ctx.client.multi_error = false;
     super::txn::unwatch_all(ctx.state, ctx.client);
+    super::pubsub::unsubscribe_all(ctx.state, ctx.client);
     let client = &mut *ctx.client;
     client.select(0);
     client.set_resp3(false);

@@ -106,6 +106,16 @@ fn run(state: &ServerState, client: &mut ClientState, args: &[Bytes], locking: L
     let Some(handler) = cmd.handler else {
         return Reply::Error(CmdError::WrongArity(full_name.to_string()).to_wire());
     };
+    if !client.resp3
+        && client.subscription_count() > 0
+        && !super::pubsub::ALLOWED_WHEN_SUBSCRIBED.contains(&cmd.name)
+    {
+        return rejected(
+            client,
+            stats,
+            super::pubsub::subscribed_mode_error(full_name),
+        );
+    }
     if locking == Locking::Take
         && client.multi.is_some()
         && !TRANSACTION_CONTROL.contains(&cmd.name)

@@ -12,6 +12,7 @@ pub mod info;
 pub mod key;
 pub mod list;
 pub mod persistence;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod sort;

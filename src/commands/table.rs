@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 
 use super::{
-    connection as conn, hash, info, key, list, persistence, server as srv, set, sort, string as st,
-    txn, zset, Handler,
+    connection as conn, hash, info, key, list, persistence, pubsub as ps, server as srv, set, sort,
+    string as st, txn, zset, Handler,
 };
 
 /// Command flags, rendered by `COMMAND INFO` (except [`flags::EXCLUSIVE`]).
@@ -547,6 +547,53 @@ static MEMORY_SUBS: &[Command] = &[
     ),
 ];
 
+static PUBSUB_SUBS: &[Command] = &[
+    cmd!(
+        "channels",
+        -2,
+        PUBSUB | LOADING | STALE,
+        ["@pubsub", "@slow"],
+        NOKEYS,
+        "pubsub",
+        "2.8.0",
+        "Returns the active channels.",
+        ps::pubsub_channels
+    ),
+    cmd!(
+        "numsub",
+        -2,
+        PUBSUB | LOADING | STALE,
+        ["@pubsub", "@slow"],
+        NOKEYS,
+        "pubsub",
+        "2.8.0",
+        "Returns a count of subscribers to channels.",
+        ps::pubsub_numsub
+    ),
+    cmd!(
+        "numpat",
+        2,
+        PUBSUB | LOADING | STALE,
+        ["@pubsub", "@slow"],
+        NOKEYS,
+        "pubsub",
+        "2.8.0",
+        "Returns a count of unique pattern subscriptions.",
+        ps::pubsub_numpat
+    ),
+    cmd!(
+        "help",
+        2,
+        LOADING | STALE,
+        ["@slow"],
+        NOKEYS,
+        "pubsub",
+        "6.2.0",
+        "Returns helpful text about the different subcommands.",
+        srv::help
+    ),
+];
+
 static DEBUG_SUBS: &[Command] = &[
     cmd!(
         "compact",
@@ -725,6 +772,13 @@ pub static COMMANDS: &[Command] = &[
     cmd!("zscan", -3, R, ["@read", "@sortedset", "@slow"], keys(1, 1, 1), "sorted_set", "2.8.0", "Iterates over members and scores of a sorted set.", zset::zscan),
     cmd!("sort", -2, WD, ["@write", "@set", "@sortedset", "@list", "@slow", "@dangerous"], KeySpec::Custom(sort::sort_keys), "generic", "1.0.0", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.", sort::sort),
     cmd!("sort_ro", -2, R, ["@read", "@set", "@sortedset", "@list", "@slow", "@dangerous"], keys(1, 1, 1), "generic", "7.0.0", "Returns the sorted elements of a list, a set, or a sorted set.", sort::sort_ro),
+    // pub/sub
+    cmd!("subscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, ["@pubsub", "@slow"], NOKEYS, "pubsub", "2.0.0", "Listens for messages published to channels.", ps::subscribe),
+    cmd!("unsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, ["@pubsub", "@slow"], NOKEYS, "pubsub", "2.0.0", "Stops listening to messages posted to channels.", ps::unsubscribe),
+    cmd!("psubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, ["@pubsub", "@slow"], NOKEYS, "pubsub", "2.0.0", "Listens for messages published to channels that match one or more patterns.", ps::psubscribe),
+    cmd!("punsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, ["@pubsub", "@slow"], NOKEYS, "pubsub", "2.0.0", "Stops listening to messages published to channels that match one or more patterns.", ps::punsubscribe),
+    cmd!("publish", 3, PUBSUB | LOADING | STALE | FAST, ["@pubsub", "@fast"], NOKEYS, "pubsub", "2.0.0", "Posts a message to a channel.", ps::publish),
+    container!("pubsub", 0, ["@slow"], "pubsub", "2.8.0", "A container for Pub/Sub commands.", PUBSUB_SUBS),
     // persistence
     cmd!("save", 1, ADMIN | NOSCRIPT | NO_MULTI, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "1.0.0", "Synchronously saves the database(s) to disk.", persistence::save),
     cmd!("bgsave", -1, ADMIN | NOSCRIPT, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "1.0.0", "Asynchronously saves the database(s) to disk.", persistence::bgsave),

@@ -35,6 +35,8 @@ pub enum Reply {
     Verbatim(String),
     /// Out-of-band push (`>`) in RESP3, an array in RESP2.
     Push(Vec<Reply>),
+    /// Several replies to one command, sent back to back (SUBSCRIBE to many channels).
+    Multi(Vec<Reply>),
 }
 
 impl Reply {
@@ -117,6 +119,7 @@ impl Reply {
                 bulk(out, b'=', &body);
             }
             Reply::Verbatim(text) => bulk(out, b'$', text.as_bytes()),
+            Reply::Multi(replies) => replies.iter().for_each(|r| r.encode(out, resp3)),
         }
     }
 }

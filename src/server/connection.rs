@@ -17,12 +17,13 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use crate::blocking::BlockRequest;
 use crate::client::{ClientState, ReplyMode};
 use crate::commands::dispatch::execute;
 use crate::protocol::{parse_command, Limits, Reply};
+use crate::pubsub::PubMessage;
 use crate::state::ServerState;
 
 /// What the batch loop decided about the connection.
@@ -41,18 +42,23 @@ struct Conn {
     state: Arc<ServerState>,
     socket: TcpStream,
     client: ClientState,
+    /// Published messages for this client (see `pubsub`).
+    messages: mpsc::Receiver<PubMessage>,
     input: BytesMut,
     output: BytesMut,
     shutdown: watch::Receiver<bool>,
 }
 
-pub async fn serve(state: Arc<ServerState>, socket: TcpStream, client: ClientState) {
+pub async fn serve(state: Arc<ServerState>, socket: TcpStream, mut client: ClientState) {
     let shutdown = state.shutdown_signal();
     let id = client.info.id;
+    let (queue, messages) = mpsc::channel(crate::pubsub::QUEUE_LIMIT);
+    client.pubsub_queue = Some(queue);
     let mut conn = Conn {
         state: state.clone(),
         socket,
         client,
+        messages,
         input: BytesMut::with_capacity(16 * 1024),
         output: BytesMut::with_capacity(16 * 1024),
         shutdown,
@@ -60,6 +66,7 @@ pub async fn serve(state: Arc<ServerState>, socket: TcpStream, client: ClientSta
     conn.run().await;
     state.blocking.unregister(&conn.client.info);
     crate::commands::txn::unwatch_all(&state, &mut conn.client);
+    crate::commands::pubsub::unsubscribe_all(&state, &mut conn.client);
     state.clients.unregister(id);
 }
 
@@ -110,7 +117,12 @@ impl Conn {
     /// Reads more input; false when the connection should close.
     async fn read(&mut self) -> bool {
         let info = self.client.info.clone();
-        let idle_limit = self.state.config.get_int("timeout");
+        // Like Redis, the idle timeout does not apply to subscribers.
+        let idle_limit = if self.client.subscription_count() > 0 {
+            0
+        } else {
+            self.state.config.get_int("timeout")
+        };
         let idle = async {
             if idle_limit > 0 {
                 tokio::time::sleep(Duration::from_secs(idle_limit as u64)).await;
@@ -120,6 +132,14 @@ impl Conn {
         };
         let read = tokio::select! {
             r = self.socket.read_buf(&mut self.input) => r,
+            Some(msg) = self.messages.recv() => {
+                // Deliver this and whatever else is queued in one write.
+                encode_message(&msg, self.client.resp3, &mut self.output);
+                while let Ok(more) = self.messages.try_recv() {
+                    encode_message(&more, self.client.resp3, &mut self.output);
+                }
+                return true;
+            }
             _ = info.killed() => return false,
             _ = self.shutdown.changed() => return false,
             _ = idle => return false,
@@ -233,6 +253,30 @@ impl Conn {
             }
         }
     }
+}
+
+/// Encodes a published message: a push in RESP3, an array in RESP2.
+fn encode_message(msg: &PubMessage, resp3: bool, out: &mut BytesMut) {
+    let items = match msg {
+        PubMessage::Message { channel, payload } => {
+            vec![
+                Reply::bulk("message"),
+                Reply::Bulk(channel.clone()),
+                Reply::Bulk(payload.clone()),
+            ]
+        }
+        PubMessage::PMessage {
+            pattern,
+            channel,
+            payload,
+        } => vec![
+            Reply::bulk("pmessage"),
+            Reply::Bulk(pattern.clone()),
+            Reply::Bulk(channel.clone()),
+            Reply::Bulk(payload.clone()),
+        ],
+    };
+    Reply::Push(items).encode(out, resp3);
 }
 
 /// Runs every complete command in `input`, appending replies to `output`.

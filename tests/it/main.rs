@@ -12,6 +12,7 @@ mod keys;
 mod model;
 mod persistence;
 mod protocol;
+mod pubsub;
 mod server_cmds;
 mod strings;
 mod transactions;

@@ -1,0 +1,150 @@
+//! The pub/sub hub: channel and pattern subscriptions and message fan-out.
+//!
+//! Each subscribed connection owns a bounded queue; `PUBLISH` never blocks on a slow
+//! subscriber: when its queue is full the subscriber is disconnected, as Redis does with
+//! `client-output-buffer-limit pubsub`, so one slow reader cannot exhaust memory.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::RwLock;
+use tokio::sync::mpsc;
+
+use crate::client::ClientInfo;
+use crate::glob::glob_match;
+
+/// Messages a subscriber may have queued before it is considered too slow.
+pub const QUEUE_LIMIT: usize = 32 * 1024;
+
+/// A message on its way to one subscriber.
+#[derive(Debug, Clone)]
+pub enum PubMessage {
+    Message {
+        channel: Bytes,
+        payload: Bytes,
+    },
+    PMessage {
+        pattern: Bytes,
+        channel: Bytes,
+        payload: Bytes,
+    },
+}
+
+/// One subscriber's delivery end.
+#[derive(Clone)]
+pub struct Subscriber {
+    pub client: Arc<ClientInfo>,
+    pub queue: mpsc::Sender<PubMessage>,
+}
+
+impl Subscriber {
+    fn deliver(&self, msg: PubMessage) -> bool {
+        match self.queue.try_send(msg) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(
+                    client = self.client.id,
+                    "closing pub/sub client over its output buffer limit"
+                );
+                self.client.kill();
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct PubSubHub {
+    channels: RwLock<HashMap<Bytes, HashMap<u64, Subscriber>>>,
+    patterns: RwLock<HashMap<Bytes, HashMap<u64, Subscriber>>>,
+}
+
+impl PubSubHub {
+    pub fn subscribe(&self, channel: &Bytes, sub: &Subscriber) {
+        self.channels
+            .write()
+            .entry(channel.clone())
+            .or_default()
+            .insert(sub.client.id, sub.clone());
+    }
+
+    pub fn unsubscribe(&self, channel: &[u8], id: u64) {
+        let mut map = self.channels.write();
+        if let Some(subs) = map.get_mut(channel) {
+            subs.remove(&id);
+            if subs.is_empty() {
+                map.remove(channel);
+            }
+        }
+    }
+
+    pub fn psubscribe(&self, pattern: &Bytes, sub: &Subscriber) {
+        self.patterns
+            .write()
+            .entry(pattern.clone())
+            .or_default()
+            .insert(sub.client.id, sub.clone());
+    }
+
+    pub fn punsubscribe(&self, pattern: &[u8], id: u64) {
+        let mut map = self.patterns.write();
+        if let Some(subs) = map.get_mut(pattern) {
+            subs.remove(&id);
+            if subs.is_empty() {
+                map.remove(pattern);
+            }
+        }
+    }
+
+    /// Delivers `payload` to the channel's and matching patterns' subscribers; returns how
+    /// many received it.
+    pub fn publish(&self, channel: &Bytes, payload: &Bytes) -> i64 {
+        let mut delivered = 0;
+        if let Some(subs) = self.channels.read().get(channel) {
+            for s in subs.values() {
+                let msg = PubMessage::Message {
+                    channel: channel.clone(),
+                    payload: payload.clone(),
+                };
+                delivered += i64::from(s.deliver(msg));
+            }
+        }
+        for (pattern, subs) in self.patterns.read().iter() {
+            if glob_match(pattern, channel) {
+                for s in subs.values() {
+                    let msg = PubMessage::PMessage {
+                        pattern: pattern.clone(),
+                        channel: channel.clone(),
+                        payload: payload.clone(),
+                    };
+                    delivered += i64::from(s.deliver(msg));
+                }
+            }
+        }
+        delivered
+    }
+
+    /// Active channels (with at least one subscriber) matching `pattern`.
+    pub fn channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        let mut out: Vec<Bytes> = self
+            .channels
+            .read()
+            .keys()
+            .filter(|c| pattern.is_none_or(|p| glob_match(p, c)))
+            .cloned()
+            .collect();
+        out.sort();
+        out
+    }
+
+    pub fn numsub(&self, channel: &[u8]) -> usize {
+        self.channels.read().get(channel).map_or(0, HashMap::len)
+    }
+
+    /// Number of distinct patterns subscribed by anyone.
+    pub fn numpat(&self) -> usize {
+        self.patterns.read().len()
+    }
+}

@@ -1,0 +1,152 @@
+//! Pub/Sub: confirmations, delivery, patterns, subscribed-mode rules, RESP3 pushes,
+//! introspection, and ordering under concurrent publishers.
+
+use std::time::Duration;
+
+use crate::harness::{eventually, Server, V};
+
+fn push(items: &[&str], count: i64) -> V {
+    let mut v: Vec<V> = items.iter().map(|s| V::bulk(s)).collect();
+    v.push(V::Int(count));
+    V::Array(v)
+}
+
+#[test]
+fn subscribe_publish_and_unsubscribe_resp2() {
+    let s = Server::start();
+    let mut sub = s.raw();
+    let mut publisher = s.raw();
+    sub.send_bytes(b"SUBSCRIBE news sport\r\n");
+    assert_eq!(sub.read(), push(&["subscribe", "news"], 1));
+    assert_eq!(sub.read(), push(&["subscribe", "sport"], 2));
+    sub.send_bytes(b"PSUBSCRIBE n*\r\n");
+    assert_eq!(sub.read(), push(&["psubscribe", "n*"], 3));
+    assert_eq!(publisher.cmd(&["PUBLISH", "news", "hello"]), V::Int(2));
+    assert_eq!(
+        sub.read(),
+        V::Array(vec![V::bulk("message"), V::bulk("news"), V::bulk("hello")])
+    );
+    assert_eq!(
+        sub.read(),
+        V::Array(vec![
+            V::bulk("pmessage"),
+            V::bulk("n*"),
+            V::bulk("news"),
+            V::bulk("hello")
+        ])
+    );
+    assert_eq!(
+        publisher.cmd(&["PUBLISH", "nobody", "x"]),
+        V::Int(1),
+        "the pattern matches"
+    );
+    assert_eq!(
+        sub.read(),
+        V::Array(vec![
+            V::bulk("pmessage"),
+            V::bulk("n*"),
+            V::bulk("nobody"),
+            V::bulk("x")
+        ])
+    );
+    assert_eq!(publisher.cmd(&["PUBLISH", "other", "x"]), V::Int(0));
+
+    // Subscribed mode in RESP2 only allows (un)subscribing, PING, QUIT and RESET.
+    assert_eq!(
+        sub.err(&["GET", "k"]),
+        "ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+    );
+    assert_eq!(
+        sub.cmd(&["PING"]),
+        V::Array(vec![V::bulk("pong"), V::bulk("")])
+    );
+
+    assert_eq!(
+        publisher.cmd(&["PUBSUB", "NUMSUB", "news", "none"]),
+        V::Array(vec![V::bulk("news"), V::Int(1), V::bulk("none"), V::Int(0)])
+    );
+    assert_eq!(publisher.cmd(&["PUBSUB", "NUMPAT"]), V::Int(1));
+    assert_eq!(
+        publisher.cmd(&["PUBSUB", "CHANNELS"]),
+        V::Array(vec![V::bulk("news"), V::bulk("sport")])
+    );
+    assert_eq!(
+        publisher.cmd(&["PUBSUB", "CHANNELS", "s*"]),
+        V::Array(vec![V::bulk("sport")])
+    );
+
+    sub.send_bytes(b"UNSUBSCRIBE\r\n");
+    let mut seen = vec![sub.read(), sub.read()];
+    seen.sort_by_key(|v| format!("{v:?}"));
+    assert_eq!(
+        seen,
+        vec![
+            push(&["unsubscribe", "news"], 2),
+            push(&["unsubscribe", "sport"], 1)
+        ]
+    );
+    sub.send_bytes(b"PUNSUBSCRIBE\r\n");
+    assert_eq!(sub.read(), push(&["punsubscribe", "n*"], 0));
+    // Back to normal mode.
+    assert_eq!(sub.cmd(&["SET", "k", "v"]), V::Status("OK".into()));
+    sub.send_bytes(b"UNSUBSCRIBE\r\n");
+    assert_eq!(
+        sub.read(),
+        V::Array(vec![V::bulk("unsubscribe"), V::Nil, V::Int(0)])
+    );
+    assert_eq!(publisher.cmd(&["PUBSUB", "NUMPAT"]), V::Int(0));
+}
+
+#[test]
+fn resp3_subscribers_get_pushes_and_keep_normal_commands() {
+    let s = Server::start();
+    let mut sub = s.raw();
+    sub.cmd(&["HELLO", "3"]);
+    sub.send_bytes(b"SUBSCRIBE ch\r\n");
+    assert_eq!(
+        sub.read(),
+        V::Push(vec![V::bulk("subscribe"), V::bulk("ch"), V::Int(1)])
+    );
+    assert_eq!(sub.cmd(&["SET", "k", "v"]), V::Status("OK".into()));
+    s.raw().cmd(&["PUBLISH", "ch", "m"]);
+    assert_eq!(
+        sub.read(),
+        V::Push(vec![V::bulk("message"), V::bulk("ch"), V::bulk("m")])
+    );
+}
+
+#[test]
+fn disconnected_subscribers_are_forgotten_and_order_is_kept() {
+    let s = Server::start();
+    let mut gone = s.raw();
+    gone.send_bytes(b"SUBSCRIBE ch\r\n");
+    gone.read();
+    drop(gone);
+    eventually("subscriber forgotten", Duration::from_secs(10), || {
+        s.raw().cmd(&["PUBSUB", "NUMSUB", "ch"]) == V::Array(vec![V::bulk("ch"), V::Int(0)])
+    });
+    let mut subs: Vec<_> = (0..5)
+        .map(|_| {
+            let mut r = s.raw();
+            r.send_bytes(b"SUBSCRIBE ch\r\n");
+            r.read();
+            r
+        })
+        .collect();
+    let mut publisher = s.raw();
+    for i in 0..500 {
+        assert_eq!(publisher.cmd(&["PUBLISH", "ch", &i.to_string()]), V::Int(5));
+    }
+    for sub in &mut subs {
+        for i in 0..500 {
+            assert_eq!(
+                sub.read(),
+                V::Array(vec![
+                    V::bulk("message"),
+                    V::bulk("ch"),
+                    V::bulk(&i.to_string())
+                ])
+            );
+        }
+    }
+}
