@@ -144,6 +144,7 @@ pub struct ClientState {
     /// Subscribed channels and patterns, in subscription order.
     pub channels: Vec<bytes::Bytes>,
     pub patterns: Vec<bytes::Bytes>,
+    pub shard_channels: Vec<bytes::Bytes>,
     /// Where published messages for this client are queued (the connection drains it).
     pub pubsub_queue: Option<tokio::sync::mpsc::Sender<crate::pubsub::PubMessage>>,
 }
@@ -164,6 +165,7 @@ impl ClientState {
             watched: Vec::new(),
             channels: Vec::new(),
             patterns: Vec::new(),
+            shard_channels: Vec::new(),
             pubsub_queue: None,
         }
     }
@@ -171,6 +173,12 @@ impl ClientState {
     /// Subscriptions (channels + patterns), as the subscribe replies count them.
     pub fn subscription_count(&self) -> usize {
         self.channels.len() + self.patterns.len()
+    }
+
+    /// Whether any subscription (shard channels included) puts a RESP2 client in
+    /// subscribed mode.
+    pub fn is_subscribed(&self) -> bool {
+        self.subscription_count() + self.shard_channels.len() > 0
     }
 
     pub fn select(&mut self, db: usize) {

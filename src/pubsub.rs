@@ -29,6 +29,11 @@ pub enum PubMessage {
         channel: Bytes,
         payload: Bytes,
     },
+    /// A shard-channel message (SPUBLISH).
+    SMessage {
+        channel: Bytes,
+        payload: Bytes,
+    },
 }
 
 /// One subscriber's delivery end.
@@ -55,47 +60,91 @@ impl Subscriber {
     }
 }
 
+/// Subscribers by channel (or pattern), then by client id.
+type Subscriptions = RwLock<HashMap<Bytes, HashMap<u64, Subscriber>>>;
+
 #[derive(Default)]
 pub struct PubSubHub {
-    channels: RwLock<HashMap<Bytes, HashMap<u64, Subscriber>>>,
-    patterns: RwLock<HashMap<Bytes, HashMap<u64, Subscriber>>>,
+    channels: Subscriptions,
+    patterns: Subscriptions,
+    /// Shard channels (SSUBSCRIBE/SPUBLISH); standalone Strata is a single shard.
+    shard_channels: Subscriptions,
+}
+
+fn add(map: &Subscriptions, name: &Bytes, sub: &Subscriber) {
+    map.write()
+        .entry(name.clone())
+        .or_default()
+        .insert(sub.client.id, sub.clone());
+}
+
+fn remove(map: &Subscriptions, name: &[u8], id: u64) {
+    let mut map = map.write();
+    if let Some(subs) = map.get_mut(name) {
+        subs.remove(&id);
+        if subs.is_empty() {
+            map.remove(name);
+        }
+    }
 }
 
 impl PubSubHub {
     pub fn subscribe(&self, channel: &Bytes, sub: &Subscriber) {
-        self.channels
-            .write()
-            .entry(channel.clone())
-            .or_default()
-            .insert(sub.client.id, sub.clone());
+        add(&self.channels, channel, sub);
     }
 
     pub fn unsubscribe(&self, channel: &[u8], id: u64) {
-        let mut map = self.channels.write();
-        if let Some(subs) = map.get_mut(channel) {
-            subs.remove(&id);
-            if subs.is_empty() {
-                map.remove(channel);
-            }
-        }
+        remove(&self.channels, channel, id);
     }
 
     pub fn psubscribe(&self, pattern: &Bytes, sub: &Subscriber) {
-        self.patterns
-            .write()
-            .entry(pattern.clone())
-            .or_default()
-            .insert(sub.client.id, sub.clone());
+        add(&self.patterns, pattern, sub);
     }
 
     pub fn punsubscribe(&self, pattern: &[u8], id: u64) {
-        let mut map = self.patterns.write();
-        if let Some(subs) = map.get_mut(pattern) {
-            subs.remove(&id);
-            if subs.is_empty() {
-                map.remove(pattern);
+        remove(&self.patterns, pattern, id);
+    }
+
+    pub fn ssubscribe(&self, channel: &Bytes, sub: &Subscriber) {
+        add(&self.shard_channels, channel, sub);
+    }
+
+    pub fn sunsubscribe(&self, channel: &[u8], id: u64) {
+        remove(&self.shard_channels, channel, id);
+    }
+
+    /// `SPUBLISH`: delivers to the shard channel's subscribers only (no patterns).
+    pub fn spublish(&self, channel: &Bytes, payload: &Bytes) -> i64 {
+        let mut delivered = 0;
+        if let Some(subs) = self.shard_channels.read().get(channel) {
+            for s in subs.values() {
+                let msg = PubMessage::SMessage {
+                    channel: channel.clone(),
+                    payload: payload.clone(),
+                };
+                delivered += i64::from(s.deliver(msg));
             }
         }
+        delivered
+    }
+
+    pub fn shard_channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        let mut out: Vec<Bytes> = self
+            .shard_channels
+            .read()
+            .keys()
+            .filter(|c| pattern.is_none_or(|p| glob_match(p, c)))
+            .cloned()
+            .collect();
+        out.sort();
+        out
+    }
+
+    pub fn shard_numsub(&self, channel: &[u8]) -> usize {
+        self.shard_channels
+            .read()
+            .get(channel)
+            .map_or(0, HashMap::len)
     }
 
     /// Delivers `payload` to the channel's and matching patterns' subscribers; returns how

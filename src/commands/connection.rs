@@ -14,7 +14,7 @@ use crate::protocol::Reply;
 pub const REDIS_COMPAT_VERSION: &str = "7.2.0";
 
 pub fn ping(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    if !ctx.client.resp3 && ctx.client.subscription_count() > 0 && args.len() <= 2 {
+    if !ctx.client.resp3 && ctx.client.is_subscribed() && args.len() <= 2 {
         // In RESP2 subscribed mode PING answers in the shape of a message.
         let payload = args.get(1).cloned().unwrap_or_default();
         return Ok(Reply::Array(vec![

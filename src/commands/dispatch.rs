@@ -107,7 +107,7 @@ fn run(state: &ServerState, client: &mut ClientState, args: &[Bytes], locking: L
         return Reply::Error(CmdError::WrongArity(full_name.to_string()).to_wire());
     };
     if !client.resp3
-        && client.subscription_count() > 0
+        && client.is_subscribed()
         && !super::pubsub::ALLOWED_WHEN_SUBSCRIBED.contains(&cmd.name)
     {
         return rejected(

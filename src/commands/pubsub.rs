@@ -115,8 +115,72 @@ pub fn punsubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     Ok(Reply::Multi(replies))
 }
 
+pub fn ssubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let sub = subscriber(ctx)?;
+    let mut replies = Vec::new();
+    for ch in &args[1..] {
+        if !ctx.client.shard_channels.contains(ch) {
+            ctx.state.pubsub.ssubscribe(ch, &sub);
+            ctx.client.shard_channels.push(ch.clone());
+        }
+        replies.push(confirmation(
+            "ssubscribe",
+            Some(ch.clone()),
+            ctx.client.shard_channels.len(),
+        ));
+    }
+    Ok(Reply::Multi(replies))
+}
+
+pub fn sunsubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let targets: Vec<Bytes> = if args.len() > 1 {
+        args[1..].to_vec()
+    } else {
+        ctx.client.shard_channels.clone()
+    };
+    if targets.is_empty() {
+        return Ok(Reply::Multi(vec![confirmation("sunsubscribe", None, 0)]));
+    }
+    let mut replies = Vec::new();
+    for ch in targets {
+        ctx.state.pubsub.sunsubscribe(&ch, ctx.client.info.id);
+        ctx.client.shard_channels.retain(|c| *c != ch);
+        replies.push(confirmation(
+            "sunsubscribe",
+            Some(ch),
+            ctx.client.shard_channels.len(),
+        ));
+    }
+    Ok(Reply::Multi(replies))
+}
+
+pub fn spublish(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    Ok(Reply::Int(ctx.state.pubsub.spublish(&args[1], &args[2])))
+}
+
+pub fn pubsub_shardchannels(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    if args.len() > 3 {
+        return Err(CmdError::WrongArity("pubsub|shardchannels".into()));
+    }
+    Ok(Reply::bulks(
+        ctx.state.pubsub.shard_channels(args.get(2).map(|p| &p[..])),
+    ))
+}
+
+pub fn pubsub_shardnumsub(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let mut out = Vec::new();
+    for ch in &args[2..] {
+        out.push(Reply::Bulk(ch.clone()));
+        out.push(Reply::Int(ctx.state.pubsub.shard_numsub(ch) as i64));
+    }
+    Ok(Reply::Array(out))
+}
+
 /// Drops every subscription of a client (RESET, disconnect).
 pub fn unsubscribe_all(state: &ServerState, client: &mut crate::client::ClientState) {
+    for ch in client.shard_channels.drain(..) {
+        state.pubsub.sunsubscribe(&ch, client.info.id);
+    }
     for ch in client.channels.drain(..) {
         state.pubsub.unsubscribe(&ch, client.info.id);
     }

@@ -571,6 +571,28 @@ static PUBSUB_SUBS: &[Command] = &[
         ps::pubsub_numsub
     ),
     cmd!(
+        "shardchannels",
+        -2,
+        PUBSUB | LOADING | STALE,
+        ["@pubsub", "@slow"],
+        NOKEYS,
+        "pubsub",
+        "7.0.0",
+        "Returns the active shard channels.",
+        ps::pubsub_shardchannels
+    ),
+    cmd!(
+        "shardnumsub",
+        -2,
+        PUBSUB | LOADING | STALE,
+        ["@pubsub", "@slow"],
+        NOKEYS,
+        "pubsub",
+        "7.0.0",
+        "Returns the count of subscribers of shard channels.",
+        ps::pubsub_shardnumsub
+    ),
+    cmd!(
         "numpat",
         2,
         PUBSUB | LOADING | STALE,
@@ -778,6 +800,9 @@ pub static COMMANDS: &[Command] = &[
     cmd!("psubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, ["@pubsub", "@slow"], NOKEYS, "pubsub", "2.0.0", "Listens for messages published to channels that match one or more patterns.", ps::psubscribe),
     cmd!("punsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, ["@pubsub", "@slow"], NOKEYS, "pubsub", "2.0.0", "Stops listening to messages published to channels that match one or more patterns.", ps::punsubscribe),
     cmd!("publish", 3, PUBSUB | LOADING | STALE | FAST, ["@pubsub", "@fast"], NOKEYS, "pubsub", "2.0.0", "Posts a message to a channel.", ps::publish),
+    cmd!("ssubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, ["@pubsub", "@slow"], keys(1, -1, 1), "pubsub", "7.0.0", "Listens for messages published to shard channels.", ps::ssubscribe),
+    cmd!("sunsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, ["@pubsub", "@slow"], keys(1, -1, 1), "pubsub", "7.0.0", "Stops listening to messages posted to shard channels.", ps::sunsubscribe),
+    cmd!("spublish", 3, PUBSUB | LOADING | STALE | FAST, ["@pubsub", "@fast"], keys(1, 1, 1), "pubsub", "7.0.0", "Post a message to a shard channel", ps::spublish),
     container!("pubsub", 0, ["@slow"], "pubsub", "2.8.0", "A container for Pub/Sub commands.", PUBSUB_SUBS),
     // persistence
     cmd!("save", 1, ADMIN | NOSCRIPT | NO_MULTI, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "1.0.0", "Synchronously saves the database(s) to disk.", persistence::save),

@@ -118,7 +118,7 @@ impl Conn {
     async fn read(&mut self) -> bool {
         let info = self.client.info.clone();
         // Like Redis, the idle timeout does not apply to subscribers.
-        let idle_limit = if self.client.subscription_count() > 0 {
+        let idle_limit = if self.client.is_subscribed() {
             0
         } else {
             self.state.config.get_int("timeout")
@@ -261,6 +261,13 @@ fn encode_message(msg: &PubMessage, resp3: bool, out: &mut BytesMut) {
         PubMessage::Message { channel, payload } => {
             vec![
                 Reply::bulk("message"),
+                Reply::Bulk(channel.clone()),
+                Reply::Bulk(payload.clone()),
+            ]
+        }
+        PubMessage::SMessage { channel, payload } => {
+            vec![
+                Reply::bulk("smessage"),
                 Reply::Bulk(channel.clone()),
                 Reply::Bulk(payload.clone()),
             ]

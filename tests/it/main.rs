@@ -5,6 +5,7 @@ mod checkpoints;
 mod collections;
 mod config;
 mod connection;
+mod crash;
 mod differential;
 mod harness;
 mod hash_ttl;

@@ -150,3 +150,32 @@ fn disconnected_subscribers_are_forgotten_and_order_is_kept() {
         }
     }
 }
+
+#[test]
+fn shard_channels() {
+    let s = Server::start();
+    let mut sub = s.raw();
+    sub.send_bytes(b"SSUBSCRIBE orders\r\n");
+    assert_eq!(sub.read(), push(&["ssubscribe", "orders"], 1));
+    let mut p = s.raw();
+    assert_eq!(p.cmd(&["PUBLISH", "orders", "not-shard"]), V::Int(0));
+    assert_eq!(p.cmd(&["SPUBLISH", "orders", "o1"]), V::Int(1));
+    assert_eq!(
+        sub.read(),
+        V::Array(vec![V::bulk("smessage"), V::bulk("orders"), V::bulk("o1")])
+    );
+    assert_eq!(
+        p.cmd(&["PUBSUB", "SHARDCHANNELS"]),
+        V::Array(vec![V::bulk("orders")])
+    );
+    assert_eq!(
+        p.cmd(&["PUBSUB", "SHARDNUMSUB", "orders"]),
+        V::Array(vec![V::bulk("orders"), V::Int(1)])
+    );
+    assert!(sub
+        .err(&["GET", "x"])
+        .starts_with("ERR Can't execute 'get'"));
+    sub.send_bytes(b"SUNSUBSCRIBE\r\n");
+    assert_eq!(sub.read(), push(&["sunsubscribe", "orders"], 0));
+    assert_eq!(sub.cmd(&["GET", "x"]), V::Nil);
+}
