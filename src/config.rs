@@ -31,6 +31,8 @@ pub enum Kind {
     Str,
     /// Space-separated list (bind).
     List,
+    /// `notify-keyspace-events` flag letters, canonicalised as Redis prints them.
+    KeyspaceEvents,
 }
 
 pub struct Directive {
@@ -103,6 +105,7 @@ pub static DIRECTIVES: &[Directive] = &[
     ),
     // Like Redis, any value is accepted and the effective rate is clamped to 1..500.
     d("hz", "10", Kind::Int { min: 0, max: INT32 }, true),
+    d("notify-keyspace-events", "", Kind::KeyspaceEvents, true),
     d(
         "checkpoint-retain",
         "5",
@@ -225,6 +228,9 @@ pub fn canonical(dir: &Directive, value: &str) -> Result<String, String> {
             Ok(n.to_string())
         }
         Kind::Str => Ok(value.to_string()),
+        Kind::KeyspaceEvents => crate::notify::parse_flags(value)
+            .map(crate::notify::flags_to_string)
+            .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string()),
         Kind::List => Ok(value.split_whitespace().collect::<Vec<_>>().join(" ")),
     }
 }

@@ -25,6 +25,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod glob;
+pub mod notify;
 pub mod num;
 pub mod protocol;
 pub mod pubsub;

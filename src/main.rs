@@ -227,6 +227,7 @@ fn main() -> ExitCode {
     let state = Arc::new(ServerState::new(storage, config));
     state.set_self();
     state.apply_config_change("appendfsync");
+    state.apply_config_change("notify-keyspace-events");
     *state.log_level_hook.lock() = Some(Box::new(move |level: &str| {
         let _ = reload_handle.modify(|f| *f = level_filter(level));
     }));

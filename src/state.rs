@@ -92,6 +92,8 @@ pub struct ServerState {
     pub shutting_down: AtomicBool,
     /// Cached `appendfsync always`, read once per reply batch.
     pub fsync_always: AtomicBool,
+    /// Cached `notify-keyspace-events` flags (see `notify`).
+    pub notify_flags: std::sync::atomic::AtomicU32,
     /// Persistence status for `BGSAVE`, `LASTSAVE` and `INFO persistence`.
     pub saves: SaveState,
     /// A handle on the `Arc` holding this state, for work that outlives a command (BGSAVE).
@@ -139,8 +141,17 @@ impl ServerState {
             shutdown_tx,
             shutting_down: AtomicBool::new(false),
             fsync_always: AtomicBool::new(false),
+            notify_flags: std::sync::atomic::AtomicU32::new(0),
             saves: SaveState::default(),
             self_ref: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Publishes a keyspace event if `notify-keyspace-events` enables it.
+    pub fn notify(&self, class: u32, event: &str, db: usize, key: &[u8]) {
+        let flags = self.notify_flags.load(Ordering::Relaxed);
+        if flags != 0 {
+            crate::notify::publish(&self.pubsub, flags, class, event, db, key);
         }
     }
 
@@ -158,6 +169,10 @@ impl ServerState {
         match name {
             "appendfsync" => self.fsync_always.store(
                 self.config.get("appendfsync") == "always",
+                Ordering::Relaxed,
+            ),
+            "notify-keyspace-events" => self.notify_flags.store(
+                crate::notify::parse_flags(&self.config.get("notify-keyspace-events")).unwrap_or(0),
                 Ordering::Relaxed,
             ),
             "appendonly" => self

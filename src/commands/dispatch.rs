@@ -69,6 +69,22 @@ pub fn execute(state: &ServerState, client: &mut ClientState, args: &[Bytes]) ->
     run(state, client, args, Locking::Take)
 }
 
+/// Keyspace events of a successful write (`notify-keyspace-events`).
+fn notify_write(state: &ServerState, cmd: &Command, db: usize, keys: &[&[u8]]) {
+    if state.notify_flags.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    if matches!(cmd.name, "rename" | "renamenx") && keys.len() == 2 {
+        state.notify(crate::notify::GENERIC, "rename_from", db, keys[0]);
+        state.notify(crate::notify::GENERIC, "rename_to", db, keys[1]);
+        return;
+    }
+    let (class, event) = crate::notify::event_for(cmd.name, cmd.acl);
+    for key in keys {
+        state.notify(class, &event, db, key);
+    }
+}
+
 /// Runs a command queued by `MULTI`; the caller (`EXEC`) holds the global lock exclusively.
 pub fn execute_queued(state: &ServerState, client: &mut ClientState, args: &[Bytes]) -> Reply {
     run(state, client, args, Locking::Held)
@@ -163,6 +179,7 @@ fn run(state: &ServerState, client: &mut ClientState, args: &[Bytes], locking: L
                     state.blocking.signal(client.db, key);
                     state.watches.touch(client.db, key);
                 }
+                notify_write(state, cmd, client.db, &key_args);
             }
             reply
         }

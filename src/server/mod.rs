@@ -197,10 +197,16 @@ fn spawn_maintenance(state: Arc<ServerState>) -> Vec<JoinHandle<()>> {
                 let started = Instant::now();
                 loop {
                     match st.storage.expire_cycle(200) {
-                        Ok(done)
-                            if done.len() == 200
-                                && started.elapsed() < Duration::from_millis(250) => {}
-                        Ok(_) => break,
+                        Ok(done) => {
+                            for e in &done {
+                                if let Some(db) = e.db {
+                                    st.notify(crate::notify::EXPIRED, "expired", db, &e.key);
+                                }
+                            }
+                            if done.len() < 200 || started.elapsed() >= Duration::from_millis(250) {
+                                break;
+                            }
+                        }
                         Err(e) => {
                             tracing::error!("active expiry failed: {e}");
                             break;

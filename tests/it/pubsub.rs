@@ -179,3 +179,51 @@ fn shard_channels() {
     assert_eq!(sub.read(), push(&["sunsubscribe", "orders"], 0));
     assert_eq!(sub.cmd(&["GET", "x"]), V::Nil);
 }
+
+#[test]
+fn keyspace_notifications() {
+    let s = Server::start();
+    let mut admin = s.raw();
+    assert_eq!(
+        admin.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]),
+        V::Status("OK".into())
+    );
+    assert_eq!(
+        admin.cmd(&["CONFIG", "GET", "notify-keyspace-events"]),
+        V::Array(vec![V::bulk("notify-keyspace-events"), V::bulk("AKE")])
+    );
+    assert!(admin
+        .err(&["CONFIG", "SET", "notify-keyspace-events", "Kq"])
+        .contains("Invalid event class character"));
+    let mut sub = s.raw();
+    sub.send_bytes(b"PSUBSCRIBE __key*__:*\r\n");
+    sub.read();
+    let mut w = s.raw();
+    w.cmd(&["SET", "k", "v"]);
+    let event = |ch: &str, data: &str| {
+        V::Array(vec![
+            V::bulk("pmessage"),
+            V::bulk("__key*__:*"),
+            V::bulk(ch),
+            V::bulk(data),
+        ])
+    };
+    assert_eq!(sub.read(), event("__keyspace@0__:k", "set"));
+    assert_eq!(sub.read(), event("__keyevent@0__:set", "k"));
+    w.cmd(&["LPUSH", "l", "a"]);
+    assert_eq!(sub.read(), event("__keyspace@0__:l", "lpush"));
+    assert_eq!(sub.read(), event("__keyevent@0__:lpush", "l"));
+    w.cmd(&["INCR", "n"]);
+    assert_eq!(sub.read(), event("__keyspace@0__:n", "incrby"));
+    assert_eq!(sub.read(), event("__keyevent@0__:incrby", "n"));
+    w.cmd(&["RENAME", "n", "m"]);
+    assert_eq!(sub.read(), event("__keyspace@0__:n", "rename_from"));
+    assert_eq!(sub.read(), event("__keyevent@0__:rename_from", "n"));
+    assert_eq!(sub.read(), event("__keyspace@0__:m", "rename_to"));
+    assert_eq!(sub.read(), event("__keyevent@0__:rename_to", "m"));
+    // Only the expired class, only keyevent: active expiry fires `expired`.
+    admin.cmd(&["CONFIG", "SET", "notify-keyspace-events", "Ex"]);
+    w.cmd(&["SET", "lease", "x", "PX", "20"]);
+    w.cmd(&["SET", "ignored", "x"]);
+    assert_eq!(sub.read(), event("__keyevent@0__:expired", "lease"));
+}

@@ -72,3 +72,15 @@ def test_listen_and_run_in_thread(server):
     publisher.publish("stream", "a")
     assert next(it)["data"] == "a"
     listener.close()
+
+
+def test_expired_key_listener(server):
+    client = server.client(decode_responses=True)
+    client.config_set("notify-keyspace-events", "Ex")
+    pubsub = client.pubsub()
+    pubsub.subscribe("__keyevent@0__:expired")
+    wait_for(pubsub, "subscribe")
+    client.set("session:1", "x", px=50)
+    msg = wait_for(pubsub, "message")
+    assert msg["data"] == "session:1"
+    pubsub.close()

@@ -1,0 +1,149 @@
+//! Keyspace notifications (`notify-keyspace-events`): writes publish
+//! `__keyspace@<db>__:<key>` -> event and `__keyevent@<db>__:<event>` -> key through the
+//! pub/sub hub, filtered by Redis's class flags (K E g $ l s h z x e t d n m A).
+
+use bytes::Bytes;
+
+use crate::pubsub::PubSubHub;
+
+pub const KEYSPACE: u32 = 1 << 0; // K
+pub const KEYEVENT: u32 = 1 << 1; // E
+pub const GENERIC: u32 = 1 << 2; // g
+pub const STRING: u32 = 1 << 3; // $
+pub const LIST: u32 = 1 << 4; // l
+pub const SET: u32 = 1 << 5; // s
+pub const HASH: u32 = 1 << 6; // h
+pub const ZSET: u32 = 1 << 7; // z
+pub const EXPIRED: u32 = 1 << 8; // x
+pub const EVICTED: u32 = 1 << 9; // e
+pub const STREAM: u32 = 1 << 10; // t
+pub const MODULE: u32 = 1 << 11; // d
+pub const KEY_MISS: u32 = 1 << 12; // m
+pub const NEW: u32 = 1 << 13; // n
+/// `A`: every class except key-miss and new-key events.
+pub const ALL: u32 =
+    GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
+
+/// Parses a flags string; `None` for an unknown flag.
+pub fn parse_flags(text: &str) -> Option<u32> {
+    let mut flags = 0;
+    for c in text.chars() {
+        flags |= match c {
+            'A' => ALL,
+            'g' => GENERIC,
+            '$' => STRING,
+            'l' => LIST,
+            's' => SET,
+            'h' => HASH,
+            'z' => ZSET,
+            'x' => EXPIRED,
+            'e' => EVICTED,
+            't' => STREAM,
+            'd' => MODULE,
+            'K' => KEYSPACE,
+            'E' => KEYEVENT,
+            'm' => KEY_MISS,
+            'n' => NEW,
+            _ => return None,
+        };
+    }
+    Some(flags)
+}
+
+/// Redis's canonical spelling of a flag set (what CONFIG GET returns).
+pub fn flags_to_string(flags: u32) -> String {
+    let mut out = String::new();
+    if flags & ALL == ALL {
+        out.push('A');
+    } else {
+        for (bit, c) in [
+            (GENERIC, 'g'),
+            (STRING, '$'),
+            (LIST, 'l'),
+            (SET, 's'),
+            (HASH, 'h'),
+            (ZSET, 'z'),
+            (EXPIRED, 'x'),
+            (EVICTED, 'e'),
+            (STREAM, 't'),
+            (MODULE, 'd'),
+            (NEW, 'n'),
+        ] {
+            if flags & bit != 0 {
+                out.push(c);
+            }
+        }
+    }
+    for (bit, c) in [(KEYSPACE, 'K'), (KEYEVENT, 'E'), (KEY_MISS, 'm')] {
+        if flags & bit != 0 {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Publishes one event if `flags` enable its class and at least one of K/E.
+pub fn publish(hub: &PubSubHub, flags: u32, class: u32, event: &str, db: usize, key: &[u8]) {
+    if flags & class == 0 || flags & (KEYSPACE | KEYEVENT) == 0 {
+        return;
+    }
+    if flags & KEYSPACE != 0 {
+        let mut channel = format!("__keyspace@{db}__:").into_bytes();
+        channel.extend_from_slice(key);
+        hub.publish(&Bytes::from(channel), &Bytes::from(event.to_string()));
+    }
+    if flags & KEYEVENT != 0 {
+        let channel = Bytes::from(format!("__keyevent@{db}__:{event}"));
+        hub.publish(&channel, &Bytes::copy_from_slice(key));
+    }
+}
+
+/// The class and event name a successful write command reports for its keys, following
+/// Redis's names where they differ from the command's (INCR -> incrby, HMSET -> hset, ...).
+pub fn event_for(command: &str, acl: &[&str]) -> (u32, String) {
+    let class = if acl.contains(&"@string") {
+        STRING
+    } else if acl.contains(&"@list") {
+        LIST
+    } else if acl.contains(&"@hash") {
+        HASH
+    } else if acl.contains(&"@set") {
+        SET
+    } else if acl.contains(&"@sortedset") {
+        ZSET
+    } else {
+        GENERIC
+    };
+    let event = match command {
+        "incr" | "decr" | "decrby" => "incrby",
+        "setnx" | "getset" | "mset" | "msetnx" | "psetex" | "setex" => "set",
+        "hmset" | "hsetnx" => "hset",
+        "unlink" => "del",
+        "pexpire" | "expireat" | "pexpireat" => "expire",
+        "renamenx" => "rename",
+        "getdel" => "del",
+        "zincrby" => "zincr",
+        "rpoplpush" | "lmove" => "lmove",
+        other => other,
+    };
+    (class, event.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_round_trip_like_redis() {
+        assert_eq!(
+            parse_flags("KEA").map(flags_to_string).as_deref(),
+            Some("AKE")
+        );
+        assert_eq!(
+            parse_flags("Ex$").map(flags_to_string).as_deref(),
+            Some("$xE")
+        );
+        assert_eq!(parse_flags("").map(flags_to_string).as_deref(), Some(""));
+        assert_eq!(parse_flags("Kq"), None);
+    }
+}
