@@ -140,3 +140,46 @@ fn numkeys_and_store_commands_lock_and_touch_their_keys() {
         V::Array(vec![V::bulk("l"), V::bulk("out")])
     );
 }
+
+#[test]
+fn concurrent_watch_transfers_keep_the_total_constant() {
+    let s = Server::start();
+    let mut r = s.raw();
+    r.cmd(&["MSET", "acct:a", "1000", "acct:b", "1000"]);
+    let mut workers = Vec::new();
+    for w in 0..4 {
+        let addr = s.addr.clone();
+        workers.push(std::thread::spawn(move || {
+            let mut c = Raw::connect(&addr);
+            let (from, to) = if w % 2 == 0 {
+                ("acct:a", "acct:b")
+            } else {
+                ("acct:b", "acct:a")
+            };
+            let (mut done, mut retries) = (0, 0);
+            while done < 100 {
+                c.cmd(&["WATCH", from, to]);
+                let balance: i64 = c.cmd(&["GET", from]).text().parse().unwrap();
+                if balance < 1 {
+                    c.cmd(&["UNWATCH"]);
+                    done += 1;
+                    continue;
+                }
+                c.cmd(&["MULTI"]);
+                c.cmd(&["DECRBY", from, "1"]);
+                c.cmd(&["INCRBY", to, "1"]);
+                match c.cmd(&["EXEC"]) {
+                    V::NilArray => retries += 1,
+                    V::Array(_) => done += 1,
+                    other => panic!("{other:?}"),
+                }
+            }
+            retries
+        }));
+    }
+    let retries: i64 = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    let a: i64 = r.cmd(&["GET", "acct:a"]).text().parse().unwrap();
+    let b: i64 = r.cmd(&["GET", "acct:b"]).text().parse().unwrap();
+    println!("400 transfers, {retries} WATCH retries");
+    assert_eq!(a + b, 2000, "the total balance is conserved");
+}
