@@ -203,3 +203,41 @@ pub fn restore(from: &Path, dir: &Path, force: bool) -> i32 {
         }
     }
 }
+
+pub fn export(from: &Path, to: &Path) -> i32 {
+    let started = Instant::now();
+    match checkpoint::export(from, to) {
+        Ok(bytes) => {
+            println!(
+                "exported {} to {} ({}, {:.3} s)",
+                from.display(),
+                to.display(),
+                human(bytes),
+                started.elapsed().as_secs_f64()
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("export failed: {e}");
+            1
+        }
+    }
+}
+
+pub fn import(archive: &Path, dir: &Path, force: bool) -> i32 {
+    match checkpoint::import(archive, dir, force) {
+        Ok(report) => {
+            let keys: u64 = report.keys.values().sum();
+            println!(
+                "imported {} into {} ({keys} keys, verified)",
+                archive.display(),
+                checkpoint::db_path(dir).display()
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("import failed: {e}");
+            2
+        }
+    }
+}

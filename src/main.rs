@@ -61,6 +61,20 @@ enum CheckpointCmd {
     },
     /// Read every record with checksums verified; non-zero exit on corruption.
     Verify { path: PathBuf },
+    /// Write a checkpoint as one portable .tar.zst archive.
+    Export {
+        path: PathBuf,
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Unpack and verify an exported archive into a data directory (empty, or --force).
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
     /// Restore a checkpoint into a data directory (empty, or --force).
     Restore {
         path: PathBuf,
@@ -83,6 +97,8 @@ fn run_checkpoint(cmd: CheckpointCmd) -> ExitCode {
         CheckpointCmd::List { dir } => strata::admin::list(&dir),
         CheckpointCmd::Verify { path } => strata::admin::verify(&path),
         CheckpointCmd::Restore { path, dir, force } => strata::admin::restore(&path, &dir, force),
+        CheckpointCmd::Export { path, to } => strata::admin::export(&path, &to),
+        CheckpointCmd::Import { file, dir, force } => strata::admin::import(&file, &dir, force),
     };
     ExitCode::from(code as u8)
 }

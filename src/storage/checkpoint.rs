@@ -218,3 +218,48 @@ pub fn restore(from: &Path, dir: &Path, force: bool) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Writes a checkpoint directory as one zstd-compressed tar archive (with zstd's content
+/// checksum, so corruption in transit is detected on import).
+pub fn export(from: &Path, to: &Path) -> Result<u64, String> {
+    if info(from).is_none() {
+        return Err(format!("{} is not a checkpoint", from.display()));
+    }
+    let file =
+        std::fs::File::create(to).map_err(|e| format!("cannot create {}: {e}", to.display()))?;
+    let mut encoder = zstd::Encoder::new(file, 3).map_err(|e| e.to_string())?;
+    encoder.include_checksum(true).map_err(|e| e.to_string())?;
+    let mut archive = tar::Builder::new(encoder);
+    archive
+        .append_dir_all("checkpoint", from)
+        .map_err(|e| format!("cannot archive {}: {e}", from.display()))?;
+    let encoder = archive.into_inner().map_err(|e| e.to_string())?;
+    encoder.finish().map_err(|e| e.to_string())?;
+    std::fs::metadata(to)
+        .map(|m| m.len())
+        .map_err(|e| e.to_string())
+}
+
+/// Unpacks an archive made by [`export`] into `<dir>/db` (empty, or replaced with `force`)
+/// and verifies it; on any failure nothing is left behind.
+pub fn import(archive: &Path, dir: &Path, force: bool) -> Result<VerifyReport, String> {
+    let staging = dir.join(".import-staging");
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging)
+        .map_err(|e| format!("cannot create {}: {e}", staging.display()))?;
+    let unpacked = (|| -> Result<VerifyReport, String> {
+        let file = std::fs::File::open(archive)
+            .map_err(|e| format!("cannot open {}: {e}", archive.display()))?;
+        let decoder = zstd::Decoder::new(file).map_err(|e| e.to_string())?;
+        tar::Archive::new(decoder)
+            .unpack(&staging)
+            .map_err(|e| format!("archive is damaged: {e}"))?;
+        let checkpoint = staging.join("checkpoint");
+        let report =
+            verify(&checkpoint).map_err(|e| format!("archive contents are corrupt: {e}"))?;
+        restore(&checkpoint, dir, force)?;
+        Ok(report)
+    })();
+    let _ = std::fs::remove_dir_all(&staging);
+    unpacked
+}

@@ -228,3 +228,73 @@ fn verify_reports_counts_and_detects_corruption() {
     assert!(!out.status.success());
     drop(s);
 }
+
+#[test]
+fn export_import_round_trip_and_damaged_archives_are_refused() {
+    let s = Server::start();
+    let mut r = s.raw();
+    for i in 0..500 {
+        r.cmd(&["SET", &format!("k{i}"), &i.to_string()]);
+    }
+    r.cmd(&["RPUSH", "list", "a", "b", "c"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let cp = tmp.path().join("cp");
+    let V::Array(parts) = r.cmd(&["STRATA.CHECKPOINT", "TO", cp.to_str().unwrap()]) else {
+        panic!()
+    };
+    assert_eq!(parts[0], V::bulk(cp.to_str().unwrap()));
+    let archive = tmp.path().join("backup.tar.zst");
+    let out = strata(&[
+        "checkpoint",
+        "export",
+        cp.to_str().unwrap(),
+        "--to",
+        archive.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let imported = tmp.path().join("imported");
+    let out = strata(&[
+        "checkpoint",
+        "import",
+        archive.to_str().unwrap(),
+        "--dir",
+        imported.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let copy = Server::start_in(&imported, &[]);
+    let mut c = copy.raw();
+    assert_eq!(c.cmd(&["DBSIZE"]), V::Int(501));
+    assert_eq!(c.cmd(&["GET", "k499"]), V::bulk("499"));
+    assert_eq!(
+        c.cmd(&["LRANGE", "list", "0", "-1"]),
+        V::Array(vec![V::bulk("a"), V::bulk("b"), V::bulk("c")])
+    );
+
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xFF;
+    let damaged = tmp.path().join("damaged.tar.zst");
+    std::fs::write(&damaged, bytes).unwrap();
+    let elsewhere = tmp.path().join("elsewhere");
+    let out = strata(&[
+        "checkpoint",
+        "import",
+        damaged.to_str().unwrap(),
+        "--dir",
+        elsewhere.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success(), "a damaged archive must be refused");
+    assert!(
+        !elsewhere.join("db").join("CURRENT").exists(),
+        "nothing is left behind"
+    );
+}
