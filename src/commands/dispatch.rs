@@ -81,7 +81,17 @@ fn notify_write(state: &ServerState, cmd: &Command, db: usize, keys: &[&[u8]]) {
     }
     let (class, event) = crate::notify::event_for(cmd.name, cmd.acl);
     for key in keys {
+        let gone = !state.storage.exists(db, key).unwrap_or(true);
+        if event == "expire" && gone {
+            // A deadline in the past deleted the key: Redis reports `del`, not `expire`.
+            state.notify(crate::notify::GENERIC, "del", db, key);
+            continue;
+        }
         state.notify(class, &event, db, key);
+        if gone && class != crate::notify::GENERIC && class != crate::notify::STRING {
+            // A collection emptied by a pop or removal no longer exists.
+            state.notify(crate::notify::GENERIC, "del", db, key);
+        }
     }
 }
 

@@ -221,6 +221,12 @@ fn keyspace_notifications() {
     assert_eq!(sub.read(), event("__keyevent@0__:rename_from", "n"));
     assert_eq!(sub.read(), event("__keyspace@0__:m", "rename_to"));
     assert_eq!(sub.read(), event("__keyevent@0__:rename_to", "m"));
+    // A collection emptied by a pop reports the pop and then `del`.
+    w.cmd(&["RPOP", "l"]);
+    assert_eq!(sub.read(), event("__keyspace@0__:l", "rpop"));
+    assert_eq!(sub.read(), event("__keyevent@0__:rpop", "l"));
+    assert_eq!(sub.read(), event("__keyspace@0__:l", "del"));
+    assert_eq!(sub.read(), event("__keyevent@0__:del", "l"));
     // Only the expired class, only keyevent: active expiry fires `expired`.
     admin.cmd(&["CONFIG", "SET", "notify-keyspace-events", "Ex"]);
     w.cmd(&["SET", "lease", "x", "PX", "20"]);
