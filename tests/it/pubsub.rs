@@ -233,3 +233,64 @@ fn keyspace_notifications() {
     w.cmd(&["SET", "ignored", "x"]);
     assert_eq!(sub.read(), event("__keyevent@0__:expired", "lease"));
 }
+
+#[test]
+fn fifty_clients_on_twenty_channels_receive_everything_in_order() {
+    const SUBSCRIBERS: usize = 25;
+    const PUBLISHERS: usize = 25;
+    const CHANNELS: usize = 20;
+    const PER_PUBLISHER: usize = 40;
+    let s = Server::start();
+    let channels: Vec<String> = (0..CHANNELS).map(|c| format!("ch{c}")).collect();
+    let mut subs: Vec<crate::harness::Raw> = (0..SUBSCRIBERS)
+        .map(|_| {
+            let mut r = s.raw();
+            let mut cmd = vec!["SUBSCRIBE"];
+            cmd.extend(channels.iter().map(String::as_str));
+            let bytes: Vec<&[u8]> = cmd.iter().map(|c| c.as_bytes()).collect();
+            r.send_bytes(&crate::harness::Raw::encode(&bytes));
+            for _ in 0..CHANNELS {
+                r.read();
+            }
+            r
+        })
+        .collect();
+    let publishers: Vec<_> = (0..PUBLISHERS)
+        .map(|p| {
+            let addr = s.addr.clone();
+            std::thread::spawn(move || {
+                let mut r = crate::harness::Raw::connect(&addr);
+                for seq in 0..PER_PUBLISHER {
+                    let channel = format!("ch{}", (p + seq) % CHANNELS);
+                    assert_eq!(
+                        r.cmd(&["PUBLISH", &channel, &format!("{p}:{seq}")]),
+                        V::Int(SUBSCRIBERS as i64)
+                    );
+                }
+            })
+        })
+        .collect();
+    for p in publishers {
+        p.join().unwrap();
+    }
+    let mut delivered = 0;
+    for sub in &mut subs {
+        let mut last_seq = vec![-1i64; PUBLISHERS];
+        for _ in 0..PUBLISHERS * PER_PUBLISHER {
+            let V::Array(msg) = sub.read() else {
+                panic!("not a message")
+            };
+            let payload = msg[2].text();
+            let (p, seq) = payload.split_once(':').unwrap();
+            let (p, seq): (usize, i64) = (p.parse().unwrap(), seq.parse().unwrap());
+            assert!(
+                seq > last_seq[p],
+                "publisher {p}'s messages arrived out of order"
+            );
+            last_seq[p] = seq;
+            delivered += 1;
+        }
+    }
+    println!("{delivered} messages delivered to {SUBSCRIBERS} subscribers from {PUBLISHERS} publishers on {CHANNELS} channels");
+    assert_eq!(delivered, SUBSCRIBERS * PUBLISHERS * PER_PUBLISHER);
+}
