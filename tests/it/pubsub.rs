@@ -275,7 +275,7 @@ fn fifty_clients_on_twenty_channels_receive_everything_in_order() {
     }
     let mut delivered = 0;
     for sub in &mut subs {
-        let mut last_seq = vec![-1i64; PUBLISHERS];
+        let mut last_seq = [-1i64; PUBLISHERS];
         for _ in 0..PUBLISHERS * PER_PUBLISHER {
             let V::Array(msg) = sub.read() else {
                 panic!("not a message")
