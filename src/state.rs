@@ -73,6 +73,8 @@ pub struct ServerState {
     pub blocking: BlockingRegistry,
     pub watches: WatchRegistry,
     pub pubsub: crate::pubsub::PubSubHub,
+    /// Shared fsyncs for `appendfsync always`.
+    pub group_commit: crate::storage::group_commit::GroupCommit,
     pub config: ConfigStore,
     pub clients: ClientRegistry,
     pub commands: CommandTable,
@@ -124,6 +126,7 @@ impl ServerState {
             blocking: BlockingRegistry::default(),
             watches: WatchRegistry::default(),
             pubsub: crate::pubsub::PubSubHub::default(),
+            group_commit: crate::storage::group_commit::GroupCommit::default(),
             config,
             clients: ClientRegistry::default(),
             commands,

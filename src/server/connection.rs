@@ -174,15 +174,15 @@ impl Conn {
 
     /// Syncs the WAL if required, then writes the buffered replies; false on failure.
     async fn flush(&mut self) -> bool {
-        let state = &self.state;
-        let durable = if state.fsync_always.load(Ordering::Relaxed) {
-            tokio::task::block_in_place(|| state.storage.sync_committed())
-        } else {
+        let state = self.state.clone();
+        if state.fsync_always.load(Ordering::Relaxed) {
+            // No reply of this batch leaves before its writes are fsynced.
+            let target = state.storage.engine().latest_sequence();
+            if !state.group_commit.wait_durable(target).await {
+                return false;
+            }
+        } else if let Err(e) = state.storage.engine().flush_wal_buffer() {
             // The batch's writes reach the OS before its replies leave.
-            state.storage.engine().flush_wal_buffer()
-        };
-        if let Err(e) = durable {
-            // Never acknowledge what may not be durable.
             tracing::error!("WAL write failed: {e}");
             return false;
         }

@@ -114,6 +114,7 @@ pub async fn run(state: Arc<ServerState>, boot: Instant) -> Result<(), String> {
         connections.abort_all();
         while connections.join_next().await.is_some() {}
     }
+    state.group_commit.stop();
     for handle in maintenance {
         let _ = tokio::task::spawn_blocking(move || handle.join()).await;
     }
@@ -186,6 +187,7 @@ fn spawn_signal_handler(state: Arc<ServerState>) {
 /// threads, because both block on RocksDB and key locks.
 fn spawn_maintenance(state: Arc<ServerState>) -> Vec<JoinHandle<()>> {
     let expiry_state = state.clone();
+    let state_for_commit = state.clone();
     let expiry = std::thread::Builder::new()
         .name("strata-expire".into())
         .spawn(move || {
@@ -242,5 +244,12 @@ fn spawn_maintenance(state: Arc<ServerState>) -> Vec<JoinHandle<()>> {
                 }
             }
         });
-    [expiry, wal].into_iter().filter_map(Result::ok).collect()
+    let commit_state = state_for_commit;
+    let group_commit = std::thread::Builder::new()
+        .name("strata-fsync".into())
+        .spawn(move || commit_state.group_commit.run(&commit_state.storage));
+    [expiry, wal, group_commit]
+        .into_iter()
+        .filter_map(Result::ok)
+        .collect()
 }

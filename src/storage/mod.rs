@@ -15,6 +15,7 @@ pub mod collection;
 pub mod encoding;
 pub mod engine;
 pub mod expire;
+pub mod group_commit;
 pub mod keyspace;
 pub mod locks;
 pub mod reclaim;
