@@ -317,6 +317,12 @@ pub fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     if save == Some(true) || (save.is_none() && !wal) {
         ctx.storage().engine().flush_memtables()?;
     }
+    if save == Some(true) {
+        // SHUTDOWN SAVE also leaves a checkpoint behind, as Redis leaves an RDB file.
+        let retain = ctx.state.config.get_int("checkpoint-retain").max(0) as usize;
+        let storage = ctx.storage();
+        tokio::task::block_in_place(|| storage.save_checkpoint(None, retain))?;
+    }
     ctx.storage().engine().sync_wal()?;
     tracing::warn!("User requested shutdown...");
     ctx.state.request_shutdown();

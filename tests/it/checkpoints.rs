@@ -298,3 +298,19 @@ fn export_import_round_trip_and_damaged_archives_are_refused() {
         "nothing is left behind"
     );
 }
+
+#[test]
+fn shutdown_save_leaves_a_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let mut s = Server::start_in(&dir, &[]);
+    let mut r = s.raw();
+    r.cmd(&["SET", "k", "v"]);
+    r.send_bytes(b"SHUTDOWN SAVE\r\n");
+    assert!(r.is_closed());
+    assert!(s.wait_exit().expect("exited").success());
+    let cps = checkpoints(&dir);
+    assert_eq!(cps.len(), 1);
+    let out = strata(&["checkpoint", "verify", cps[0].to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("db 0: 1 string keys"));
+}
