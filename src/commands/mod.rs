@@ -5,6 +5,7 @@
 //! argument vector (`args[0]` is the command name). They never re-check arity — the gate did —
 //! and never touch RocksDB: they parse arguments, call `storage`, and build a [`Reply`].
 
+pub mod bitmap;
 pub mod connection;
 pub mod dispatch;
 pub mod hash;

@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 
 use super::{
-    connection as conn, hash, info, key, list, persistence, pubsub as ps, server as srv, set, sort,
-    string as st, txn, zset, Handler,
+    bitmap, connection as conn, hash, info, key, list, persistence, pubsub as ps, server as srv,
+    set, sort, string as st, txn, zset, Handler,
 };
 
 /// Command flags, rendered by `COMMAND INFO` (except [`flags::EXCLUSIVE`]).
@@ -686,6 +686,12 @@ pub static COMMANDS: &[Command] = &[
     cmd!("substr", 4, R, ["@read", "@string", "@slow"], keys(1, 1, 1), "string", "1.0.0", "Returns a substring from a string value.", st::getrange),
     cmd!("setrange", 4, WD, ["@write", "@string", "@slow"], keys(1, 1, 1), "string", "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", st::setrange),
     cmd!("lcs", -3, R, ["@read", "@string", "@slow"], keys(1, 2, 1), "string", "7.0.0", "Finds the longest common substring.", st::lcs),
+    // bitmaps
+    cmd!("setbit", 4, WD, ["@write", "@bitmap", "@slow"], keys(1, 1, 1), "bitmap", "2.2.0", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", bitmap::setbit),
+    cmd!("getbit", 3, RF, ["@read", "@bitmap", "@fast"], keys(1, 1, 1), "bitmap", "2.2.0", "Returns a bit value by offset.", bitmap::getbit),
+    cmd!("bitcount", -2, R, ["@read", "@bitmap", "@slow"], keys(1, 1, 1), "bitmap", "2.6.0", "Counts the number of set bits (population counting) in a string.", bitmap::bitcount),
+    cmd!("bitpos", -3, R, ["@read", "@bitmap", "@slow"], keys(1, 1, 1), "bitmap", "2.8.7", "Finds the first set (1) or clear (0) bit in a string.", bitmap::bitpos),
+    cmd!("bitop", -4, WD, ["@write", "@bitmap", "@slow"], keys(2, -1, 1), "bitmap", "2.6.0", "Performs bitwise operations on multiple strings, and stores the result.", bitmap::bitop),
     // hashes
     cmd!("hset", -4, WDF, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Creates or modifies the value of a field in a hash.", hash::hset),
     cmd!("hsetnx", 4, WDF, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Sets the value of a field in a hash only when the field doesn't exist.", hash::hsetnx),

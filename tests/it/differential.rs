@@ -82,12 +82,8 @@ fn compare(scripts: &[&str]) {
         b.cmd(&["SELECT", "0"]);
         for line in script.lines().map(str::trim).filter(|l| !l.is_empty()) {
             let args = strata::protocol::split_args(line.as_bytes()).expect("valid test line");
-            let args: Vec<String> = args
-                .into_iter()
-                .map(|a| String::from_utf8(a).unwrap())
-                .collect();
-            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            let bytes: Vec<&[u8]> = refs.iter().map(|r| r.as_bytes()).collect();
+            // Arguments stay bytes: scripts may carry "\xHH" escapes.
+            let bytes: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
             let frame = Raw::encode(&bytes);
             a.send_bytes(&frame);
             let expected = a
@@ -322,5 +318,22 @@ fn transactions_match_redis() {
         "MULTI\nBLPOP nokey 0\nLPUSH l x\nBRPOP l 0\nEXEC",
         "WATCH k\nFLUSHALL\nMULTI\nPING\nEXEC\nSET k 1\nWATCH k\nFLUSHDB\nMULTI\nPING\nEXEC",
         "SELECT 1\nSET k 1\nSELECT 0\nWATCH k\nSWAPDB 0 1\nMULTI\nPING\nEXEC\nWATCH zz\nSWAPDB 0 1\nMULTI\nPING\nEXEC",
+    ]);
+}
+
+#[test]
+fn bitmaps_match_redis() {
+    compare(&[
+        "SETBIT b 7 1\nGET b\nSETBIT b 7 0\nSETBIT b 100 1\nSTRLEN b\nGETBIT b 100\nGETBIT b 99\nGETBIT b 100000\n\
+         GETBIT nokey 3\nSETBIT b -1 1\nSETBIT b 4294967296 1\nSETBIT b x 1\nSETBIT b 1 2\nSETBIT b 1 x\n\
+         SET s foobar\nSETBIT s 7 1\nGET s\nBITCOUNT s\nBITCOUNT s 0 0\nBITCOUNT s 1 1\nBITCOUNT s -2 -1\n\
+         BITCOUNT s 5 30 BIT\nBITCOUNT s 0 -1 BIT\nBITCOUNT s 3 1\nBITCOUNT s 0\nBITCOUNT s 0 1 FOO\nBITCOUNT nokey\n\
+         RPUSH l a\nSETBIT l 0 1\nGETBIT l 0\nBITCOUNT l",
+        "SET z \"\\xff\\xf0\\x00\"\nBITPOS z 0\nBITPOS z 1\nBITPOS z 1 2\nBITPOS z 0 0 0\nBITPOS z 0 0 -1\n\
+         SET ones \"\\xff\\xff\"\nBITPOS ones 0\nBITPOS ones 0 0 -1\nBITPOS ones 0 1\nBITPOS nokey 0\nBITPOS nokey 1\n\
+         SET mid \"\\x00\\x0f\\x00\"\nBITPOS mid 1 0 -1\nBITPOS mid 1 7 15 BIT\nBITPOS mid 0 8 11 BIT\nBITPOS mid 1 2\n\
+         BITPOS mid 2\nBITPOS mid 1 0 1 FOO",
+        "SET a \"\\x0f\\xf0\"\nSET b \"\\xff\"\nBITOP AND d a b\nGET d\nBITOP OR d a b\nGET d\nBITOP XOR d a b nokey\nGET d\n\
+         BITOP NOT d a\nGET d\nBITOP NOT d a b\nBITOP FOO d a\nBITOP AND d nokey\nEXISTS d\nRPUSH l x\nBITOP AND d a l",
     ]);
 }

@@ -2,6 +2,7 @@
 //! parsing. Each operation reads the key's meta record, enforces its type (`WRONGTYPE`), and
 //! stages one write set.
 
+pub mod bitmap;
 pub mod hash;
 pub mod list;
 pub mod set;

@@ -192,7 +192,7 @@ impl Storage {
 
     /// Replaces the current value (`None` if missing) with `edit`'s result, keeping the TTL;
     /// the new value must not exceed `max_len`.
-    fn edit_string(
+    pub(crate) fn edit_string(
         &self,
         db: usize,
         key: &[u8],

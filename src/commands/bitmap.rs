@@ -1,0 +1,193 @@
+//! Bitmap commands: SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP (on string values).
+
+use bytes::Bytes;
+
+use super::{arg_i64, is, Ctx};
+use crate::error::{CmdError, CmdResult};
+use crate::protocol::Reply;
+use crate::storage::types::bitmap::{bit_at, bitop as combine, popcount, BitOp};
+
+fn bit_offset(arg: &[u8], max_len: usize) -> CmdResult<u64> {
+    let bad = || CmdError::custom("ERR bit offset is not an integer or out of range");
+    let n = crate::num::parse_i64(arg).ok_or_else(bad)?;
+    if n < 0 || (n as u64) >= (max_len as u64) * 8 {
+        return Err(bad());
+    }
+    Ok(n as u64)
+}
+
+fn max_len(ctx: &Ctx<'_>) -> usize {
+    ctx.state.config.get_int("proto-max-bulk-len").max(0) as usize
+}
+
+pub fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let max = max_len(ctx);
+    let offset = bit_offset(&args[2], max)?;
+    let on = match &args[3][..] {
+        b"1" => true,
+        b"0" => false,
+        _ => {
+            return Err(CmdError::custom(
+                "ERR bit is not an integer or out of range",
+            ))
+        }
+    };
+    Ok(Reply::Int(i64::from(ctx.storage().setbit(
+        ctx.db(),
+        &args[1],
+        offset,
+        on,
+        max,
+    )?)))
+}
+
+pub fn getbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let offset = bit_offset(&args[2], max_len(ctx))?;
+    let value = ctx
+        .storage()
+        .get_string(ctx.db(), &args[1])?
+        .unwrap_or_default();
+    Ok(Reply::Int(i64::from(bit_at(&value, offset))))
+}
+
+/// Normalises a Redis range over `len` units; `None` when empty.
+fn range(start: i64, end: i64, len: i64) -> Option<(i64, i64)> {
+    let s = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
+    let e = if end < 0 {
+        (len + end).max(0)
+    } else {
+        end.min(len - 1)
+    };
+    (len > 0 && s <= e && s < len && !(start < 0 && end < 0 && start > end)).then_some((s, e))
+}
+
+/// Parses `[start end [BYTE|BIT]]` from `args[from..]`; `Some((start, end, bits))`.
+fn range_args(args: &[Bytes], from: usize) -> CmdResult<Option<(i64, i64, bool)>> {
+    match args.len() - from {
+        0 => Ok(None),
+        2 => Ok(Some((
+            arg_i64(&args[from])?,
+            arg_i64(&args[from + 1])?,
+            false,
+        ))),
+        3 => {
+            let bits = if is(&args[from + 2], "BIT") {
+                true
+            } else if is(&args[from + 2], "BYTE") {
+                false
+            } else {
+                return Err(CmdError::Syntax);
+            };
+            Ok(Some((
+                arg_i64(&args[from])?,
+                arg_i64(&args[from + 1])?,
+                bits,
+            )))
+        }
+        _ => Err(CmdError::Syntax),
+    }
+}
+
+pub fn bitcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let spec = range_args(args, 2)?;
+    let value = ctx
+        .storage()
+        .get_string(ctx.db(), &args[1])?
+        .unwrap_or_default();
+    let count = match spec {
+        None => popcount(&value),
+        Some((start, end, false)) => match range(start, end, value.len() as i64) {
+            Some((s, e)) => popcount(&value[s as usize..=e as usize]),
+            None => 0,
+        },
+        Some((start, end, true)) => match range(start, end, value.len() as i64 * 8) {
+            Some((s, e)) => (s..=e).map(|b| u64::from(bit_at(&value, b as u64))).sum(),
+            None => 0,
+        },
+    };
+    Ok(Reply::Int(count as i64))
+}
+
+pub fn bitpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let target = match &args[2][..] {
+        b"1" => 1u8,
+        b"0" => 0u8,
+        _ => return Err(CmdError::custom("ERR The bit argument must be 1 or 0.")),
+    };
+    let (start, end, bits, end_given) = match args.len() {
+        3 => (0, -1, false, false),
+        4 => (arg_i64(&args[3])?, -1, false, false),
+        _ => {
+            let (s, e, b) = range_args(args, 3)?.ok_or(CmdError::Syntax)?;
+            (s, e, b, true)
+        }
+    };
+    let value = ctx.storage().get_string(ctx.db(), &args[1])?;
+    let Some(value) = value else {
+        return Ok(Reply::Int(if target == 1 { -1 } else { 0 }));
+    };
+    let unit_len = if bits {
+        value.len() as i64 * 8
+    } else {
+        value.len() as i64
+    };
+    let Some((s, e)) = range(start, end, unit_len) else {
+        return Ok(Reply::Int(-1));
+    };
+    let (first_bit, last_bit) = if bits { (s, e) } else { (s * 8, e * 8 + 7) };
+    for b in first_bit..=last_bit {
+        if bit_at(&value, b as u64) == target {
+            return Ok(Reply::Int(b));
+        }
+    }
+    // Looking for a clear bit without an explicit end: the string is treated as padded
+    // with zeros on the right, so the answer is the first bit after it.
+    if target == 0 && !end_given {
+        return Ok(Reply::Int(last_bit + 1));
+    }
+    Ok(Reply::Int(-1))
+}
+
+pub fn bitop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let op = if is(&args[1], "AND") {
+        BitOp::And
+    } else if is(&args[1], "OR") {
+        BitOp::Or
+    } else if is(&args[1], "XOR") {
+        BitOp::Xor
+    } else if is(&args[1], "NOT") {
+        BitOp::Not
+    } else {
+        return Err(CmdError::Syntax);
+    };
+    if op == BitOp::Not && args.len() != 4 {
+        return Err(CmdError::custom(
+            "ERR BITOP NOT must be called with a single source key.",
+        ));
+    }
+    let mut sources = Vec::with_capacity(args.len() - 3);
+    for key in &args[3..] {
+        sources.push(ctx.storage().get_string(ctx.db(), key)?.unwrap_or_default());
+    }
+    let result = combine(op, &sources);
+    let len = result.len() as i64;
+    let storage = ctx.storage();
+    if result.is_empty() {
+        storage.delete_keys(ctx.db(), &[&args[2]])?;
+    } else {
+        use crate::storage::types::string::{SetCondition, TtlChange};
+        storage.set_string(
+            ctx.db(),
+            &args[2],
+            &result,
+            SetCondition::Always,
+            TtlChange::Clear,
+            false,
+        )?;
+    }
+    Ok(Reply::Int(len))
+}
