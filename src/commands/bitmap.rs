@@ -191,3 +191,240 @@ pub fn bitop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     }
     Ok(Reply::Int(len))
 }
+
+use crate::storage::types::bitmap::{
+    get_signed, get_unsigned, set_bits, signed_result, unsigned_result, Overflow,
+};
+
+/// One parsed BITFIELD operation.
+enum FieldOp {
+    Get {
+        signed: bool,
+        bits: u32,
+        offset: u64,
+    },
+    Set {
+        signed: bool,
+        bits: u32,
+        offset: u64,
+        value: i64,
+        ow: Overflow,
+    },
+    Incr {
+        signed: bool,
+        bits: u32,
+        offset: u64,
+        incr: i64,
+        ow: Overflow,
+    },
+}
+
+fn field_type(arg: &[u8]) -> CmdResult<(bool, u32)> {
+    let bad = || {
+        CmdError::custom("ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.")
+    };
+    let (signed, digits) = match arg.first() {
+        Some(b'i') | Some(b'I') => (true, &arg[1..]),
+        Some(b'u') | Some(b'U') => (false, &arg[1..]),
+        _ => return Err(bad()),
+    };
+    let bits = crate::num::parse_i64(digits).ok_or_else(bad)?;
+    if bits < 1 || (signed && bits > 64) || (!signed && bits > 63) {
+        return Err(bad());
+    }
+    Ok((signed, bits as u32))
+}
+
+fn field_offset(arg: &[u8], bits: u32, max: usize) -> CmdResult<u64> {
+    let bad = || CmdError::custom("ERR bit offset is not an integer or out of range");
+    let (multiply, digits) = match arg.first() {
+        Some(b'#') => (true, &arg[1..]),
+        _ => (false, arg),
+    };
+    let n = crate::num::parse_i64(digits).ok_or_else(bad)?;
+    if n < 0 {
+        return Err(bad());
+    }
+    let offset = if multiply {
+        (n as u64).checked_mul(u64::from(bits)).ok_or_else(bad)?
+    } else {
+        n as u64
+    };
+    if offset + u64::from(bits) > (max as u64) * 8 {
+        return Err(bad());
+    }
+    Ok(offset)
+}
+
+fn parse_field_ops(args: &[Bytes], read_only: bool, max: usize) -> CmdResult<Vec<FieldOp>> {
+    let mut ops = Vec::new();
+    let mut ow = Overflow::Wrap;
+    let mut i = 2;
+    while i < args.len() {
+        let a = &args[i];
+        let remaining = args.len() - i - 1;
+        if is(a, "GET") && remaining >= 2 {
+            let (signed, bits) = field_type(&args[i + 1])?;
+            let offset = field_offset(&args[i + 2], bits, max)?;
+            ops.push(FieldOp::Get {
+                signed,
+                bits,
+                offset,
+            });
+            i += 3;
+        } else if is(a, "SET") && remaining >= 3 {
+            let (signed, bits) = field_type(&args[i + 1])?;
+            let offset = field_offset(&args[i + 2], bits, max)?;
+            let value = arg_i64(&args[i + 3])?;
+            ops.push(FieldOp::Set {
+                signed,
+                bits,
+                offset,
+                value,
+                ow,
+            });
+            i += 4;
+        } else if is(a, "INCRBY") && remaining >= 3 {
+            let (signed, bits) = field_type(&args[i + 1])?;
+            let offset = field_offset(&args[i + 2], bits, max)?;
+            let incr = arg_i64(&args[i + 3])?;
+            ops.push(FieldOp::Incr {
+                signed,
+                bits,
+                offset,
+                incr,
+                ow,
+            });
+            i += 4;
+        } else if is(a, "OVERFLOW") && remaining >= 1 {
+            let mode = &args[i + 1];
+            ow = if is(mode, "WRAP") {
+                Overflow::Wrap
+            } else if is(mode, "SAT") {
+                Overflow::Sat
+            } else if is(mode, "FAIL") {
+                Overflow::Fail
+            } else {
+                return Err(CmdError::custom("ERR Invalid OVERFLOW type specified"));
+            };
+            i += 2;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    if read_only && ops.iter().any(|op| !matches!(op, FieldOp::Get { .. })) {
+        return Err(CmdError::custom(
+            "ERR BITFIELD_RO only supports the GET subcommand",
+        ));
+    }
+    Ok(ops)
+}
+
+/// Applies the operations to `value`, returning their replies.
+fn run_field_ops(value: &mut Vec<u8>, ops: &[FieldOp]) -> Vec<Reply> {
+    let mut replies = Vec::with_capacity(ops.len());
+    let read = |v: &[u8], signed: bool, offset: u64, bits: u32| -> i64 {
+        if signed {
+            get_signed(v, offset, bits)
+        } else {
+            get_unsigned(v, offset, bits) as i64
+        }
+    };
+    for op in ops {
+        match *op {
+            FieldOp::Get {
+                signed,
+                bits,
+                offset,
+            } => replies.push(Reply::Int(read(value, signed, offset, bits))),
+            FieldOp::Set {
+                signed,
+                bits,
+                offset,
+                value: new,
+                ow,
+            } => {
+                let old = read(value, signed, offset, bits);
+                let result = if signed {
+                    signed_result(new, 0, bits, ow).map(|v| v as u64)
+                } else {
+                    unsigned_result(new as u64, 0, bits, ow)
+                };
+                match result {
+                    Ok(v) => {
+                        set_bits(value, offset, bits, v);
+                        replies.push(Reply::Int(old));
+                    }
+                    Err(()) => replies.push(Reply::Nil),
+                }
+            }
+            FieldOp::Incr {
+                signed,
+                bits,
+                offset,
+                incr,
+                ow,
+            } => {
+                let result = if signed {
+                    signed_result(get_signed(value, offset, bits), incr, bits, ow)
+                        .map(|v| (v as u64, v))
+                } else {
+                    unsigned_result(get_unsigned(value, offset, bits), incr, bits, ow)
+                        .map(|v| (v, v as i64))
+                };
+                match result {
+                    Ok((raw, shown)) => {
+                        set_bits(value, offset, bits, raw);
+                        replies.push(Reply::Int(shown));
+                    }
+                    Err(()) => replies.push(Reply::Nil),
+                }
+            }
+        }
+    }
+    replies
+}
+
+fn bitfield_generic(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdResult<Reply> {
+    let max = max_len(ctx);
+    let ops = parse_field_ops(args, read_only, max)?;
+    let writes = ops.iter().any(|op| !matches!(op, FieldOp::Get { .. }));
+    if !writes {
+        let mut value = ctx
+            .storage()
+            .get_string(ctx.db(), &args[1])?
+            .unwrap_or_default();
+        return Ok(Reply::Array(run_field_ops(&mut value, &ops)));
+    }
+    // Like Redis, a write creates (and zero-extends) the string up front, even if an
+    // OVERFLOW FAIL then leaves every field unchanged.
+    let needed_bytes = ops
+        .iter()
+        .filter_map(|op| match *op {
+            FieldOp::Set { bits, offset, .. } | FieldOp::Incr { bits, offset, .. } => {
+                Some(((offset + u64::from(bits) - 1) / 8 + 1) as usize)
+            }
+            FieldOp::Get { .. } => None,
+        })
+        .max()
+        .unwrap_or(0);
+    let mut replies = Vec::new();
+    ctx.storage()
+        .edit_string(ctx.db(), &args[1], max, |current| {
+            let mut value = current.unwrap_or_default();
+            if value.len() < needed_bytes {
+                value.resize(needed_bytes, 0);
+            }
+            replies = run_field_ops(&mut value, &ops);
+            Ok(value)
+        })?;
+    Ok(Reply::Array(replies))
+}
+
+pub fn bitfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    bitfield_generic(ctx, args, false)
+}
+
+pub fn bitfield_ro(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    bitfield_generic(ctx, args, true)
+}

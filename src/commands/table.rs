@@ -692,6 +692,8 @@ pub static COMMANDS: &[Command] = &[
     cmd!("bitcount", -2, R, ["@read", "@bitmap", "@slow"], keys(1, 1, 1), "bitmap", "2.6.0", "Counts the number of set bits (population counting) in a string.", bitmap::bitcount),
     cmd!("bitpos", -3, R, ["@read", "@bitmap", "@slow"], keys(1, 1, 1), "bitmap", "2.8.7", "Finds the first set (1) or clear (0) bit in a string.", bitmap::bitpos),
     cmd!("bitop", -4, WD, ["@write", "@bitmap", "@slow"], keys(2, -1, 1), "bitmap", "2.6.0", "Performs bitwise operations on multiple strings, and stores the result.", bitmap::bitop),
+    cmd!("bitfield", -2, WD, ["@write", "@bitmap", "@slow"], keys(1, 1, 1), "bitmap", "3.2.0", "Performs arbitrary bitfield integer operations on strings.", bitmap::bitfield),
+    cmd!("bitfield_ro", -2, RF, ["@read", "@bitmap", "@fast"], keys(1, 1, 1), "bitmap", "6.0.0", "Performs arbitrary read-only bitfield integer operations on strings.", bitmap::bitfield_ro),
     // hashes
     cmd!("hset", -4, WDF, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Creates or modifies the value of a field in a hash.", hash::hset),
     cmd!("hsetnx", 4, WDF, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Sets the value of a field in a hash only when the field doesn't exist.", hash::hsetnx),

@@ -337,3 +337,17 @@ fn bitmaps_match_redis() {
          BITOP NOT d a\nGET d\nBITOP NOT d a b\nBITOP FOO d a\nBITOP AND d nokey\nEXISTS d\nRPUSH l x\nBITOP AND d a l",
     ]);
 }
+
+#[test]
+fn bitfield_matches_redis() {
+    compare(&[
+        "BITFIELD bf SET u8 0 200 GET u8 0 GET i8 0 INCRBY u8 0 100 GET u4 4\nGET bf\n\
+         BITFIELD bf INCRBY i5 100 1 GET u4 0\nBITFIELD bf OVERFLOW SAT INCRBY u2 102 5 INCRBY i8 0 -300\n\
+         BITFIELD bf OVERFLOW FAIL INCRBY u2 102 5 SET i4 200 100 GET i4 200\nBITFIELD bf OVERFLOW WRAP INCRBY i8 #3 250\n\
+         BITFIELD bf SET u63 #0 9223372036854775807 GET u63 0 GET i64 0\nBITFIELD bf SET i64 0 -1 INCRBY i64 0 1\n\
+         BITFIELD bf GET u64 0\nBITFIELD bf GET i65 0\nBITFIELD bf GET u8 -1\nBITFIELD bf GET u8 x\nBITFIELD bf SET u8 0 x\n\
+         BITFIELD bf FOO u8 0\nBITFIELD bf OVERFLOW FOO\nBITFIELD bf GET u8\nGET bf\nBITFIELD_RO bf GET u8 0 GET i16 #1\n\
+         BITFIELD_RO bf SET u8 0 1\nBITFIELD nokey GET u8 0\nEXISTS nokey\nBITFIELD fail OVERFLOW FAIL SET u2 0 9\nGET fail\n\
+         SET s hello\nBITFIELD s GET u8 0 SET u8 8 65\nGET s\nRPUSH l x\nBITFIELD l GET u8 0",
+    ]);
+}

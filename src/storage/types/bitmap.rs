@@ -88,3 +88,115 @@ mod tests {
         assert_eq!(bitop(BitOp::Not, &[vec![0x0F]]), vec![0xF0]);
     }
 }
+
+/// Reads `bits` bits at bit `offset` as an unsigned number (bits past the end read 0).
+pub fn get_unsigned(value: &[u8], offset: u64, bits: u32) -> u64 {
+    (0..u64::from(bits)).fold(0u64, |acc, i| {
+        (acc << 1) | u64::from(bit_at(value, offset + i))
+    })
+}
+
+/// Reads `bits` bits at bit `offset` as a two's-complement signed number.
+pub fn get_signed(value: &[u8], offset: u64, bits: u32) -> i64 {
+    let raw = get_unsigned(value, offset, bits);
+    if bits < 64 && raw & (1 << (bits - 1)) != 0 {
+        (raw | (u64::MAX << bits)) as i64
+    } else {
+        raw as i64
+    }
+}
+
+/// Writes the low `bits` bits of `v` at bit `offset`, growing `value` as needed.
+pub fn set_bits(value: &mut Vec<u8>, offset: u64, bits: u32, v: u64) {
+    let last_byte = ((offset + u64::from(bits) - 1) / 8) as usize;
+    if value.len() <= last_byte {
+        value.resize(last_byte + 1, 0);
+    }
+    for i in 0..u64::from(bits) {
+        let bit = (v >> (u64::from(bits) - 1 - i)) & 1;
+        let pos = offset + i;
+        let mask = 1u8 << (7 - (pos % 8));
+        if bit == 1 {
+            value[(pos / 8) as usize] |= mask;
+        } else {
+            value[(pos / 8) as usize] &= !mask;
+        }
+    }
+}
+
+/// `BITFIELD` overflow behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    Wrap,
+    Sat,
+    Fail,
+}
+
+/// Redis's unsigned overflow rule for `value + incr` in `bits` bits: `Ok(result)` or
+/// `Err(())` when FAIL applies.
+pub fn unsigned_result(value: u64, incr: i64, bits: u32, ow: Overflow) -> Result<u64, ()> {
+    let max = if bits == 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    };
+    let max_incr = max.wrapping_sub(value) as i64;
+    let min_incr = (value as i64).wrapping_neg();
+    let wrap = || value.wrapping_add(incr as u64) & max;
+    if value > max || (incr > 0 && incr > max_incr) {
+        return match ow {
+            Overflow::Wrap => Ok(wrap()),
+            Overflow::Sat => Ok(max),
+            Overflow::Fail => Err(()),
+        };
+    }
+    if incr < 0 && incr < min_incr {
+        return match ow {
+            Overflow::Wrap => Ok(wrap()),
+            Overflow::Sat => Ok(0),
+            Overflow::Fail => Err(()),
+        };
+    }
+    Ok(value.wrapping_add(incr as u64))
+}
+
+/// Redis's signed overflow rule for `value + incr` in `bits` bits.
+pub fn signed_result(value: i64, incr: i64, bits: u32, ow: Overflow) -> Result<i64, ()> {
+    let max = if bits == 64 {
+        i64::MAX
+    } else {
+        (1i64 << (bits - 1)) - 1
+    };
+    let min = -max - 1;
+    let max_incr = max.wrapping_sub(value);
+    let min_incr = min.wrapping_sub(value);
+    let wrap = || {
+        let c = (value as u64).wrapping_add(incr as u64);
+        if bits == 64 {
+            return c as i64;
+        }
+        let high = u64::MAX << bits;
+        (if c & (1 << (bits - 1)) != 0 {
+            c | high
+        } else {
+            c & !high
+        }) as i64
+    };
+    if value > max || (bits != 64 && incr > max_incr) || (value >= 0 && incr > 0 && incr > max_incr)
+    {
+        return match ow {
+            Overflow::Wrap => Ok(wrap()),
+            Overflow::Sat => Ok(max),
+            Overflow::Fail => Err(()),
+        };
+    }
+    if value < min || (bits != 64 && incr < min_incr) || (value < 0 && incr < 0 && incr < min_incr)
+    {
+        return match ow {
+            Overflow::Wrap => Ok(wrap()),
+            Overflow::Sat => Ok(min),
+            Overflow::Fail => Err(()),
+        };
+    }
+    Ok(value.wrapping_add(incr))
+}
