@@ -351,11 +351,11 @@ fn run_field_ops(value: &mut Vec<u8>, ops: &[FieldOp]) -> Vec<Reply> {
                     unsigned_result(new as u64, 0, bits, ow)
                 };
                 match result {
-                    Ok(v) => {
+                    Some(v) => {
                         set_bits(value, offset, bits, v);
                         replies.push(Reply::Int(old));
                     }
-                    Err(()) => replies.push(Reply::Nil),
+                    None => replies.push(Reply::Nil),
                 }
             }
             FieldOp::Incr {
@@ -373,11 +373,11 @@ fn run_field_ops(value: &mut Vec<u8>, ops: &[FieldOp]) -> Vec<Reply> {
                         .map(|v| (v, v as i64))
                 };
                 match result {
-                    Ok((raw, shown)) => {
+                    Some((raw, shown)) => {
                         set_bits(value, offset, bits, raw);
                         replies.push(Reply::Int(shown));
                     }
-                    Err(()) => replies.push(Reply::Nil),
+                    None => replies.push(Reply::Nil),
                 }
             }
         }

@@ -132,9 +132,9 @@ pub enum Overflow {
     Fail,
 }
 
-/// Redis's unsigned overflow rule for `value + incr` in `bits` bits: `Ok(result)` or
-/// `Err(())` when FAIL applies.
-pub fn unsigned_result(value: u64, incr: i64, bits: u32, ow: Overflow) -> Result<u64, ()> {
+/// Redis's unsigned overflow rule for `value + incr` in `bits` bits: `Some(result)`, or
+/// `None` when FAIL applies.
+pub fn unsigned_result(value: u64, incr: i64, bits: u32, ow: Overflow) -> Option<u64> {
     let max = if bits == 64 {
         u64::MAX
     } else {
@@ -145,23 +145,23 @@ pub fn unsigned_result(value: u64, incr: i64, bits: u32, ow: Overflow) -> Result
     let wrap = || value.wrapping_add(incr as u64) & max;
     if value > max || (incr > 0 && incr > max_incr) {
         return match ow {
-            Overflow::Wrap => Ok(wrap()),
-            Overflow::Sat => Ok(max),
-            Overflow::Fail => Err(()),
+            Overflow::Wrap => Some(wrap()),
+            Overflow::Sat => Some(max),
+            Overflow::Fail => None,
         };
     }
     if incr < 0 && incr < min_incr {
         return match ow {
-            Overflow::Wrap => Ok(wrap()),
-            Overflow::Sat => Ok(0),
-            Overflow::Fail => Err(()),
+            Overflow::Wrap => Some(wrap()),
+            Overflow::Sat => Some(0),
+            Overflow::Fail => None,
         };
     }
-    Ok(value.wrapping_add(incr as u64))
+    Some(value.wrapping_add(incr as u64))
 }
 
 /// Redis's signed overflow rule for `value + incr` in `bits` bits.
-pub fn signed_result(value: i64, incr: i64, bits: u32, ow: Overflow) -> Result<i64, ()> {
+pub fn signed_result(value: i64, incr: i64, bits: u32, ow: Overflow) -> Option<i64> {
     let max = if bits == 64 {
         i64::MAX
     } else {
@@ -185,18 +185,18 @@ pub fn signed_result(value: i64, incr: i64, bits: u32, ow: Overflow) -> Result<i
     if value > max || (bits != 64 && incr > max_incr) || (value >= 0 && incr > 0 && incr > max_incr)
     {
         return match ow {
-            Overflow::Wrap => Ok(wrap()),
-            Overflow::Sat => Ok(max),
-            Overflow::Fail => Err(()),
+            Overflow::Wrap => Some(wrap()),
+            Overflow::Sat => Some(max),
+            Overflow::Fail => None,
         };
     }
     if value < min || (bits != 64 && incr < min_incr) || (value < 0 && incr < 0 && incr < min_incr)
     {
         return match ow {
-            Overflow::Wrap => Ok(wrap()),
-            Overflow::Sat => Ok(min),
-            Overflow::Fail => Err(()),
+            Overflow::Wrap => Some(wrap()),
+            Overflow::Sat => Some(min),
+            Overflow::Fail => None,
         };
     }
-    Ok(value.wrapping_add(incr))
+    Some(value.wrapping_add(incr))
 }
