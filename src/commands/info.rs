@@ -199,7 +199,7 @@ fn stats(ctx: &Ctx<'_>, out: &mut String) {
          instantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\nrejected_connections:{}\r\n\
          sync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\n\
          expired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nevicted_keys:0\r\n\
-         keyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\n\
+         keyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\n\
          latest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\n",
         s.total_connections.load(Ordering::Relaxed),
         s.total_commands.load(Ordering::Relaxed),
@@ -209,6 +209,8 @@ fn stats(ctx: &Ctx<'_>, out: &mut String) {
         st.expired_keys.load(Ordering::Relaxed),
         st.keyspace_hits.load(Ordering::Relaxed),
         st.keyspace_misses.load(Ordering::Relaxed),
+        ctx.state.pubsub.channels(None).len(),
+        ctx.state.pubsub.numpat(),
     );
 }
 

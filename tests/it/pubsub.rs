@@ -66,6 +66,11 @@ fn subscribe_publish_and_unsubscribe_resp2() {
         V::Array(vec![V::bulk("news"), V::Int(1), V::bulk("none"), V::Int(0)])
     );
     assert_eq!(publisher.cmd(&["PUBSUB", "NUMPAT"]), V::Int(1));
+    let stats = publisher.cmd(&["INFO", "stats"]).text();
+    assert!(
+        stats.contains("pubsub_channels:2\r\n") && stats.contains("pubsub_patterns:1\r\n"),
+        "{stats}"
+    );
     assert_eq!(
         publisher.cmd(&["PUBSUB", "CHANNELS"]),
         V::Array(vec![V::bulk("news"), V::bulk("sport")])
