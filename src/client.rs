@@ -47,6 +47,8 @@ pub struct ClientInfo {
     pub unblock: Mutex<Option<bool>>,
     /// A watched key was written since `WATCH`: the next `EXEC` fails.
     pub watch_dirty: AtomicBool,
+    /// Subscription counts shown by `CLIENT LIST` (channels, patterns, shard channels).
+    pub subscriptions: [AtomicUsize; 3],
 }
 
 impl ClientInfo {
@@ -102,8 +104,8 @@ impl ClientInfo {
     pub fn describe(&self, flags: &str) -> String {
         let age = self.created.elapsed().as_secs();
         format!(
-            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub=0 psub=0 \
-             ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 \
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} \
+             ssub={} multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 \
              oll=0 omem=0 tot-mem=1024 events=r cmd={} user=default redir=-1 resp={} \
              lib-name={} lib-ver={}",
             self.id,
@@ -114,6 +116,9 @@ impl ClientInfo {
             self.idle_secs(),
             flags,
             self.db.load(Ordering::Relaxed),
+            self.subscriptions[0].load(Ordering::Relaxed),
+            self.subscriptions[1].load(Ordering::Relaxed),
+            self.subscriptions[2].load(Ordering::Relaxed),
             self.last_cmd.lock(),
             self.resp.load(Ordering::Relaxed),
             self.lib_name.lock(),
@@ -171,6 +176,18 @@ impl ClientState {
     }
 
     /// Subscriptions (channels + patterns), as the subscribe replies count them.
+    /// Publishes this client's subscription counts for `CLIENT LIST`.
+    pub fn sync_subscription_counts(&self) {
+        let counts = [
+            self.channels.len(),
+            self.patterns.len(),
+            self.shard_channels.len(),
+        ];
+        for (slot, n) in self.info.subscriptions.iter().zip(counts) {
+            slot.store(n, Ordering::Relaxed);
+        }
+    }
+
     pub fn subscription_count(&self) -> usize {
         self.channels.len() + self.patterns.len()
     }
@@ -224,6 +241,7 @@ impl ClientRegistry {
             wake: Notify::new(),
             unblock: Mutex::new(None),
             watch_dirty: AtomicBool::new(false),
+            subscriptions: Default::default(),
         });
         self.clients.lock().insert(id, info.clone());
         info

@@ -43,6 +43,7 @@ pub fn subscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
             ctx.client.subscription_count(),
         ));
     }
+    ctx.client.sync_subscription_counts();
     Ok(Reply::Multi(replies))
 }
 
@@ -60,6 +61,7 @@ pub fn psubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
             ctx.client.subscription_count(),
         ));
     }
+    ctx.client.sync_subscription_counts();
     Ok(Reply::Multi(replies))
 }
 
@@ -86,6 +88,7 @@ pub fn unsubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
             ctx.client.subscription_count(),
         ));
     }
+    ctx.client.sync_subscription_counts();
     Ok(Reply::Multi(replies))
 }
 
@@ -112,6 +115,7 @@ pub fn punsubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
             ctx.client.subscription_count(),
         ));
     }
+    ctx.client.sync_subscription_counts();
     Ok(Reply::Multi(replies))
 }
 
@@ -129,6 +133,7 @@ pub fn ssubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
             ctx.client.shard_channels.len(),
         ));
     }
+    ctx.client.sync_subscription_counts();
     Ok(Reply::Multi(replies))
 }
 
@@ -151,6 +156,7 @@ pub fn sunsubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
             ctx.client.shard_channels.len(),
         ));
     }
+    ctx.client.sync_subscription_counts();
     Ok(Reply::Multi(replies))
 }
 
@@ -187,6 +193,7 @@ pub fn unsubscribe_all(state: &ServerState, client: &mut crate::client::ClientSt
     for p in client.patterns.drain(..) {
         state.pubsub.punsubscribe(&p, client.info.id);
     }
+    client.sync_subscription_counts();
 }
 
 pub fn publish(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {

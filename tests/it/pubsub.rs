@@ -60,6 +60,8 @@ fn subscribe_publish_and_unsubscribe_resp2() {
         sub.cmd(&["PING"]),
         V::Array(vec![V::bulk("pong"), V::bulk("")])
     );
+    let list = publisher.cmd(&["CLIENT", "LIST"]).text();
+    assert!(list.contains(" sub=2 psub=1 ssub=0 "), "{list}");
 
     assert_eq!(
         publisher.cmd(&["PUBSUB", "NUMSUB", "news", "none"]),
