@@ -44,6 +44,8 @@ impl Coll {
         })
     }
 
+    /// The meta record, byte for byte what [`Coll::decode`] read: a mutator uses
+    /// `coll.to_meta()` as the record it replaces instead of reading it again.
     pub fn to_meta(&self) -> Meta {
         let mut body = Vec::with_capacity(16 + self.tail.len());
         body.extend_from_slice(&self.version.to_be_bytes());

@@ -262,7 +262,7 @@ impl Storage {
         let Some(mut c) = self.coll(db, key, H)? else {
             return Ok(vec![None; fields.len()]);
         };
-        let raw = self.raw_meta(db, key)?;
+        let raw = Some(c.to_meta());
         let now = now_ms();
         let mut ws = WriteSet::default();
         let mut out = Vec::with_capacity(fields.len());
@@ -387,7 +387,7 @@ impl Storage {
         let Some(mut c) = self.coll(db, key, H)? else {
             return Ok(vec![FieldExpire::NoField; fields.len()]);
         };
-        let raw = self.raw_meta(db, key)?;
+        let raw = Some(c.to_meta());
         let now = now_ms();
         let mut ws = WriteSet::default();
         let mut out = Vec::with_capacity(fields.len());
@@ -491,7 +491,7 @@ impl Storage {
         let Some(mut c) = self.coll(db, key, H)? else {
             return Ok(vec![None; fields.len()]);
         };
-        let raw = self.raw_meta(db, key)?;
+        let raw = Some(c.to_meta());
         let now = now_ms();
         let mut ws = WriteSet::default();
         let mut out = Vec::with_capacity(fields.len());
@@ -629,10 +629,10 @@ impl Storage {
             if let Some(raw) = self.sub_get(Cf::Data, db, key, version, field)? {
                 let (_, expire) = decode_field(&raw)?;
                 if expire == when && expire <= now_ms() {
+                    let before = c.to_meta();
                     self.stage_sub_delete(&mut ws, Cf::Data, db, key, version, field);
                     c.len -= 1;
-                    let raw_meta = self.raw_meta(db, key)?;
-                    self.stage_coll(&mut ws, db, key, raw_meta.as_ref(), &c);
+                    self.stage_coll(&mut ws, db, key, Some(&before), &c);
                     removed = true;
                 }
             }

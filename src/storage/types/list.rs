@@ -99,7 +99,7 @@ impl Storage {
         let Some(mut c) = self.coll(db, key, L)? else {
             return Ok(Vec::new());
         };
-        let raw = self.raw_meta(db, key)?;
+        let raw = Some(c.to_meta());
         let (mut head, mut tail) = bounds(&c);
         let mut out = Vec::new();
         let mut ws = WriteSet::default();
@@ -204,7 +204,7 @@ impl Storage {
         let Some(mut c) = self.coll(db, key, L)? else {
             return Ok(());
         };
-        let raw = self.raw_meta(db, key)?;
+        let raw = Some(c.to_meta());
         let len = c.len as i64;
         let s = if start < 0 {
             (len + start).max(0)
@@ -239,7 +239,7 @@ impl Storage {
         mut c: Coll,
         elems: &[Vec<u8>],
     ) -> StoreResult<()> {
-        let raw = self.raw_meta(db, key)?;
+        let raw = Some(c.to_meta());
         let mut ws = WriteSet::default();
         c.version = self.next_version()?;
         for (i, e) in elems.iter().enumerate() {
@@ -333,11 +333,14 @@ impl Storage {
         let Some(mut sc) = self.coll(db, src, L)? else {
             return Ok(None);
         };
-        // Redis checks the destination type before moving anything.
-        if src != dst {
-            self.coll(db, dst, L)?;
-        }
-        let src_raw = self.raw_meta(db, src)?;
+        // Redis checks the destination type before moving anything; `None` means a
+        // rotation of `src` itself.
+        let dst_write = if src != dst {
+            Some(self.coll_for_write(db, dst, L)?)
+        } else {
+            None
+        };
+        let src_raw = Some(sc.to_meta());
         let (mut head, mut tail) = bounds(&sc);
         let index = match from {
             End::Left => {
@@ -364,40 +367,42 @@ impl Storage {
                 *tail - 1
             }
         };
-        if src == dst {
-            let at = push_index(&mut head, &mut tail);
-            self.stage_sub_put(
-                &mut ws,
-                Cf::Data,
-                db,
-                src,
-                sc.version,
-                &at.to_be_bytes(),
-                &elem,
-            );
-            set_bounds(&mut sc, head, tail);
-            self.stage_coll(&mut ws, db, src, src_raw.as_ref(), &sc);
-        } else {
-            set_bounds(&mut sc, head, tail);
-            self.stage_coll(&mut ws, db, src, src_raw.as_ref(), &sc);
-            let mut w = self.coll_for_write(db, dst, L)?;
-            let (mut dh, mut dt) = if w.existed {
-                bounds(&w.coll)
-            } else {
-                (MIDDLE, MIDDLE)
-            };
-            let at = push_index(&mut dh, &mut dt);
-            self.stage_sub_put(
-                &mut ws,
-                Cf::Data,
-                db,
-                dst,
-                w.coll.version,
-                &at.to_be_bytes(),
-                &elem,
-            );
-            set_bounds(&mut w.coll, dh, dt);
-            self.stage_coll(&mut ws, db, dst, w.raw.as_ref(), &w.coll);
+        match dst_write {
+            None => {
+                let at = push_index(&mut head, &mut tail);
+                self.stage_sub_put(
+                    &mut ws,
+                    Cf::Data,
+                    db,
+                    src,
+                    sc.version,
+                    &at.to_be_bytes(),
+                    &elem,
+                );
+                set_bounds(&mut sc, head, tail);
+                self.stage_coll(&mut ws, db, src, src_raw.as_ref(), &sc);
+            }
+            Some(mut w) => {
+                set_bounds(&mut sc, head, tail);
+                self.stage_coll(&mut ws, db, src, src_raw.as_ref(), &sc);
+                let (mut dh, mut dt) = if w.existed {
+                    bounds(&w.coll)
+                } else {
+                    (MIDDLE, MIDDLE)
+                };
+                let at = push_index(&mut dh, &mut dt);
+                self.stage_sub_put(
+                    &mut ws,
+                    Cf::Data,
+                    db,
+                    dst,
+                    w.coll.version,
+                    &at.to_be_bytes(),
+                    &elem,
+                );
+                set_bounds(&mut w.coll, dh, dt);
+                self.stage_coll(&mut ws, db, dst, w.raw.as_ref(), &w.coll);
+            }
         }
         self.commit(ws)?;
         Ok(Some(elem))

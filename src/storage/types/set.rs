@@ -53,7 +53,7 @@ impl Storage {
         let Some(mut c) = self.coll(db, key, S)? else {
             return Ok(0);
         };
-        let raw = self.raw_meta(db, key)?;
+        let raw = Some(c.to_meta());
         let mut ws = WriteSet::default();
         let mut removed = 0;
         let mut seen: HashSet<&[u8]> = HashSet::new();
@@ -100,8 +100,12 @@ impl Storage {
         let Some(mut c) = self.coll(db, key, S)? else {
             return Ok(Vec::new());
         };
-        let raw = self.raw_meta(db, key)?;
-        let members = self.smembers(db, key)?;
+        let raw = Some(c.to_meta());
+        let members: Vec<Vec<u8>> = self
+            .sub_all(Cf::Data, db, key, c.version)?
+            .into_iter()
+            .map(|(m, _)| m)
+            .collect();
         let chosen: Vec<Vec<u8>> = members
             .choose_multiple(&mut rand::rng(), count)
             .cloned()
@@ -120,7 +124,7 @@ impl Storage {
     pub fn smove(&self, db: usize, src: &[u8], dst: &[u8], member: &[u8]) -> StoreResult<bool> {
         let src_coll = self.coll(db, src, S)?;
         // Redis checks the destination's type even when the source is missing.
-        self.coll(db, dst, S)?;
+        let mut w = self.coll_for_write(db, dst, S)?;
         let Some(mut sc) = src_coll else {
             return Ok(false);
         };
@@ -133,12 +137,11 @@ impl Storage {
         if src == dst {
             return Ok(true);
         }
-        let src_raw = self.raw_meta(db, src)?;
+        let src_raw = Some(sc.to_meta());
         let mut ws = WriteSet::default();
         self.stage_sub_delete(&mut ws, Cf::Data, db, src, sc.version, member);
         sc.len -= 1;
         self.stage_coll(&mut ws, db, src, src_raw.as_ref(), &sc);
-        let mut w = self.coll_for_write(db, dst, S)?;
         if !w.existed
             || self
                 .sub_get(Cf::Data, db, dst, w.coll.version, member)?

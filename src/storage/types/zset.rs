@@ -254,7 +254,7 @@ impl Storage {
         let Some(mut c) = self.coll(db, key, Z)? else {
             return Ok(0);
         };
-        let raw = self.raw_meta(db, key)?;
+        let raw = Some(c.to_meta());
         let mut ws = WriteSet::default();
         let mut removed = 0;
         let mut done: Vec<&[u8]> = Vec::new();
@@ -427,7 +427,7 @@ impl Storage {
         let Some(mut c) = self.coll(db, key, Z)? else {
             return Ok(0);
         };
-        let raw = self.raw_meta(db, key)?;
+        let raw = Some(c.to_meta());
         let mut ws = WriteSet::default();
         for (m, s) in victims {
             self.unstage_member(&mut ws, db, key, c.version, m, *s);
