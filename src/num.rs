@@ -82,6 +82,43 @@ pub fn format_double(d: f64) -> String {
     }
 }
 
+/// The inclusive index range Redis's list and sorted-set commands (LRANGE, LTRIM, ZRANGE by
+/// rank, ...) select from `len` items: negative indexes count from the end, a start before
+/// the beginning is clamped, an end past the last item is clamped; `None` when empty.
+pub fn index_range(start: i64, stop: i64, len: i64) -> Option<(i64, i64)> {
+    let s = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
+    let e = if stop < 0 {
+        len + stop
+    } else {
+        stop.min(len - 1)
+    };
+    (s <= e && s < len).then_some((s, e))
+}
+
+/// The inclusive range GETRANGE, BITCOUNT and BITPOS select from `len` units: like
+/// [`index_range`], except that a negative end before the beginning is clamped to the first
+/// unit (so `GETRANGE k 0 -100` returns the first byte), as Redis does for strings.
+pub fn string_range(start: i64, end: i64, len: i64) -> Option<(i64, i64)> {
+    if len == 0 || (start < 0 && end < 0 && start > end) {
+        return None;
+    }
+    let s = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
+    let e = if end < 0 {
+        (len + end).max(0)
+    } else {
+        end.min(len - 1)
+    };
+    (s <= e && s < len).then_some((s, e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +142,17 @@ mod tests {
         assert_eq!(parse_f64(b"nan"), None);
         assert_eq!(parse_f64(b" 1"), None);
         assert_eq!(parse_f64(b"1x"), None);
+    }
+
+    #[test]
+    fn ranges_follow_redis() {
+        assert_eq!(index_range(0, -1, 5), Some((0, 4)));
+        assert_eq!(index_range(-100, 100, 5), Some((0, 4)));
+        assert_eq!(index_range(0, -100, 5), None);
+        assert_eq!(index_range(3, 1, 5), None);
+        assert_eq!(string_range(0, -100, 5), Some((0, 0)));
+        assert_eq!(string_range(-1, -5, 5), None);
+        assert_eq!(string_range(0, 10, 0), None);
     }
 
     #[test]

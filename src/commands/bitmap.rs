@@ -50,21 +50,6 @@ pub fn getbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     Ok(Reply::Int(i64::from(bit_at(&value, offset))))
 }
 
-/// Normalises a Redis range over `len` units; `None` when empty.
-fn range(start: i64, end: i64, len: i64) -> Option<(i64, i64)> {
-    let s = if start < 0 {
-        (len + start).max(0)
-    } else {
-        start
-    };
-    let e = if end < 0 {
-        (len + end).max(0)
-    } else {
-        end.min(len - 1)
-    };
-    (len > 0 && s <= e && s < len && !(start < 0 && end < 0 && start > end)).then_some((s, e))
-}
-
 /// Parses `[start end [BYTE|BIT]]` from `args[from..]`; `Some((start, end, bits))`.
 fn range_args(args: &[Bytes], from: usize) -> CmdResult<Option<(i64, i64, bool)>> {
     match args.len() - from {
@@ -100,14 +85,17 @@ pub fn bitcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         .unwrap_or_default();
     let count = match spec {
         None => popcount(&value),
-        Some((start, end, false)) => match range(start, end, value.len() as i64) {
+        Some((start, end, false)) => match crate::num::string_range(start, end, value.len() as i64)
+        {
             Some((s, e)) => popcount(&value[s as usize..=e as usize]),
             None => 0,
         },
-        Some((start, end, true)) => match range(start, end, value.len() as i64 * 8) {
-            Some((s, e)) => (s..=e).map(|b| u64::from(bit_at(&value, b as u64))).sum(),
-            None => 0,
-        },
+        Some((start, end, true)) => {
+            match crate::num::string_range(start, end, value.len() as i64 * 8) {
+                Some((s, e)) => (s..=e).map(|b| u64::from(bit_at(&value, b as u64))).sum(),
+                None => 0,
+            }
+        }
     };
     Ok(Reply::Int(count as i64))
 }
@@ -135,7 +123,7 @@ pub fn bitpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     } else {
         value.len() as i64
     };
-    let Some((s, e)) = range(start, end, unit_len) else {
+    let Some((s, e)) = crate::num::string_range(start, end, unit_len) else {
         return Ok(Reply::Int(-1));
     };
     let (first_bit, last_bit) = if bits { (s, e) } else { (s * 8, e * 8 + 7) };

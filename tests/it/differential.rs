@@ -132,7 +132,7 @@ fn strings_match_redis() {
          GETEX b PERSIST PERSIST\nGETEX missing EX 10",
         "MSET a 1 b 2 a 3\nMGET a b c\nMSET a\nMSET a 1 b\nMSETNX a 1 x 2\nMSETNX x 1 y 2\nMGET x y\nDBSIZE",
         "APPEND k Hello\nAPPEND k \" World\"\nSTRLEN k\nSTRLEN nope\nGETRANGE k 0 4\nGETRANGE k -5 -1\n\
-         GETRANGE k 5 3\nGETRANGE k -100 100\nGETRANGE k 0 -100\nGETRANGE nope 0 -1\nGETRANGE k a 1\n\
+         GETRANGE k 5 3\nGETRANGE k -100 100\nGETRANGE k 0 -100\nGETRANGE k -100 -100\nGETRANGE k -1 -5\nGETRANGE k 20 30\nGETRANGE nope 0 -1\nGETRANGE k a 1\n\
          SUBSTR k 0 2\nSETRANGE k 6 Redis\nGET k\nSETRANGE pad 3 x\nGET pad\nSETRANGE e 0 \"\"\nEXISTS e\n\
          SETRANGE k -1 x\nSETRANGE k 536870912 x\nSETRANGE k 536870911 x",
         "INCR n\nINCRBY n 10\nDECR n\nDECRBY n 20\nINCRBY n x\nINCRBY n 1.5\nSET m 9223372036854775807\n\
@@ -228,7 +228,7 @@ fn sets_match_redis() {
 fn lists_match_redis() {
     compare(&[
         "RPUSH l a b c\nLPUSH l z y\nLLEN l\nLRANGE l 0 -1\nLRANGE l 1 2\nLRANGE l -2 -1\nLRANGE l 5 10\n\
-         LRANGE l -100 100\nLRANGE l 2 1\nLRANGE nokey 0 -1\nLINDEX l 0\nLINDEX l -1\nLINDEX l 99\nLINDEX nokey 0\n\
+         LRANGE l -100 100\nLRANGE l 2 1\nLRANGE l -100 -100\nLRANGE l 0 -100\nLRANGE nokey 0 -1\nLINDEX l 0\nLINDEX l -1\nLINDEX l 99\nLINDEX nokey 0\n\
          LSET l 1 Y\nLSET l 99 x\nLSET nokey 0 x\nLRANGE l 0 -1\nLPUSHX nokey a\nRPUSHX nokey a\nEXISTS nokey\n\
          LPUSHX l first\nRPUSHX l last\nLPOP l\nRPOP l\nLPOP l 2\nRPOP l 0\nLPOP nokey\nLPOP nokey 2\nLPOP l -1\n\
          LPOP l x\nLRANGE l 0 -1\nRPOP l 10\nEXISTS l\nLPOP l 0",
@@ -327,7 +327,7 @@ fn bitmaps_match_redis() {
         "SETBIT b 7 1\nGET b\nSETBIT b 7 0\nSETBIT b 100 1\nSTRLEN b\nGETBIT b 100\nGETBIT b 99\nGETBIT b 100000\n\
          GETBIT nokey 3\nSETBIT b -1 1\nSETBIT b 4294967296 1\nSETBIT b x 1\nSETBIT b 1 2\nSETBIT b 1 x\n\
          SET s foobar\nSETBIT s 7 1\nGET s\nBITCOUNT s\nBITCOUNT s 0 0\nBITCOUNT s 1 1\nBITCOUNT s -2 -1\n\
-         BITCOUNT s 5 30 BIT\nBITCOUNT s 0 -1 BIT\nBITCOUNT s 3 1\nBITCOUNT s 0\nBITCOUNT s 0 1 FOO\nBITCOUNT nokey\n\
+         BITCOUNT s 5 30 BIT\nBITCOUNT s 0 -1 BIT\nBITCOUNT s 3 1\nBITCOUNT s -100 -100\nBITCOUNT s -1 -3\nBITCOUNT s 0 -100\nBITCOUNT s 0\nBITCOUNT s 0 1 FOO\nBITCOUNT nokey\n\
          RPUSH l a\nSETBIT l 0 1\nGETBIT l 0\nBITCOUNT l",
         "SET z \"\\xff\\xf0\\x00\"\nBITPOS z 0\nBITPOS z 1\nBITPOS z 1 2\nBITPOS z 0 0 0\nBITPOS z 0 0 -1\n\
          SET ones \"\\xff\\xff\"\nBITPOS ones 0\nBITPOS ones 0 0 -1\nBITPOS ones 0 1\nBITPOS nokey 0\nBITPOS nokey 1\n\

@@ -152,20 +152,9 @@ impl Storage {
         let Some(c) = self.coll(db, key, L)? else {
             return Ok(Vec::new());
         };
-        let len = c.len as i64;
-        let s = if start < 0 {
-            (len + start).max(0)
-        } else {
-            start
-        };
-        let e = if stop < 0 {
-            len + stop
-        } else {
-            stop.min(len - 1)
-        };
-        if s > e || s >= len {
+        let Some((s, e)) = crate::num::index_range(start, stop, c.len as i64) else {
             return Ok(Vec::new());
-        }
+        };
         let (head, _) = bounds(&c);
         let from = head + s as u64;
         let wanted = (e - s + 1) as usize;
@@ -205,22 +194,10 @@ impl Storage {
             return Ok(());
         };
         let raw = Some(c.to_meta());
-        let len = c.len as i64;
-        let s = if start < 0 {
-            (len + start).max(0)
-        } else {
-            start
-        };
-        let e = if stop < 0 {
-            len + stop
-        } else {
-            stop.min(len - 1)
-        };
         let (head, tail) = bounds(&c);
-        let (new_head, new_tail) = if s > e || s >= len {
-            (head, head)
-        } else {
-            (head + s as u64, head + e as u64 + 1)
+        let (new_head, new_tail) = match crate::num::index_range(start, stop, c.len as i64) {
+            Some((s, e)) => (head + s as u64, head + e as u64 + 1),
+            None => (head, head),
         };
         let mut ws = WriteSet::default();
         for i in (head..new_head).chain(new_tail..tail) {

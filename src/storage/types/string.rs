@@ -296,28 +296,10 @@ impl Storage {
 
 /// `GETRANGE` over a value with Redis's index rules (negative from the end, clamped).
 pub fn byte_range(value: &[u8], start: i64, end: i64) -> &[u8] {
-    let len = value.len() as i64;
-    if len == 0 {
-        return &[];
+    match crate::num::string_range(start, end, value.len() as i64) {
+        Some((s, e)) => &value[s as usize..=e as usize],
+        None => &[],
     }
-    let mut start = if start < 0 {
-        (len + start).max(0)
-    } else {
-        start
-    };
-    let mut end = if end < 0 { (len + end).max(0) } else { end };
-    if start < 0 {
-        start = 0;
-    }
-    if end >= len {
-        end = len - 1;
-    }
-    if start > end || start >= len {
-        // Redis returns "" when start > end after normalisation, and when both were negative
-        // and `end` normalised below zero.
-        return &[];
-    }
-    &value[start as usize..=end as usize]
 }
 
 /// Result of the longest-common-subsequence computation behind `LCS`.

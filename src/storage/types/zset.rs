@@ -316,19 +316,9 @@ impl Storage {
         let mut out = Vec::new();
         match range {
             ZRange::Rank(start, stop) => {
-                let mut s = if *start < 0 {
-                    (len + start).max(0)
-                } else {
-                    *start
-                };
-                let mut e = if *stop < 0 { len + stop } else { *stop };
-                if e >= len {
-                    e = len - 1;
-                }
-                if s > e || s >= len {
+                let Some((s, e)) = crate::num::index_range(*start, *stop, len) else {
                     return Ok(out);
-                }
-                s = s.max(0);
+                };
                 let mut i = 0i64;
                 self.zwalk(db, key, &c, rev, |m, sc| {
                     if i >= s {
