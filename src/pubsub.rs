@@ -115,51 +115,27 @@ impl PubSubHub {
 
     /// `SPUBLISH`: delivers to the shard channel's subscribers only (no patterns).
     pub fn spublish(&self, channel: &Bytes, payload: &Bytes) -> i64 {
-        let mut delivered = 0;
-        if let Some(subs) = self.shard_channels.read().get(channel) {
-            for s in subs.values() {
-                let msg = PubMessage::SMessage {
-                    channel: channel.clone(),
-                    payload: payload.clone(),
-                };
-                delivered += i64::from(s.deliver(msg));
-            }
-        }
-        delivered
+        deliver_to(&self.shard_channels, channel, || PubMessage::SMessage {
+            channel: channel.clone(),
+            payload: payload.clone(),
+        })
     }
 
     pub fn shard_channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
-        let mut out: Vec<Bytes> = self
-            .shard_channels
-            .read()
-            .keys()
-            .filter(|c| pattern.is_none_or(|p| glob_match(p, c)))
-            .cloned()
-            .collect();
-        out.sort();
-        out
+        active_names(&self.shard_channels, pattern)
     }
 
     pub fn shard_numsub(&self, channel: &[u8]) -> usize {
-        self.shard_channels
-            .read()
-            .get(channel)
-            .map_or(0, HashMap::len)
+        count_subscribers(&self.shard_channels, channel)
     }
 
     /// Delivers `payload` to the channel's and matching patterns' subscribers; returns how
     /// many received it.
     pub fn publish(&self, channel: &Bytes, payload: &Bytes) -> i64 {
-        let mut delivered = 0;
-        if let Some(subs) = self.channels.read().get(channel) {
-            for s in subs.values() {
-                let msg = PubMessage::Message {
-                    channel: channel.clone(),
-                    payload: payload.clone(),
-                };
-                delivered += i64::from(s.deliver(msg));
-            }
-        }
+        let mut delivered = deliver_to(&self.channels, channel, || PubMessage::Message {
+            channel: channel.clone(),
+            payload: payload.clone(),
+        });
         for (pattern, subs) in self.patterns.read().iter() {
             if glob_match(pattern, channel) {
                 for s in subs.values() {
@@ -177,23 +153,38 @@ impl PubSubHub {
 
     /// Active channels (with at least one subscriber) matching `pattern`.
     pub fn channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
-        let mut out: Vec<Bytes> = self
-            .channels
-            .read()
-            .keys()
-            .filter(|c| pattern.is_none_or(|p| glob_match(p, c)))
-            .cloned()
-            .collect();
-        out.sort();
-        out
+        active_names(&self.channels, pattern)
     }
 
     pub fn numsub(&self, channel: &[u8]) -> usize {
-        self.channels.read().get(channel).map_or(0, HashMap::len)
+        count_subscribers(&self.channels, channel)
     }
 
     /// Number of distinct patterns subscribed by anyone.
     pub fn numpat(&self) -> usize {
         self.patterns.read().len()
     }
+}
+
+/// Sends `make()` to every subscriber of `name` in `map`; returns how many received it.
+fn deliver_to(map: &Subscriptions, name: &Bytes, make: impl Fn() -> PubMessage) -> i64 {
+    map.read().get(name).map_or(0, |subs| {
+        subs.values().map(|s| i64::from(s.deliver(make()))).sum()
+    })
+}
+
+/// Names in `map` with subscribers, matching `pattern`, sorted.
+fn active_names(map: &Subscriptions, pattern: Option<&[u8]>) -> Vec<Bytes> {
+    let mut out: Vec<Bytes> = map
+        .read()
+        .keys()
+        .filter(|c| pattern.is_none_or(|p| glob_match(p, c)))
+        .cloned()
+        .collect();
+    out.sort();
+    out
+}
+
+fn count_subscribers(map: &Subscriptions, name: &[u8]) -> usize {
+    map.read().get(name).map_or(0, HashMap::len)
 }

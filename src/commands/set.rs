@@ -177,22 +177,33 @@ pub fn numkeys(args: &[Bytes], at: usize) -> CmdResult<(&[Bytes], usize)> {
 }
 
 pub fn sintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    let (keys, mut i) = numkeys(args, 1)?;
-    let mut limit = 0usize;
-    while i < args.len() {
-        if is(&args[i], "LIMIT") && i + 1 < args.len() {
-            let n = arg_i64(&args[i + 1])?;
-            if n < 0 {
-                return Err(CmdError::custom("ERR LIMIT can't be negative"));
-            }
-            limit = n as usize;
-            i += 2;
-        } else {
+    let (keys, rest) = numkeys(args, 1)?;
+    let limit = card_limit(&args[rest..])?;
+    let n = combine(ctx, keys, SetOp::Inter)?.len();
+    Ok(Reply::Int(limit.map_or(n, |l| n.min(l)) as i64))
+}
+
+/// The optional `LIMIT n` of SINTERCARD/ZINTERCARD (`None`, or 0, means no limit; as in
+/// Redis, a repeated LIMIT overrides the earlier one).
+pub fn card_limit(args: &[Bytes]) -> CmdResult<Option<usize>> {
+    let mut limit = None;
+    let mut rest = args;
+    while let [kw, n, tail @ ..] = rest {
+        if !is(kw, "LIMIT") {
             return Err(CmdError::Syntax);
         }
+        let n = arg_i64(n)?;
+        if n < 0 {
+            return Err(CmdError::custom("ERR LIMIT can't be negative"));
+        }
+        limit = (n > 0).then_some(n as usize);
+        rest = tail;
     }
-    let n = combine(ctx, keys, SetOp::Inter)?.len();
-    Ok(Reply::Int(if limit > 0 { n.min(limit) } else { n } as i64))
+    if rest.is_empty() {
+        Ok(limit)
+    } else {
+        Err(CmdError::Syntax)
+    }
 }
 
 /// One page of HSCAN/SSCAN/ZSCAN: the members after the cursor's position, filtered by

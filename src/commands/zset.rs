@@ -653,25 +653,14 @@ pub fn zdiffstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 }
 
 pub fn zintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    let (keys, mut i) = numkeys(args, 1)?;
-    let mut limit = 0usize;
-    while i < args.len() {
-        if is(&args[i], "LIMIT") && i + 1 < args.len() {
-            let n = arg_i64(&args[i + 1])?;
-            if n < 0 {
-                return Err(CmdError::custom("ERR LIMIT can't be negative"));
-            }
-            limit = n as usize;
-            i += 2;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
+    let (keys, rest) = numkeys(args, 1)?;
+    let limit = super::set::card_limit(&args[rest..])?;
     let mut sub_args = vec![args[0].clone(), args[1].clone()];
     sub_args.extend(keys.iter().cloned());
     let (items, _) = combine(ctx, &sub_args, 1, Combine::Inter)?;
-    let n = items.len();
-    Ok(Reply::Int(if limit > 0 { n.min(limit) } else { n } as i64))
+    Ok(Reply::Int(
+        limit.map_or(items.len(), |l| items.len().min(l)) as i64,
+    ))
 }
 
 pub fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {

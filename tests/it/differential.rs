@@ -217,7 +217,7 @@ fn sets_match_redis() {
         "SADD a 1 2 3 4\nSADD b 3 4 5\nSADD c 4 5 6\nSINTER a b\nSINTER a b c\nSINTER a nokey\nSUNION a b\n\
          SDIFF a b\nSDIFF a b c\nSDIFF nokey a\nSINTERSTORE d a b\nSMEMBERS d\nSUNIONSTORE d a c\nSCARD d\n\
          SDIFFSTORE d a b c\nSMEMBERS d\nSINTERSTORE d a nokey\nEXISTS d\nSINTERCARD 2 a b\n\
-         SINTERCARD 2 a b LIMIT 1\nSINTERCARD 0 a\nSINTERCARD 3 a b\nSINTERCARD 2 a b LIMIT -1\n\
+         SINTERCARD 2 a b LIMIT 1\nSINTERCARD 2 a b LIMIT 1 LIMIT 0\nSINTERCARD 2 a b LIMIT\nSINTERCARD 0 a\nSINTERCARD 3 a b\nSINTERCARD 2 a b LIMIT -1\n\
          SINTERCARD x a\nSINTERCARD 1 a FOO\nSMOVE a b 1\nSMOVE a b 9\nSMOVE nokey b 1\nSMEMBERS b\nSMOVE a a 2\n\
          SET str v\nSINTER a str\nSUNION str\nSADD str x\nSMOVE a str 2\nSMOVE str a 2\nSINTERSTORE str a\nTYPE str",
         "SADD s b a c\nSSCAN s 0\nSSCAN s 0 MATCH a\nSSCAN s 0 COUNT 0\nSPOP s 3\nEXISTS s\nSADD s x\nSPOP s\nEXISTS s",
