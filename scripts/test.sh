@@ -6,13 +6,18 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strata-target}"
 
-echo "== cargo test (unit + integration)"
-STRATA_REQUIRE_REDIS=1 cargo test --release
+echo "== cargo test (unit + integration, hot tier on)"
+STRATA_REQUIRE_REDIS=1 STRATA_HOT_TIER=yes cargo test --release
 
-echo "== python (redis-py, redis-cli)"
+echo "== integration suite again with the hot tier off"
+STRATA_REQUIRE_REDIS=1 STRATA_HOT_TIER=no cargo test --release --test it
+
 if [ ! -x .venv/bin/pytest ]; then
     python3 -m venv .venv
 fi
 .venv/bin/pip install -q -r tests/python/requirements.txt
-STRATA_BIN="$CARGO_TARGET_DIR/release/strata" .venv/bin/pytest -q tests/python
+for tier in yes no; do
+    echo "== python (redis-py, redis-cli), hot tier $tier"
+    STRATA_HOT_TIER=$tier STRATA_BIN="$CARGO_TARGET_DIR/release/strata" .venv/bin/pytest -q tests/python
+done
 echo "== all tests passed"

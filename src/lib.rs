@@ -19,6 +19,7 @@
 //! durability rules the layers uphold.
 
 pub mod admin;
+pub mod alloc;
 pub mod blocking;
 pub mod client;
 pub mod commands;

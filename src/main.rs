@@ -223,9 +223,11 @@ fn main() -> ExitCode {
         }
     }
 
+    let budget = strata::state::memory_budget(&config);
     let engine_options = EngineOptions {
-        block_cache_bytes: config.get_int("rocksdb-block-cache-size") as usize,
-        write_buffer_bytes: config.get_int("rocksdb-write-buffer-size") as usize,
+        block_cache_bytes: budget.block_cache as usize,
+        write_buffer_bytes: budget.write_buffer as usize,
+        memtable_budget_bytes: budget.memtables as usize,
         max_background_jobs: config.get_int("rocksdb-max-background-jobs") as i32,
         max_open_files: config.get_int("rocksdb-max-open-files") as i32,
         compression: config.get("rocksdb-compression") != "none",
@@ -244,6 +246,7 @@ fn main() -> ExitCode {
     state.set_self();
     state.apply_config_change("appendfsync");
     state.apply_config_change("notify-keyspace-events");
+    state.apply_config_change("maxmemory");
     *state.log_level_hook.lock() = Some(Box::new(move |level: &str| {
         let _ = reload_handle.modify(|f| *f = level_filter(level));
     }));

@@ -14,6 +14,8 @@ use crate::blocking::BlockingRegistry;
 use crate::client::ClientRegistry;
 use crate::commands::table::CommandTable;
 use crate::config::ConfigStore;
+use crate::storage::budget::{self, Budget};
+use crate::storage::hot_tier::{HotTier, LfuTuning, Policy};
 use crate::storage::Storage;
 use crate::watch::WatchRegistry;
 
@@ -178,6 +180,9 @@ impl ServerState {
                 crate::notify::parse_flags(&self.config.get("notify-keyspace-events")).unwrap_or(0),
                 Ordering::Relaxed,
             ),
+            "maxmemory" | "maxmemory-policy" | "hot-tier" | "lfu-log-factor" | "lfu-decay-time" => {
+                self.apply_memory_config()
+            }
             "appendonly" => self
                 .storage
                 .engine()
@@ -189,6 +194,27 @@ impl ServerState {
             }
             _ => {}
         }
+    }
+
+    /// Resizes RocksDB's caches and rebuilds the hot tier (empty) from the memory directives.
+    fn apply_memory_config(&self) {
+        let budget = memory_budget(&self.config);
+        self.storage
+            .engine()
+            .resize_memory(budget.block_cache as usize, budget.memtables as usize);
+        let tier = self.config.get_bool("hot-tier").then(|| {
+            let lfu = LfuTuning {
+                log_factor: self.config.get_int("lfu-log-factor").max(0) as u64,
+                decay_minutes: self.config.get_int("lfu-decay-time").max(0) as u64,
+            };
+            HotTier::new(
+                budget.tier,
+                Policy::from_name(&self.config.get("maxmemory-policy")),
+                lfu,
+                self.storage.tier_stats.clone(),
+            )
+        });
+        self.storage.set_tier(tier);
     }
 
     /// `CONFIG RESETSTAT`.
@@ -217,4 +243,13 @@ impl ServerState {
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.shutdown_tx.subscribe()
     }
+}
+
+/// The memory plan for the current `maxmemory` and `rocksdb-*` directives.
+pub fn memory_budget(config: &ConfigStore) -> Budget {
+    budget::plan(
+        config.get_int("maxmemory").max(0) as u64,
+        config.get_int("rocksdb-block-cache-size").max(0) as u64,
+        config.get_int("rocksdb-write-buffer-size").max(0) as u64,
+    )
 }

@@ -14,6 +14,7 @@ use crate::client::ClientState;
 use crate::error::CmdError;
 use crate::protocol::Reply;
 use crate::state::ServerState;
+use crate::storage::hot_tier::without_touch;
 
 /// Redis's "unknown command" text: the name and up to ~128 bytes of arguments.
 fn unknown_command(args: &[Bytes]) -> CmdError {
@@ -176,8 +177,15 @@ fn run(state: &ServerState, client: &mut ClientState, args: &[Bytes], locking: L
             _global_shared = storage.global.read();
             _keys = storage.locks.lock(key_args.iter().copied());
         }
+        // TOUCH is the one read a NO-TOUCH client still counts, as in Redis.
+        let untouched = cmd.has(flags::NO_TOUCH)
+            || (client.info.no_touch.load(Ordering::Relaxed) && cmd.name != "touch");
         let mut ctx = Ctx { state, client };
-        handler(&mut ctx, args)
+        if untouched {
+            without_touch(|| handler(&mut ctx, args))
+        } else {
+            handler(&mut ctx, args)
+        }
     };
     let reply = match result {
         Ok(reply) => {

@@ -10,6 +10,7 @@ use super::connection::REDIS_COMPAT_VERSION;
 use super::{text, Ctx};
 use crate::error::CmdResult;
 use crate::protocol::Reply;
+use crate::storage::budget::{self, Budget};
 use crate::storage::engine::Cf;
 
 const DEFAULT_SECTIONS: &[&str] = &[
@@ -111,21 +112,6 @@ fn clients(ctx: &Ctx<'_>, out: &mut String) {
     );
 }
 
-/// Bytes allocated by the process's allocator (jemalloc) and its resident set size.
-fn allocator_stats() -> (u64, u64) {
-    let _ = tikv_jemalloc_ctl::epoch::advance();
-    let allocated = tikv_jemalloc_ctl::stats::allocated::read().unwrap_or(0) as u64;
-    let rss = std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .nth(1)
-                .and_then(|p| p.parse::<u64>().ok())
-        })
-        .map_or(0, |pages| pages * 4096);
-    (allocated, rss)
-}
-
 /// Redis's `bytesToHuman`.
 pub fn human_bytes(n: u64) -> String {
     let n = n as f64;
@@ -140,30 +126,101 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
-fn memory(ctx: &Ctx<'_>, out: &mut String) {
-    let (used, rss) = allocator_stats();
+/// What `INFO memory`, `MEMORY STATS` and `MEMORY DOCTOR` report.
+pub struct MemoryReport {
+    pub heap: crate::alloc::HeapStats,
+    pub used: u64,
+    pub rss: u64,
+    pub peak: u64,
+    pub budget: Budget,
+    pub maxmemory: u64,
+    pub policy: String,
+    pub tier_enabled: bool,
+    pub tier_entries: u64,
+    pub tier_bytes: u64,
+    pub block_cache: u64,
+    pub memtables: u64,
+}
+
+pub fn memory_report(ctx: &Ctx<'_>) -> MemoryReport {
+    let heap = crate::alloc::heap_stats();
+    let (used, rss) = (heap.allocated, heap.rss);
     let peak = PEAK_MEMORY.fetch_max(used, Ordering::Relaxed).max(used);
+    let config = &ctx.state.config;
+    let tier = ctx.storage().tier();
+    let (tier_entries, tier_bytes) = tier.as_ref().map_or((0, 0), |t| t.usage());
+    let (block_cache, memtables) = ctx.storage().engine().memory_usage();
+    MemoryReport {
+        heap,
+        used,
+        rss,
+        peak,
+        budget: crate::state::memory_budget(config),
+        maxmemory: config.get_int("maxmemory").max(0) as u64,
+        policy: config.get("maxmemory-policy"),
+        tier_enabled: tier.is_some(),
+        tier_entries,
+        tier_bytes,
+        block_cache,
+        memtables,
+    }
+}
+
+fn memory(ctx: &Ctx<'_>, out: &mut String) {
+    let r = memory_report(ctx);
     let engine = ctx.storage().engine();
+    let tier = &ctx.storage().tier_stats;
+    let (hits, misses) = (
+        tier.hits.load(Ordering::Relaxed),
+        tier.misses.load(Ordering::Relaxed),
+    );
     let _ = write!(
         out,
         "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
          used_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\n\
-         maxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\n\
+         used_memory_peak_perc:{:.2}%\r\nused_memory_dataset:{}\r\n\
+         total_system_memory:{sys}\r\ntotal_system_memory_human:{}\r\n\
+         maxmemory:{max}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\n\
          mem_fragmentation_ratio:{:.2}\r\nmem_allocator:jemalloc\r\n\
-         rocksdb_block_cache_usage:{}\r\nrocksdb_memtables_size:{}\r\nrocksdb_estimate_live_data_size:{}\r\n\
+         strata_memory_budget:{total}\r\nstrata_memory_budget_human:{}\r\nstrata_memory_budget_source:{}\r\n\
+         hot_tier_enabled:{}\r\nhot_tier_capacity:{}\r\nhot_tier_entries:{}\r\nhot_tier_bytes:{}\r\n\
+         hot_tier_hits:{hits}\r\nhot_tier_misses:{misses}\r\nhot_tier_hit_ratio:{:.4}\r\nhot_tier_evictions:{}\r\n\
+         rocksdb_block_cache_capacity:{}\r\nrocksdb_block_cache_usage:{}\r\n\
+         rocksdb_memtables_budget:{}\r\nrocksdb_memtables_size:{}\r\nrocksdb_estimate_live_data_size:{}\r\n\
          rocksdb_sst_files_size:{}\r\nrocksdb_estimate_subkeys:{}\r\n",
-        human_bytes(used),
-        human_bytes(rss),
-        human_bytes(peak),
-        if used > 0 { rss as f64 / used as f64 } else { 0.0 },
-        engine.block_cache_usage(),
-        engine.int_property("rocksdb.cur-size-all-mem-tables"),
+        human_bytes(r.used),
+        human_bytes(r.rss),
+        human_bytes(r.peak),
+        if r.peak > 0 { r.used as f64 * 100.0 / r.peak as f64 } else { 0.0 },
+        r.tier_bytes + r.block_cache,
+        human_bytes(budget::machine_ram().unwrap_or(0)),
+        human_bytes(r.maxmemory),
+        r.policy,
+        if r.used > 0 { r.rss as f64 / r.used as f64 } else { 0.0 },
+        human_bytes(r.budget.total),
+        if r.budget.auto { "auto-quarter-of-ram" } else { "maxmemory" },
+        i32::from(r.tier_enabled),
+        if r.tier_enabled { r.budget.tier } else { 0 },
+        r.tier_entries,
+        r.tier_bytes,
+        if hits + misses > 0 { hits as f64 / (hits + misses) as f64 } else { 0.0 },
+        tier.evictions.load(Ordering::Relaxed),
+        r.budget.block_cache,
+        r.block_cache,
+        r.budget.memtables,
+        r.memtables,
         engine.int_property("rocksdb.estimate-live-data-size"),
         engine.int_property("rocksdb.total-sst-files-size"),
         [Cf::Data, Cf::ZScore, Cf::Stream]
             .iter()
             .map(|&cf| engine.cf_int_property(cf, "rocksdb.estimate-num-keys"))
             .sum::<u64>(),
+        used = r.used,
+        rss = r.rss,
+        peak = r.peak,
+        sys = budget::machine_ram().unwrap_or(0),
+        max = r.maxmemory,
+        total = r.budget.total,
     );
 }
 
@@ -198,7 +255,7 @@ fn stats(ctx: &Ctx<'_>, out: &mut String) {
          instantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\n\
          instantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\nrejected_connections:{}\r\n\
          sync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\n\
-         expired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nevicted_keys:0\r\n\
+         expired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nevicted_keys:{}\r\n\
          keyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\n\
          latest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\n",
         s.total_connections.load(Ordering::Relaxed),
@@ -207,6 +264,7 @@ fn stats(ctx: &Ctx<'_>, out: &mut String) {
         s.net_output_bytes.load(Ordering::Relaxed),
         s.rejected_connections.load(Ordering::Relaxed),
         st.expired_keys.load(Ordering::Relaxed),
+        ctx.storage().tier_stats.evictions.load(Ordering::Relaxed),
         st.keyspace_hits.load(Ordering::Relaxed),
         st.keyspace_misses.load(Ordering::Relaxed),
         ctx.state.pubsub.channels(None).len(),

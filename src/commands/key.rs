@@ -385,25 +385,51 @@ pub fn object_encoding(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     Ok(Reply::bulk(encoding))
 }
 
-/// OBJECT FREQ: without an LFU policy Redis refuses, and no LFU policy exists yet.
+fn lfu_policy(ctx: &Ctx<'_>) -> bool {
+    ctx.state.config.get("maxmemory-policy").ends_with("-lfu")
+}
+
+/// OBJECT FREQ: the hot tier's logarithmic access counter (0 for a key not in the tier).
 pub fn object_freq(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     if ctx.storage().meta(ctx.db(), &args[2])?.is_none() {
         return Ok(Reply::Nil);
     }
-    Err(CmdError::custom(
-        "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note \
-         that when switching between policies at runtime LRU and LFU data will take some time \
-         to adjust.",
-    ))
+    if !lfu_policy(ctx) {
+        return Err(CmdError::custom(
+            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please \
+             note that when switching between policies at runtime LRU and LFU data will take \
+             some time to adjust.",
+        ));
+    }
+    let storage = ctx.storage();
+    let freq = match (storage.tier(), storage.tier_entry(ctx.db(), &args[2])) {
+        (Some(tier), Some(entry)) => entry.frequency(now_ms(), tier.lfu().decay_minutes),
+        _ => 0,
+    };
+    Ok(Reply::Int(i64::from(freq)))
 }
 
-/// OBJECT IDLETIME: access times are not tracked until the hot tier exists, so every key
-/// reports 0 (just accessed).
+/// OBJECT IDLETIME: seconds since the last access recorded by the hot tier; a key outside
+/// the tier has been idle at least since the tier was built.
 pub fn object_idletime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    Ok(match ctx.storage().meta(ctx.db(), &args[2])? {
-        Some(_) => Reply::Int(0),
-        None => Reply::Nil,
-    })
+    if ctx.storage().meta(ctx.db(), &args[2])?.is_none() {
+        return Ok(Reply::Nil);
+    }
+    if lfu_policy(ctx) {
+        return Err(CmdError::custom(
+            "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that \
+             when switching between policies at runtime LRU and LFU data will take some time \
+             to adjust.",
+        ));
+    }
+    let storage = ctx.storage();
+    let now = now_ms();
+    let idle_ms = match (storage.tier(), storage.tier_entry(ctx.db(), &args[2])) {
+        (_, Some(entry)) => entry.idle_ms(now),
+        (Some(tier), None) => now.saturating_sub(tier.created_ms()),
+        (None, None) => 0,
+    };
+    Ok(Reply::Int((idle_ms / 1000) as i64))
 }
 
 pub fn object_refcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
@@ -411,20 +437,4 @@ pub fn object_refcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         Some(_) => Reply::Int(1),
         None => Reply::Nil,
     })
-}
-
-pub fn memory_usage(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    // Redis samples 5 members by default; SAMPLES 0 means all of them.
-    let mut samples = 5usize;
-    match args.len() {
-        3 => {}
-        5 if is(&args[3], "SAMPLES") => samples = arg_i64(&args[4])?.max(0) as usize,
-        _ => return Err(CmdError::Syntax),
-    }
-    Ok(
-        match ctx.storage().memory_usage(ctx.db(), &args[2], samples)? {
-            Some(n) => Reply::Int(n as i64),
-            None => Reply::Nil,
-        },
-    )
 }

@@ -12,6 +12,7 @@ pub mod hash;
 pub mod info;
 pub mod key;
 pub mod list;
+pub mod memory;
 pub mod persistence;
 pub mod pubsub;
 pub mod server;

@@ -12,11 +12,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 
 use super::{
-    bitmap, connection as conn, hash, info, key, list, persistence, pubsub as ps, server as srv,
-    set, sort, string as st, txn, zset, Handler,
+    bitmap, connection as conn, hash, info, key, list, memory as mem, persistence, pubsub as ps,
+    server as srv, set, sort, string as st, txn, zset, Handler,
 };
 
-/// Command flags, rendered by `COMMAND INFO` (except [`flags::EXCLUSIVE`]).
+/// Command flags, rendered by `COMMAND INFO` (except the Strata-internal ones).
 pub mod flags {
     pub const WRITE: u32 = 1 << 0;
     pub const READONLY: u32 = 1 << 1;
@@ -32,6 +32,9 @@ pub mod flags {
     pub const NO_AUTH: u32 = 1 << 11;
     /// Strata-internal: runs under the exclusive global lock (whole-database operations).
     pub const EXCLUSIVE: u32 = 1 << 31;
+    /// Strata-internal: the command's reads are not accesses (`OBJECT IDLETIME` stays put),
+    /// as Redis's lookups with `LOOKUP_NOTOUCH`.
+    pub const NO_TOUCH: u32 = 1 << 30;
 
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),
@@ -468,7 +471,7 @@ static OBJECT_SUBS: &[Command] = &[
     cmd!(
         "encoding",
         3,
-        READONLY,
+        READONLY | NO_TOUCH,
         ["@keyspace", "@read", "@slow"],
         keys(2, 2, 1),
         "generic",
@@ -479,7 +482,7 @@ static OBJECT_SUBS: &[Command] = &[
     cmd!(
         "freq",
         3,
-        READONLY,
+        READONLY | NO_TOUCH,
         ["@keyspace", "@read", "@slow"],
         keys(2, 2, 1),
         "generic",
@@ -490,7 +493,7 @@ static OBJECT_SUBS: &[Command] = &[
     cmd!(
         "idletime",
         3,
-        READONLY,
+        READONLY | NO_TOUCH,
         ["@keyspace", "@read", "@slow"],
         keys(2, 2, 1),
         "generic",
@@ -501,7 +504,7 @@ static OBJECT_SUBS: &[Command] = &[
     cmd!(
         "refcount",
         3,
-        READONLY,
+        READONLY | NO_TOUCH,
         ["@keyspace", "@read", "@slow"],
         keys(2, 2, 1),
         "generic",
@@ -526,13 +529,57 @@ static MEMORY_SUBS: &[Command] = &[
     cmd!(
         "usage",
         -3,
-        READONLY,
+        READONLY | NO_TOUCH,
         ["@read", "@slow"],
         keys(2, 2, 1),
         "server",
         "4.0.0",
         "Estimates the memory usage of a key.",
-        key::memory_usage
+        mem::memory_usage
+    ),
+    cmd!(
+        "stats",
+        2,
+        0,
+        ["@slow"],
+        NOKEYS,
+        "server",
+        "4.0.0",
+        "Returns details about memory usage.",
+        mem::memory_stats
+    ),
+    cmd!(
+        "doctor",
+        2,
+        0,
+        ["@slow"],
+        NOKEYS,
+        "server",
+        "4.0.0",
+        "Outputs a memory problems report.",
+        mem::memory_doctor
+    ),
+    cmd!(
+        "purge",
+        2,
+        0,
+        ["@slow"],
+        NOKEYS,
+        "server",
+        "4.0.0",
+        "Asks the allocator to release memory.",
+        mem::memory_purge
+    ),
+    cmd!(
+        "malloc-stats",
+        2,
+        0,
+        ["@slow"],
+        NOKEYS,
+        "server",
+        "4.0.0",
+        "Returns the allocator statistics.",
+        mem::memory_malloc_stats
     ),
     cmd!(
         "help",
@@ -827,15 +874,15 @@ pub static COMMANDS: &[Command] = &[
     cmd!("del", -2, W, ["@keyspace", "@write", "@slow"], keys(1, -1, 1), "generic", "1.0.0", "Deletes one or more keys.", key::del),
     cmd!("unlink", -2, WF, ["@keyspace", "@write", "@fast"], keys(1, -1, 1), "generic", "4.0.0", "Asynchronously deletes one or more keys.", key::del),
     cmd!("exists", -2, RF, ["@keyspace", "@read", "@fast"], keys(1, -1, 1), "generic", "1.0.0", "Determines whether one or more keys exist.", key::exists),
-    cmd!("type", 2, RF, ["@keyspace", "@read", "@fast"], keys(1, 1, 1), "generic", "1.0.0", "Determines the type of value stored at a key.", key::type_of),
+    cmd!("type", 2, RF | NO_TOUCH, ["@keyspace", "@read", "@fast"], keys(1, 1, 1), "generic", "1.0.0", "Determines the type of value stored at a key.", key::type_of),
     cmd!("expire", -3, WF, ["@keyspace", "@write", "@fast"], keys(1, 1, 1), "generic", "1.0.0", "Sets the expiration time of a key in seconds.", key::expire),
     cmd!("pexpire", -3, WF, ["@keyspace", "@write", "@fast"], keys(1, 1, 1), "generic", "2.6.0", "Sets the expiration time of a key in milliseconds.", key::pexpire),
     cmd!("expireat", -3, WF, ["@keyspace", "@write", "@fast"], keys(1, 1, 1), "generic", "1.2.0", "Sets the expiration time of a key to a Unix timestamp.", key::expireat),
     cmd!("pexpireat", -3, WF, ["@keyspace", "@write", "@fast"], keys(1, 1, 1), "generic", "2.6.0", "Sets the expiration time of a key to a Unix milliseconds timestamp.", key::pexpireat),
-    cmd!("ttl", 2, RF, ["@keyspace", "@read", "@fast"], keys(1, 1, 1), "generic", "1.0.0", "Returns the expiration time in seconds of a key.", key::ttl),
-    cmd!("pttl", 2, RF, ["@keyspace", "@read", "@fast"], keys(1, 1, 1), "generic", "2.6.0", "Returns the expiration time in milliseconds of a key.", key::pttl),
-    cmd!("expiretime", 2, RF, ["@keyspace", "@read", "@fast"], keys(1, 1, 1), "generic", "7.0.0", "Returns the expiration time of a key as a Unix timestamp.", key::expiretime),
-    cmd!("pexpiretime", 2, RF, ["@keyspace", "@read", "@fast"], keys(1, 1, 1), "generic", "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", key::pexpiretime),
+    cmd!("ttl", 2, RF | NO_TOUCH, ["@keyspace", "@read", "@fast"], keys(1, 1, 1), "generic", "1.0.0", "Returns the expiration time in seconds of a key.", key::ttl),
+    cmd!("pttl", 2, RF | NO_TOUCH, ["@keyspace", "@read", "@fast"], keys(1, 1, 1), "generic", "2.6.0", "Returns the expiration time in milliseconds of a key.", key::pttl),
+    cmd!("expiretime", 2, RF | NO_TOUCH, ["@keyspace", "@read", "@fast"], keys(1, 1, 1), "generic", "7.0.0", "Returns the expiration time of a key as a Unix timestamp.", key::expiretime),
+    cmd!("pexpiretime", 2, RF | NO_TOUCH, ["@keyspace", "@read", "@fast"], keys(1, 1, 1), "generic", "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", key::pexpiretime),
     cmd!("persist", 2, WF, ["@keyspace", "@write", "@fast"], keys(1, 1, 1), "generic", "2.2.0", "Removes the expiration time of a key.", key::persist),
     cmd!("rename", 3, W, ["@keyspace", "@write", "@slow"], keys(1, 2, 1), "generic", "1.0.0", "Renames a key and overwrites the destination.", key::rename),
     cmd!("renamenx", 3, WF, ["@keyspace", "@write", "@fast"], keys(1, 2, 1), "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", key::renamenx),

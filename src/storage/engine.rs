@@ -12,7 +12,8 @@ use std::sync::{Arc, OnceLock, Weak};
 use rocksdb::compaction_filter::Decision;
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamilyDescriptor, CompactOptions, DBCompressionType,
-    DataBlockIndexType, MergeOperands, Options, ReadOptions, WriteBatch, WriteOptions, DB,
+    DataBlockIndexType, MergeOperands, Options, ReadOptions, WriteBatch, WriteBufferManager,
+    WriteOptions, DB,
 };
 
 use crate::error::{StoreError, StoreResult};
@@ -45,7 +46,10 @@ impl Cf {
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
     pub block_cache_bytes: usize,
+    /// Per-family memtable size.
     pub write_buffer_bytes: usize,
+    /// All memtables together, charged to the block cache (0: unlimited).
+    pub memtable_budget_bytes: usize,
     pub max_background_jobs: i32,
     pub max_open_files: i32,
     /// Compress levels L2 and below with LZ4 (L0/L1 stay uncompressed for write speed).
@@ -59,6 +63,7 @@ impl Default for EngineOptions {
         EngineOptions {
             block_cache_bytes: 256 << 20,
             write_buffer_bytes: 64 << 20,
+            memtable_budget_bytes: 0,
             max_background_jobs: 2,
             max_open_files: -1,
             compression: true,
@@ -126,6 +131,9 @@ pub struct Engine {
     write_no_wal: WriteOptions,
     /// Highest sequence number whose WAL bytes were handed to the OS.
     wal_flushed: std::sync::atomic::AtomicU64,
+    /// The shared block cache and the memtable budget charged to it (resized by
+    /// `CONFIG SET maxmemory`); absent for read-only opens.
+    memory: Option<(Cache, WriteBufferManager)>,
 }
 
 /// What the sub-key compaction filters need: a way to read `meta`, installed after open, and
@@ -185,8 +193,14 @@ impl Engine {
         std::fs::create_dir_all(path)
             .map_err(|e| StoreError::Engine(format!("cannot create {}: {e}", path.display())))?;
         let cache = Cache::new_lru_cache(opts.block_cache_bytes);
+        let write_buffers = WriteBufferManager::new_write_buffer_manager_with_cache(
+            opts.memtable_budget_bytes,
+            false,
+            cache.clone(),
+        );
 
         let mut db_opts = Options::default();
+        db_opts.set_write_buffer_manager(&write_buffers);
         db_opts.create_if_missing(true);
         db_opts.create_missing_column_families(true);
         // Without the WAL (appendonly no) a flush must still be consistent across families.
@@ -224,7 +238,26 @@ impl Engine {
             write_wal: WriteOptions::default(),
             write_no_wal,
             wal_flushed: std::sync::atomic::AtomicU64::new(0),
+            memory: Some((cache, write_buffers)),
         })
+    }
+
+    /// Resizes the block cache and the memtable budget at run time.
+    pub fn resize_memory(&self, block_cache_bytes: usize, memtable_budget_bytes: usize) {
+        if let Some((cache, write_buffers)) = &self.memory {
+            cache.clone().set_capacity(block_cache_bytes);
+            write_buffers.set_buffer_size(memtable_budget_bytes);
+        }
+    }
+
+    /// (block cache usage, memtable usage) in bytes; memtables are charged to the cache too.
+    pub fn memory_usage(&self) -> (u64, u64) {
+        match &self.memory {
+            Some((cache, write_buffers)) => {
+                (cache.get_usage() as u64, write_buffers.get_usage() as u64)
+            }
+            None => (0, 0),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -396,6 +429,7 @@ impl Engine {
             write_wal: WriteOptions::default(),
             write_no_wal,
             wal_flushed: std::sync::atomic::AtomicU64::new(0),
+            memory: None,
         })
     }
 

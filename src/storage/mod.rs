@@ -10,12 +10,14 @@
 //! meta records, so a logically expired key still counts until active expiry reclaims it —
 //! exactly like Redis's `DBSIZE`.
 
+pub mod budget;
 pub mod checkpoint;
 pub mod collection;
 pub mod encoding;
 pub mod engine;
 pub mod expire;
 pub mod group_commit;
+pub mod hot_tier;
 pub mod keyspace;
 pub mod locks;
 pub mod reclaim;
@@ -23,13 +25,16 @@ pub mod types;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use arc_swap::ArcSwapOption;
 use parking_lot::RwLock;
 
 use crate::error::StoreResult;
 use encoding::{internal_key, meta_key, Meta};
 use engine::{decode_counter, Batch, Cf, Engine, EngineOptions};
+use hot_tier::{Generations, HotTier, TierStats};
 use locks::KeyLocks;
 
 /// Milliseconds since the Unix epoch.
@@ -72,6 +77,10 @@ pub struct Storage {
     wal_synced: parking_lot::Mutex<u64>,
     /// Collection version allocator: (next to hand out, persisted reservation bound).
     versions: parking_lot::Mutex<(u64, u64)>,
+    /// The hot tier (`None` with `hot-tier no`); swapped whole by `set_tier`.
+    tier: ArcSwapOption<HotTier>,
+    pub tier_stats: Arc<TierStats>,
+    generations: Generations,
 }
 
 const DB_MAP_KEY: &[u8] = b"dbmap";
@@ -97,6 +106,8 @@ pub struct WriteSet {
     pub batch: Batch,
     /// (physical db, key delta, expires delta)
     deltas: Vec<(u16, i64, i64)>,
+    /// Meta records this set writes (`None`: deleted), applied to the hot tier after commit.
+    tier_updates: Vec<(Vec<u8>, Option<Meta>)>,
 }
 
 impl WriteSet {
@@ -169,6 +180,9 @@ impl Storage {
             stats: StorageStats::default(),
             wal_synced: parking_lot::Mutex::new(0),
             versions: parking_lot::Mutex::new((first_version, first_version)),
+            tier: ArcSwapOption::empty(),
+            tier_stats: Arc::new(TierStats::default()),
+            generations: Generations::default(),
         })
     }
 
@@ -193,10 +207,50 @@ impl Storage {
 
     /// The meta record of `key` in logical `db` whether or not it has expired.
     pub fn raw_meta(&self, db: usize, key: &[u8]) -> StoreResult<Option<Meta>> {
-        match self.engine.get(Cf::Meta, &meta_key(self.phys(db), key))? {
+        let mk = meta_key(self.phys(db), key);
+        let tier = self.tier.load();
+        let Some(tier) = tier.as_ref() else {
+            return self.read_meta(&mk);
+        };
+        let touch = hot_tier::touching();
+        if let Some(hit) = tier.get(&mk, touch) {
+            self.tier_stats.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(hit.meta.clone());
+        }
+        self.tier_stats.misses.fetch_add(1, Ordering::Relaxed);
+        let ticket = self.generations.ticket(&mk);
+        let found = self.read_meta(&mk)?;
+        tier.fill(mk.clone(), found.clone(), touch);
+        if !self.generations.unchanged(&ticket) {
+            // A write committed while we read: what we inserted may be older than it.
+            tier.invalidate(&mk);
+        }
+        Ok(found)
+    }
+
+    fn read_meta(&self, meta_key: &[u8]) -> StoreResult<Option<Meta>> {
+        match self.engine.get(Cf::Meta, meta_key)? {
             Some(raw) => Meta::decode(&raw).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// Installs (or with `None` removes) the hot tier. Safe while commands run: the new tier
+    /// starts empty and the epoch bump withdraws fills that began before it.
+    pub fn set_tier(&self, tier: Option<HotTier>) {
+        self.generations.bump_all();
+        self.tier.store(tier.map(Arc::new));
+    }
+
+    /// The current hot tier, if enabled.
+    pub fn tier(&self) -> Option<Arc<HotTier>> {
+        self.tier.load_full()
+    }
+
+    /// The cached entry of `key` without recording an access (`OBJECT IDLETIME/FREQ`).
+    pub fn tier_entry(&self, db: usize, key: &[u8]) -> Option<Arc<hot_tier::Cached>> {
+        let tier = self.tier.load();
+        tier.as_ref()?.get(&meta_key(self.phys(db), key), false)
     }
 
     /// The live (not expired) meta record of `key`.
@@ -225,7 +279,9 @@ impl Storage {
                 Vec::new(),
             );
         }
-        ws.batch.put(Cf::Meta, meta_key(phys, key), new.encode());
+        let mk = meta_key(phys, key);
+        ws.tier_updates.push((mk.clone(), Some(new.clone())));
+        ws.batch.put(Cf::Meta, mk, new.encode());
         let had_ttl = old.is_some_and(|o| o.expire_ms != 0);
         ws.delta(
             phys,
@@ -245,7 +301,9 @@ impl Storage {
             ws.batch
                 .delete(Cf::Expire, encoding::expire_key(old.expire_ms, phys, key));
         }
-        ws.batch.delete(Cf::Meta, meta_key(phys, key));
+        let mk = meta_key(phys, key);
+        ws.tier_updates.push((mk.clone(), None));
+        ws.batch.delete(Cf::Meta, mk);
         ws.delta(phys, -1, -i64::from(old.expire_ms != 0));
     }
 
@@ -260,7 +318,22 @@ impl Storage {
                     .add_counter(Cf::Meta, expires_counter_key(phys), expires);
             }
         }
-        self.engine.write(ws.batch)?;
+        let written = self.engine.write(ws.batch);
+        // Bump before looking at the tier: a reader that read the old record then sees the
+        // bump and withdraws its insert, and a tier installed meanwhile is the one we update.
+        for (mk, _) in &ws.tier_updates {
+            self.generations.bump(mk);
+        }
+        if let Some(tier) = self.tier.load().as_ref() {
+            for (mk, meta) in ws.tier_updates {
+                match (&written, meta) {
+                    (Ok(()), meta) => tier.write_through(mk, meta),
+                    // The outcome of a failed write is unknown: forget the key.
+                    (Err(_), _) => tier.invalidate(&mk),
+                }
+            }
+        }
+        written?;
         self.stats.changes.fetch_add(1, Ordering::Relaxed);
         for (phys, keys, expires) in ws.deltas {
             if let Some(c) = self.counters.get(usize::from(phys)) {
@@ -319,7 +392,12 @@ impl Storage {
             expires_counter_key(phys),
             0i64.to_le_bytes().to_vec(),
         );
-        self.engine.write(batch)?;
+        let written = self.engine.write(batch);
+        self.generations.bump_all();
+        if let Some(tier) = self.tier.load().as_ref() {
+            tier.clear();
+        }
+        written?;
         if let Some(c) = self.counters.get(usize::from(phys)) {
             c.keys.store(0, Ordering::Relaxed);
             c.expires.store(0, Ordering::Relaxed);

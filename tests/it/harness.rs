@@ -43,6 +43,12 @@ impl Server {
             cmd.args(["--port", "0", "--bind", "127.0.0.1"]);
         }
         cmd.arg("--dir").arg(dir).args(extra);
+        // The test command runs the whole suite with the hot tier on and off.
+        if let Ok(tier) = std::env::var("STRATA_HOT_TIER") {
+            if !extra.contains(&"--hot-tier") {
+                cmd.args(["--hot-tier", &tier]);
+            }
+        }
         Server::spawn(cmd, dir)
     }
 

@@ -9,6 +9,7 @@ mod crash;
 mod differential;
 mod harness;
 mod hash_ttl;
+mod hot_tier;
 mod keys;
 mod model;
 mod persistence;

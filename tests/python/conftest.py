@@ -21,6 +21,10 @@ class StrataServer:
         binary = os.environ.get("STRATA_BIN")
         if not binary:
             raise RuntimeError("set STRATA_BIN to the strata binary (scripts/test.sh does)")
+        extra = list(extra)
+        # scripts/test.sh runs the suite with the hot tier on and off.
+        if os.environ.get("STRATA_HOT_TIER") and "--hot-tier" not in extra:
+            extra += ["--hot-tier", os.environ["STRATA_HOT_TIER"]]
         self.proc = subprocess.Popen(
             [binary, "server", "--port", "0", "--bind", "127.0.0.1", "--dir", str(data_dir), *extra],
             stdout=subprocess.PIPE,
