@@ -371,3 +371,114 @@ fn noeviction_stops_admitting_but_serves_every_key() {
     assert!(bytes <= capacity + 8192 + 512, "{bytes} > {capacity}");
     assert_eq!(info_field(&mut r, "stats", "evicted_keys"), 0);
 }
+
+/// The value stored under `big:{i}` by the larger-than-RAM test: 1 KiB, unique per key, and
+/// pseudo-random (xorshift) so compression cannot shrink the data below RAM.
+fn ltr_value(i: u64) -> Vec<u8> {
+    let mut v = format!("{i:012}|").into_bytes();
+    let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    while v.len() < 1024 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(1024);
+    v
+}
+
+/// Sends `keys` in pipelined batches and checks each reply with `check`.
+fn pipelined(r: &mut Raw, keys: std::ops::Range<u64>, encode: impl Fn(u64) -> Vec<u8>, check: impl Fn(u64, V)) {
+    const BATCH: u64 = 500;
+    let mut start = keys.start;
+    while start < keys.end {
+        let end = (start + BATCH).min(keys.end);
+        let mut out = Vec::new();
+        for i in start..end {
+            out.extend(encode(i));
+        }
+        r.send_bytes(&out);
+        for i in start..end {
+            check(i, r.read());
+        }
+        start = end;
+    }
+}
+
+/// Larger than RAM (issue 4): `STRATA_LTR_MB` (default 1024) MB of 1 KiB values through
+/// `maxmemory 32mb`, RSS sampled throughout, every key read back before and after a restart.
+/// Run with `make larger-than-ram`.
+#[test]
+#[ignore = "loads 1 GB; run with `make larger-than-ram`"]
+fn larger_than_ram() {
+    let megabytes: u64 = std::env::var("STRATA_LTR_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024);
+    let rss_bound: u64 = 256 << 20;
+    let keys = megabytes * 1024;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("data");
+    let args = ["--hot-tier", "yes", "--maxmemory", "32mb"];
+    let mut server = Server::start_in(&dir, &args);
+
+    let peak_rss = Arc::new(AtomicU64::new(0));
+    let sampling = Arc::new(AtomicBool::new(true));
+    let sampler = {
+        let (addr, peak, on) = (server.addr.clone(), peak_rss.clone(), sampling.clone());
+        std::thread::spawn(move || {
+            let mut r = Raw::connect(&addr);
+            while on.load(Ordering::SeqCst) {
+                peak.fetch_max(info_field(&mut r, "memory", "used_memory_rss"), Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    let set = |i: u64| Raw::encode(&[b"SET", format!("big:{i}").as_bytes(), &ltr_value(i)]);
+    let get = |i: u64| Raw::encode(&[b"GET", format!("big:{i}").as_bytes()]);
+    let is_ok = |i: u64, v: V| assert_eq!(v, V::Status("OK".into()), "SET big:{i}");
+    let is_value = |i: u64, v: V| assert!(v == V::Bulk(ltr_value(i)), "big:{i} read back wrong");
+
+    let started = Instant::now();
+    let mut r = server.raw();
+    pipelined(&mut r, 0..keys, set, is_ok);
+    let loaded = started.elapsed();
+    pipelined(&mut r, 0..keys, get, is_value);
+    let read = started.elapsed() - loaded;
+    let dbsize = int(r.cmd(&["DBSIZE"]));
+    let sst = info_field(&mut r, "memory", "rocksdb_sst_files_size");
+    let hit_ratio = r.cmd(&["INFO", "memory"]).text();
+    drop(r);
+    sampling.store(false, Ordering::SeqCst);
+    sampler.join().unwrap();
+    let peak_before_restart = peak_rss.load(Ordering::SeqCst);
+
+    server.terminate();
+    let restarted = Instant::now();
+    let server = Server::start_in(&dir, &args);
+    let restart = restarted.elapsed();
+    let mut r = server.raw();
+    pipelined(&mut r, 0..keys, get, is_value);
+    let rss_after = info_field(&mut r, "memory", "used_memory_rss");
+    eprintln!(
+        "larger-than-RAM: {keys} keys x 1 KiB ({megabytes} MB, {}x maxmemory 32 MB); load {:.1}s, \
+         read-back {:.1}s, restart {:.2}s; SST {} MB; peak RSS {} MB (bound {} MB), RSS after \
+         restart + full read {} MB; tier: {}",
+        megabytes / 32,
+        loaded.as_secs_f64(),
+        read.as_secs_f64(),
+        restart.as_secs_f64(),
+        sst >> 20,
+        peak_before_restart >> 20,
+        rss_bound >> 20,
+        rss_after >> 20,
+        hit_ratio
+            .lines()
+            .filter(|l| l.starts_with("hot_tier_"))
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
+    assert_eq!(dbsize as u64, keys);
+    assert!(peak_before_restart < rss_bound, "peak RSS {peak_before_restart}");
+    assert!(rss_after < rss_bound, "RSS after restart {rss_after}");
+}
