@@ -193,7 +193,11 @@ fn main() {
     let ops = per_client * args.clients as u64;
     let mut lat = latencies.lock().expect("latencies").clone();
     lat.sort_by(f64::total_cmp);
-    let pct = |p: f64| lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or(0.0);
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0.0)
+    };
     println!(
         "{{\"ops\": {ops}, \"seconds\": {seconds:.3}, \"rps\": {:.0}, \"p50_ms\": {:.3}, \"p99_ms\": {:.3}}}",
         ops as f64 / seconds,

@@ -11,9 +11,9 @@ use std::sync::{Arc, OnceLock, Weak};
 
 use rocksdb::compaction_filter::Decision;
 use rocksdb::{
-    BlockBasedIndexType, BlockBasedOptions, Cache, ColumnFamilyDescriptor, CompactOptions, DBCompressionType,
-    DataBlockIndexType, MergeOperands, Options, ReadOptions, WriteBatch, WriteBufferManager,
-    WriteOptions, DB,
+    BlockBasedIndexType, BlockBasedOptions, Cache, ColumnFamilyDescriptor, CompactOptions,
+    DBCompressionType, DataBlockIndexType, MergeOperands, Options, ReadOptions, WriteBatch,
+    WriteBufferManager, WriteOptions, DB,
 };
 
 use crate::error::{StoreError, StoreResult};

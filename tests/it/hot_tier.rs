@@ -388,7 +388,12 @@ fn ltr_value(i: u64) -> Vec<u8> {
 }
 
 /// Sends `keys` in pipelined batches and checks each reply with `check`.
-fn pipelined(r: &mut Raw, keys: std::ops::Range<u64>, encode: impl Fn(u64) -> Vec<u8>, check: impl Fn(u64, V)) {
+fn pipelined(
+    r: &mut Raw,
+    keys: std::ops::Range<u64>,
+    encode: impl Fn(u64) -> Vec<u8>,
+    check: impl Fn(u64, V),
+) {
     const BATCH: u64 = 500;
     let mut start = keys.start;
     while start < keys.end {
@@ -429,7 +434,10 @@ fn larger_than_ram() {
         std::thread::spawn(move || {
             let mut r = Raw::connect(&addr);
             while on.load(Ordering::SeqCst) {
-                peak.fetch_max(info_field(&mut r, "memory", "used_memory_rss"), Ordering::SeqCst);
+                peak.fetch_max(
+                    info_field(&mut r, "memory", "used_memory_rss"),
+                    Ordering::SeqCst,
+                );
                 std::thread::sleep(Duration::from_millis(100));
             }
         })
@@ -479,6 +487,9 @@ fn larger_than_ram() {
             .join(" "),
     );
     assert_eq!(dbsize as u64, keys);
-    assert!(peak_before_restart < rss_bound, "peak RSS {peak_before_restart}");
+    assert!(
+        peak_before_restart < rss_bound,
+        "peak RSS {peak_before_restart}"
+    );
     assert!(rss_after < rss_bound, "RSS after restart {rss_after}");
 }
