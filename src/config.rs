@@ -147,6 +147,20 @@ pub static DIRECTIVES: &[Directive] = &[
         true,
     ),
     d("hot-tier", "yes", Kind::Bool, true),
+    // Milliseconds a script may run before other clients get -BUSY (lua-time-limit is the
+    // old name; setting either applies it).
+    d(
+        "busy-reply-threshold",
+        "5000",
+        Kind::Int { min: 0, max: INT32 },
+        true,
+    ),
+    d(
+        "lua-time-limit",
+        "5000",
+        Kind::Int { min: 0, max: INT32 },
+        true,
+    ),
     // 0: derived from maxmemory (see storage::budget).
     d(
         "rocksdb-block-cache-size",

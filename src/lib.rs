@@ -30,6 +30,7 @@ pub mod notify;
 pub mod num;
 pub mod protocol;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod state;
 pub mod storage;

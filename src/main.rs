@@ -247,6 +247,8 @@ fn main() -> ExitCode {
     state.apply_config_change("appendfsync");
     state.apply_config_change("notify-keyspace-events");
     state.apply_config_change("maxmemory");
+    state.apply_config_change("busy-reply-threshold");
+    state.scripting.restore(&state);
     *state.log_level_hook.lock() = Some(Box::new(move |level: &str| {
         let _ = reload_handle.modify(|f| *f = level_filter(level));
     }));

@@ -98,6 +98,8 @@ pub struct ServerState {
     pub fsync_always: AtomicBool,
     /// Cached `notify-keyspace-events` flags (see `notify`).
     pub notify_flags: std::sync::atomic::AtomicU32,
+    /// The Lua VM, script cache and function libraries.
+    pub scripting: crate::scripting::Scripting,
     /// Persistence status for `BGSAVE`, `LASTSAVE` and `INFO persistence`.
     pub saves: SaveState,
     /// A handle on the `Arc` holding this state, for work that outlives a command (BGSAVE).
@@ -147,6 +149,7 @@ impl ServerState {
             shutting_down: AtomicBool::new(false),
             fsync_always: AtomicBool::new(false),
             notify_flags: std::sync::atomic::AtomicU32::new(0),
+            scripting: crate::scripting::Scripting::new(),
             saves: SaveState::default(),
             self_ref: std::sync::OnceLock::new(),
         }
@@ -183,6 +186,10 @@ impl ServerState {
             "maxmemory" | "maxmemory-policy" | "hot-tier" | "lfu-log-factor" | "lfu-decay-time" => {
                 self.apply_memory_config()
             }
+            "busy-reply-threshold" | "lua-time-limit" => self
+                .scripting
+                .busy_threshold_ms
+                .store(self.config.get_int(name).max(0) as u64, Ordering::Relaxed),
             "appendonly" => self
                 .storage
                 .engine()

@@ -65,6 +65,21 @@ enum Locking {
 /// Commands that run at once inside `MULTI` instead of being queued.
 const TRANSACTION_CONTROL: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
 
+const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// Waits for the global lock, giving up (`None`: reply `-BUSY`) once a script holding it has
+/// run past `busy-reply-threshold`, as Redis answers clients during a long script.
+fn wait_for_lock<G>(state: &ServerState, mut try_lock: impl FnMut() -> Option<G>) -> Option<G> {
+    loop {
+        if let Some(guard) = try_lock() {
+            return Some(guard);
+        }
+        if state.scripting.is_busy() {
+            return None;
+        }
+    }
+}
+
 /// Runs one command and returns its reply (errors included).
 pub fn execute(state: &ServerState, client: &mut ClientState, args: &[Bytes]) -> Reply {
     run(state, client, args, Locking::Take)
@@ -160,6 +175,10 @@ fn run(state: &ServerState, client: &mut ClientState, args: &[Bytes], locking: L
         return Reply::status("QUEUED");
     }
 
+    if locking == Locking::Take && !cmd.has(flags::ALLOW_BUSY) && state.scripting.is_busy() {
+        return rejected(client, stats, CmdError::custom(crate::scripting::BUSY_ERROR));
+    }
+
     client.info.touch();
     *client.info.last_cmd.lock() = full_name;
     let started = Instant::now();
@@ -172,9 +191,15 @@ fn run(state: &ServerState, client: &mut ClientState, args: &[Bytes], locking: L
         if locking == Locking::Held {
             // EXEC holds the global lock exclusively: nothing else runs.
         } else if cmd.has(flags::EXCLUSIVE) {
-            _global_exclusive = storage.global.write();
+            match wait_for_lock(state, || storage.global.try_write_for(LOCK_POLL)) {
+                Some(guard) => _global_exclusive = guard,
+                None => return rejected(client, stats, CmdError::custom(crate::scripting::BUSY_ERROR)),
+            }
         } else if !key_args.is_empty() || cmd.has(flags::WRITE) {
-            _global_shared = storage.global.read();
+            match wait_for_lock(state, || storage.global.try_read_for(LOCK_POLL)) {
+                Some(guard) => _global_shared = guard,
+                None => return rejected(client, stats, CmdError::custom(crate::scripting::BUSY_ERROR)),
+            }
             _keys = storage.locks.lock(key_args.iter().copied());
         }
         // TOUCH is the one read a NO-TOUCH client still counts, as in Redis.

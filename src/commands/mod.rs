@@ -15,6 +15,7 @@ pub mod list;
 pub mod memory;
 pub mod persistence;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod sort;

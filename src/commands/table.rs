@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 
 use super::{
-    bitmap, connection as conn, hash, info, key, list, memory as mem, persistence, pubsub as ps,
+    bitmap, connection as conn, hash, info, key, list, memory as mem, persistence, scripting as scr, pubsub as ps,
     server as srv, set, sort, string as st, txn, zset, Handler,
 };
 
@@ -30,6 +30,8 @@ pub mod flags {
     pub const FAST: u32 = 1 << 9;
     pub const NO_MULTI: u32 = 1 << 10;
     pub const NO_AUTH: u32 = 1 << 11;
+    /// Runs while a script is busy (`SCRIPT KILL`, `SHUTDOWN`, ...) instead of `-BUSY`.
+    pub const ALLOW_BUSY: u32 = 1 << 12;
     /// Strata-internal: runs under the exclusive global lock (whole-database operations).
     pub const EXCLUSIVE: u32 = 1 << 31;
     /// Strata-internal: the command's reads are not accesses (`OBJECT IDLETIME` stays put),
@@ -49,6 +51,7 @@ pub mod flags {
         (FAST, "fast"),
         (NO_MULTI, "no_multi"),
         (NO_AUTH, "no_auth"),
+        (ALLOW_BUSY, "allow_busy"),
     ];
 }
 
@@ -594,6 +597,31 @@ static MEMORY_SUBS: &[Command] = &[
     ),
 ];
 
+const SCRIPT_KEYS: KeySpec = KeySpec::Keynum {
+    numkeys_at: 2,
+    dest: false,
+};
+
+static SCRIPT_SUBS: &[Command] = &[
+    cmd!("load", 3, NOSCRIPT | STALE, ["@slow", "@scripting"], NOKEYS, "scripting", "2.6.0", "Loads a server-side Lua script to the script cache.", scr::script_load),
+    cmd!("exists", -3, NOSCRIPT | STALE, ["@slow", "@scripting"], NOKEYS, "scripting", "2.6.0", "Determines whether server-side Lua scripts exist in the script cache.", scr::script_exists),
+    cmd!("flush", -2, NOSCRIPT | STALE, ["@slow", "@scripting"], NOKEYS, "scripting", "2.6.0", "Removes all server-side Lua scripts from the script cache.", scr::script_flush),
+    cmd!("kill", 2, NOSCRIPT | ALLOW_BUSY, ["@slow", "@scripting"], NOKEYS, "scripting", "2.6.0", "Terminates a server-side Lua script during execution.", scr::script_kill),
+    cmd!("help", 2, LOADING | STALE, ["@slow", "@scripting"], NOKEYS, "scripting", "5.0.0", "Returns helpful text about the different subcommands.", srv::help),
+];
+
+static FUNCTION_SUBS: &[Command] = &[
+    cmd!("load", -3, WRITE | DENYOOM | NOSCRIPT, ["@write", "@slow", "@scripting"], NOKEYS, "scripting", "7.0.0", "Creates a library.", scr::function_load),
+    cmd!("list", -2, NOSCRIPT, ["@slow", "@scripting"], NOKEYS, "scripting", "7.0.0", "Returns information about all libraries.", scr::function_list),
+    cmd!("delete", 3, WRITE | NOSCRIPT, ["@write", "@slow", "@scripting"], NOKEYS, "scripting", "7.0.0", "Deletes a library and its functions.", scr::function_delete),
+    cmd!("flush", -2, WRITE | NOSCRIPT, ["@write", "@slow", "@scripting"], NOKEYS, "scripting", "7.0.0", "Deletes all libraries and functions.", scr::function_flush),
+    cmd!("dump", 2, NOSCRIPT, ["@slow", "@scripting"], NOKEYS, "scripting", "7.0.0", "Dumps all libraries into a serialized binary payload.", scr::function_dump),
+    cmd!("restore", -3, WRITE | DENYOOM | NOSCRIPT, ["@write", "@slow", "@scripting"], NOKEYS, "scripting", "7.0.0", "Restores all libraries from a payload.", scr::function_restore),
+    cmd!("stats", 2, NOSCRIPT | ALLOW_BUSY, ["@slow", "@scripting"], NOKEYS, "scripting", "7.0.0", "Returns information about a function during execution.", scr::function_stats),
+    cmd!("kill", 2, NOSCRIPT | ALLOW_BUSY, ["@slow", "@scripting"], NOKEYS, "scripting", "7.0.0", "Terminates a function during execution.", scr::function_kill),
+    cmd!("help", 2, LOADING | STALE, ["@slow", "@scripting"], NOKEYS, "scripting", "7.0.0", "Returns helpful text about the different subcommands.", srv::help),
+];
+
 static PUBSUB_SUBS: &[Command] = &[
     cmd!(
         "channels",
@@ -707,8 +735,8 @@ pub static COMMANDS: &[Command] = &[
     cmd!("quit", -1, ALLOW_ANY, ["@fast", "@connection"], NOKEYS, "connection", "1.0.0", "Closes the connection.", conn::quit),
     cmd!("reset", 1, NO_AUTH | NOSCRIPT | LOADING | STALE | FAST, ["@fast", "@connection"], NOKEYS, "connection", "6.2.0", "Resets the connection.", conn::reset),
     cmd!("select", 2, LOADING | STALE | FAST, ["@fast", "@connection"], NOKEYS, "connection", "1.0.0", "Changes the selected database.", conn::select),
-    cmd!("auth", -2, NO_AUTH | NOSCRIPT | LOADING | STALE | FAST, ["@fast", "@connection"], NOKEYS, "connection", "1.0.0", "Authenticates the connection.", conn::auth),
-    cmd!("hello", -1, NO_AUTH | NOSCRIPT | LOADING | STALE | FAST, ["@fast", "@connection"], NOKEYS, "connection", "6.0.0", "Handshakes with the Redis server.", conn::hello),
+    cmd!("auth", -2, NO_AUTH | NOSCRIPT | ALLOW_BUSY | LOADING | STALE | FAST, ["@fast", "@connection"], NOKEYS, "connection", "1.0.0", "Authenticates the connection.", conn::auth),
+    cmd!("hello", -1, NO_AUTH | NOSCRIPT | ALLOW_BUSY | LOADING | STALE | FAST, ["@fast", "@connection"], NOKEYS, "connection", "6.0.0", "Handshakes with the Redis server.", conn::hello),
     container!("client", 0, ["@slow"], "connection", "2.4.0", "A container for client connection commands.", CLIENT_SUBS),
     // strings
     cmd!("get", 2, RF, ["@read", "@string", "@fast"], keys(1, 1, 1), "string", "1.0.0", "Returns the string value of a key.", st::get),
@@ -914,7 +942,15 @@ pub static COMMANDS: &[Command] = &[
     },
     cmd!("time", 1, LOADING | STALE | FAST, ["@fast"], NOKEYS, "server", "2.6.0", "Returns the server time.", srv::time),
     cmd!("lastsave", 1, LOADING | STALE | FAST, ["@admin", "@fast", "@dangerous"], NOKEYS, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", srv::lastsave),
-    cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", srv::shutdown),
+    cmd!("shutdown", -1, ADMIN | NOSCRIPT | ALLOW_BUSY | LOADING | STALE | NO_MULTI, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", srv::shutdown),
+    cmd!("eval", -3, NOSCRIPT | STALE | EXCLUSIVE, ["@slow", "@scripting"], SCRIPT_KEYS, "scripting", "2.6.0", "Executes a server-side Lua script.", scr::eval),
+    cmd!("evalsha", -3, NOSCRIPT | STALE | EXCLUSIVE, ["@slow", "@scripting"], SCRIPT_KEYS, "scripting", "2.6.0", "Executes a server-side Lua script by SHA1 digest.", scr::evalsha),
+    cmd!("eval_ro", -3, NOSCRIPT | STALE | READONLY | EXCLUSIVE, ["@slow", "@scripting"], SCRIPT_KEYS, "scripting", "7.0.0", "Executes a read-only server-side Lua script.", scr::eval_ro),
+    cmd!("evalsha_ro", -3, NOSCRIPT | STALE | READONLY | EXCLUSIVE, ["@slow", "@scripting"], SCRIPT_KEYS, "scripting", "7.0.0", "Executes a read-only server-side Lua script by SHA1 digest.", scr::evalsha_ro),
+    cmd!("fcall", -3, NOSCRIPT | STALE | EXCLUSIVE, ["@slow", "@scripting"], SCRIPT_KEYS, "scripting", "7.0.0", "Invokes a function.", scr::fcall),
+    cmd!("fcall_ro", -3, NOSCRIPT | STALE | READONLY | EXCLUSIVE, ["@slow", "@scripting"], SCRIPT_KEYS, "scripting", "7.0.0", "Invokes a read-only function.", scr::fcall_ro),
+    container!("script", 0, ["@slow"], "scripting", "2.6.0", "A container for Lua scripts management commands.", SCRIPT_SUBS),
+    container!("function", 0, ["@slow"], "scripting", "7.0.0", "A container for function commands.", FUNCTION_SUBS),
     container!("memory", 0, ["@slow"], "server", "4.0.0", "A container for memory diagnostics commands.", MEMORY_SUBS),
     container!("debug", ADMIN | NOSCRIPT | LOADING | STALE, ["@admin", "@slow", "@dangerous"], "server", "1.0.0", "A container for debugging commands.", DEBUG_SUBS),
 ];

@@ -21,6 +21,7 @@ pub mod hot_tier;
 pub mod keyspace;
 pub mod locks;
 pub mod reclaim;
+pub mod scripts;
 pub mod types;
 
 use std::path::Path;

@@ -1,0 +1,365 @@
+//! `FUNCTION` libraries: `#!lua name=<lib>` code that registers functions with
+//! `redis.register_function`, called with `FCALL`/`FCALL_RO`. Libraries are stored in RocksDB
+//! by name; `FUNCTION DUMP` payloads are Strata's own format (a checksummed list of library
+//! sources), restorable only by Strata.
+
+use std::cell::RefCell;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use mlua::{Function, Table, Value};
+
+use super::{Invocation, Library, Registered, Scripting};
+use crate::client::ClientState;
+use crate::glob::glob_match;
+use crate::protocol::Reply;
+use crate::state::ServerState;
+
+const DUMP_MAGIC: &[u8] = b"STRATA-FUNCTIONS-1\n";
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// Splits `#!lua name=<lib>` off the code; the body keeps an empty first line so error line
+/// numbers match the source.
+fn parse_header(code: &str) -> Result<(String, String), String> {
+    let (first, rest) = code.split_once('\n').unwrap_or((code, ""));
+    let Some(header) = first.strip_prefix("#!") else {
+        return Err("ERR Missing library metadata".into());
+    };
+    let mut parts = header.split_whitespace();
+    let engine = parts.next().unwrap_or("");
+    if !engine.eq_ignore_ascii_case("lua") {
+        return Err(format!("ERR Engine '{engine}' not found"));
+    }
+    let mut name = None;
+    for part in parts {
+        match part.split_once('=') {
+            Some(("name", v)) => name = Some(v.to_string()),
+            _ => return Err(format!("ERR Invalid metadata value given: {part}")),
+        }
+    }
+    let name = name.ok_or_else(|| "ERR Library name was not given".to_string())?;
+    if !valid_name(&name) {
+        return Err("ERR Library names can only contain letters, numbers, or underscores(_) and \
+             must be at least one character long"
+            .into());
+    }
+    Ok((name, format!("\n{rest}")))
+}
+
+fn checksum(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+fn registration(args: mlua::MultiValue) -> mlua::Result<(String, Function, bool)> {
+    let mut it = args.into_iter();
+    let bad = |m: &str| mlua::Error::runtime(m.to_string());
+    match (it.next(), it.next()) {
+        (Some(Value::String(name)), Some(Value::Function(f))) => {
+            Ok((name.to_string_lossy(), f, false))
+        }
+        (Some(Value::Table(t)), None) => {
+            let name: mlua::String = t
+                .get("function_name")
+                .map_err(|_| bad("function_name argument given to redis.register_function must be a string"))?;
+            let f: Function = t
+                .get("callback")
+                .map_err(|_| bad("callback argument given to redis.register_function must be a function"))?;
+            let flags: Option<Table> = t.get("flags").ok();
+            let no_writes = flags.is_some_and(|flags| {
+                flags
+                    .sequence_values::<String>()
+                    .filter_map(Result::ok)
+                    .any(|f| f == "no-writes")
+            });
+            Ok((name.to_string_lossy(), f, no_writes))
+        }
+        _ => Err(bad("wrong number of arguments to redis.register_function")),
+    }
+}
+
+impl Scripting {
+    /// `FUNCTION LOAD [REPLACE] code`; returns the library name.
+    pub fn load_library(
+        &self,
+        state: &ServerState,
+        code: &str,
+        replace: bool,
+        persist: bool,
+    ) -> Result<String, String> {
+        let (name, body) = parse_header(code)?;
+        let mut vm = self.vm.lock();
+        if vm.libraries.contains_key(&name) && !replace {
+            return Err(format!("ERR Library '{name}' already exists"));
+        }
+        let chunk = vm
+            .lua
+            .load(body.as_str())
+            .set_name("@user_function")
+            .into_function()
+            .map_err(|e| format!("ERR Error compiling function: {}", super::lua_error_text(&e)))?;
+        let registered: RefCell<Vec<(String, Function, bool)>> = RefCell::new(Vec::new());
+        let loaded = vm.lua.scope(|scope| {
+            let register = scope.create_function(|_, args: mlua::MultiValue| {
+                let (fname, f, no_writes) = registration(args)?;
+                if !valid_name(&fname) {
+                    return Err(mlua::Error::runtime(
+                        "Function names can only contain letters, numbers, or underscores(_) \
+                         and must be at least one character long",
+                    ));
+                }
+                if registered.borrow().iter().any(|(n, _, _)| *n == fname) {
+                    return Err(mlua::Error::runtime("Function already exists in the library"));
+                }
+                registered.borrow_mut().push((fname, f, no_writes));
+                Ok(())
+            })?;
+            vm.redis.raw_set("register_function", register)?;
+            let result = chunk.call::<()>(());
+            vm.redis.raw_set("register_function", Value::Nil)?;
+            result
+        });
+        loaded.map_err(|e| {
+            format!(
+                "ERR Error registering functions: {}",
+                super::lua_error_text(&e)
+            )
+        })?;
+        let registered = registered.into_inner();
+        if registered.is_empty() {
+            return Err("ERR No functions registered".into());
+        }
+        for (fname, _, _) in &registered {
+            if let Some(other) = vm.functions.get(fname) {
+                if other.library != name {
+                    return Err(format!("ERR Function {fname} already exists"));
+                }
+            }
+        }
+        if persist {
+            state
+                .storage
+                .save_library(&name, code.as_bytes())
+                .map_err(|e| format!("ERR {e}"))?;
+        }
+        vm.functions.retain(|_, f| f.library != name);
+        let functions = registered.iter().map(|(n, _, _)| n.clone()).collect();
+        for (fname, callback, no_writes) in registered {
+            vm.functions.insert(
+                fname,
+                Registered {
+                    library: name.clone(),
+                    callback,
+                    no_writes,
+                },
+            );
+        }
+        vm.libraries.insert(
+            name.clone(),
+            Library {
+                code: code.to_string(),
+                functions,
+            },
+        );
+        Ok(name)
+    }
+
+    pub fn delete_library(&self, state: &ServerState, name: &str) -> Result<(), String> {
+        let mut vm = self.vm.lock();
+        if vm.libraries.remove(name).is_none() {
+            return Err("ERR Library not found".into());
+        }
+        vm.functions.retain(|_, f| f.library != name);
+        state
+            .storage
+            .delete_library(name)
+            .map_err(|e| format!("ERR {e}"))
+    }
+
+    pub fn flush_libraries(&self, state: &ServerState) -> Result<(), String> {
+        let mut vm = self.vm.lock();
+        vm.libraries.clear();
+        vm.functions.clear();
+        state
+            .storage
+            .flush_libraries()
+            .map_err(|e| format!("ERR {e}"))
+    }
+
+    /// `FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE]`.
+    pub fn list_libraries(&self, pattern: Option<&[u8]>, with_code: bool) -> Reply {
+        let vm = self.vm.lock();
+        let mut names: Vec<&String> = vm.libraries.keys().collect();
+        names.sort();
+        let bulk = |s: &str| Reply::Bulk(Bytes::copy_from_slice(s.as_bytes()));
+        let libs = names
+            .into_iter()
+            .filter(|n| pattern.is_none_or(|p| glob_match(p, n.as_bytes())))
+            .map(|name| {
+                let lib = &vm.libraries[name];
+                let functions = lib
+                    .functions
+                    .iter()
+                    .map(|f| {
+                        let no_writes = vm.functions.get(f).is_some_and(|r| r.no_writes);
+                        Reply::Map(vec![
+                            (bulk("name"), bulk(f)),
+                            (bulk("description"), Reply::Nil),
+                            (
+                                bulk("flags"),
+                                Reply::Set(if no_writes {
+                                    vec![bulk("no-writes")]
+                                } else {
+                                    Vec::new()
+                                }),
+                            ),
+                        ])
+                    })
+                    .collect();
+                let mut fields = vec![
+                    (bulk("library_name"), bulk(name)),
+                    (bulk("engine"), bulk("LUA")),
+                    (bulk("functions"), Reply::Array(functions)),
+                ];
+                if with_code {
+                    fields.push((bulk("library_code"), bulk(&lib.code)));
+                }
+                Reply::Map(fields)
+            })
+            .collect();
+        Reply::Array(libs)
+    }
+
+    /// `FUNCTION DUMP`.
+    pub fn dump_libraries(&self) -> Vec<u8> {
+        let vm = self.vm.lock();
+        let mut names: Vec<&String> = vm.libraries.keys().collect();
+        names.sort();
+        let mut out = DUMP_MAGIC.to_vec();
+        for name in names {
+            let code = vm.libraries[name].code.as_bytes();
+            out.extend((code.len() as u32).to_be_bytes());
+            out.extend_from_slice(code);
+        }
+        let sum = checksum(&out);
+        out.extend(sum.to_be_bytes());
+        out
+    }
+
+    /// `FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]`.
+    pub fn restore_libraries(
+        &self,
+        state: &ServerState,
+        payload: &[u8],
+        policy: &str,
+    ) -> Result<(), String> {
+        let bad = || "ERR payload version or checksum are wrong".to_string();
+        if payload.len() < DUMP_MAGIC.len() + 8 || !payload.starts_with(DUMP_MAGIC) {
+            return Err(bad());
+        }
+        let (body, sum) = payload.split_at(payload.len() - 8);
+        if checksum(body).to_be_bytes() != sum {
+            return Err(bad());
+        }
+        let mut codes = Vec::new();
+        let mut rest = &body[DUMP_MAGIC.len()..];
+        while !rest.is_empty() {
+            let len = rest
+                .get(..4)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_be_bytes)
+                .ok_or_else(bad)? as usize;
+            let code = rest.get(4..4 + len).ok_or_else(bad)?;
+            codes.push(String::from_utf8_lossy(code).into_owned());
+            rest = &rest[4 + len..];
+        }
+        if policy == "FLUSH" {
+            self.flush_libraries(state)?;
+        } else if policy == "APPEND" {
+            let vm = self.vm.lock();
+            for code in &codes {
+                let (name, _) = parse_header(code)?;
+                if vm.libraries.contains_key(&name) {
+                    return Err(format!("ERR Library {name} already exists"));
+                }
+            }
+        }
+        for code in codes {
+            self.load_library(state, &code, true, true)?;
+        }
+        Ok(())
+    }
+
+    /// `FUNCTION STATS`.
+    pub fn function_stats(&self) -> Reply {
+        let bulk = |s: &str| Reply::Bulk(Bytes::copy_from_slice(s.as_bytes()));
+        let running = self.running.lock().as_ref().filter(|r| r.is_function).map(|r| {
+            Reply::Map(vec![
+                (bulk("name"), bulk("?")),
+                (bulk("command"), Reply::Array(Vec::new())),
+                (
+                    bulk("duration_ms"),
+                    Reply::Int(r.started.elapsed().as_millis() as i64),
+                ),
+            ])
+        });
+        let vm = self.vm.lock();
+        Reply::Map(vec![
+            (bulk("running_script"), running.unwrap_or(Reply::Nil)),
+            (
+                bulk("engines"),
+                Reply::Map(vec![(
+                    bulk("LUA"),
+                    Reply::Map(vec![
+                        (bulk("libraries_count"), Reply::Int(vm.libraries.len() as i64)),
+                        (bulk("functions_count"), Reply::Int(vm.functions.len() as i64)),
+                    ]),
+                )]),
+            ),
+        ])
+    }
+
+    /// `FCALL`/`FCALL_RO`.
+    pub fn fcall(
+        &self,
+        state: &ServerState,
+        client: &ClientState,
+        name: &str,
+        call: Invocation<'_>,
+    ) -> Reply {
+        let vm = self.vm.lock();
+        let Some(function) = vm.functions.get(name) else {
+            return Reply::Error("ERR Function not found".into());
+        };
+        if call.read_only && !function.no_writes {
+            return Reply::Error(
+                "ERR Can not execute a script with write flag using *_ro command.".into(),
+            );
+        }
+        let read_only = call.read_only || function.no_writes;
+        let seq = |items: &[Bytes]| {
+            vm.lua
+                .create_sequence_from(items.iter().filter_map(|b| vm.lua.create_string(b).ok()))
+        };
+        let (Ok(keys), Ok(args)) = (seq(call.keys), seq(call.args)) else {
+            return Reply::Error("ERR cannot create arguments".into());
+        };
+        let callback = function.callback.clone();
+        self.resp3.store(false, Ordering::Relaxed);
+        self.run(
+            state,
+            client,
+            &vm,
+            callback,
+            (keys, args),
+            read_only,
+            true,
+            &format!("script: {name}"),
+            "@user_function",
+        )
+    }
+}
