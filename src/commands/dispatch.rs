@@ -176,7 +176,11 @@ fn run(state: &ServerState, client: &mut ClientState, args: &[Bytes], locking: L
     }
 
     if locking == Locking::Take && !cmd.has(flags::ALLOW_BUSY) && state.scripting.is_busy() {
-        return rejected(client, stats, CmdError::custom(crate::scripting::BUSY_ERROR));
+        return rejected(
+            client,
+            stats,
+            CmdError::custom(crate::scripting::BUSY_ERROR),
+        );
     }
 
     client.info.touch();
@@ -193,12 +197,24 @@ fn run(state: &ServerState, client: &mut ClientState, args: &[Bytes], locking: L
         } else if cmd.has(flags::EXCLUSIVE) {
             match wait_for_lock(state, || storage.global.try_write_for(LOCK_POLL)) {
                 Some(guard) => _global_exclusive = guard,
-                None => return rejected(client, stats, CmdError::custom(crate::scripting::BUSY_ERROR)),
+                None => {
+                    return rejected(
+                        client,
+                        stats,
+                        CmdError::custom(crate::scripting::BUSY_ERROR),
+                    )
+                }
             }
         } else if !key_args.is_empty() || cmd.has(flags::WRITE) {
             match wait_for_lock(state, || storage.global.try_read_for(LOCK_POLL)) {
                 Some(guard) => _global_shared = guard,
-                None => return rejected(client, stats, CmdError::custom(crate::scripting::BUSY_ERROR)),
+                None => {
+                    return rejected(
+                        client,
+                        stats,
+                        CmdError::custom(crate::scripting::BUSY_ERROR),
+                    )
+                }
             }
             _keys = storage.locks.lock(key_args.iter().copied());
         }

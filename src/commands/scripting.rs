@@ -153,7 +153,9 @@ pub fn function_flush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 }
 
 pub fn function_dump(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
-    Ok(Reply::Bulk(Bytes::from(ctx.state.scripting.dump_libraries())))
+    Ok(Reply::Bulk(Bytes::from(
+        ctx.state.scripting.dump_libraries(),
+    )))
 }
 
 pub fn function_restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {

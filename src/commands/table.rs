@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 
 use super::{
-    bitmap, connection as conn, hash, info, key, list, memory as mem, persistence, scripting as scr, pubsub as ps,
-    server as srv, set, sort, string as st, txn, zset, Handler,
+    bitmap, connection as conn, hash, info, key, list, memory as mem, persistence, pubsub as ps,
+    scripting as scr, server as srv, set, sort, string as st, txn, zset, Handler,
 };
 
 /// Command flags, rendered by `COMMAND INFO` (except the Strata-internal ones).
@@ -603,23 +603,163 @@ const SCRIPT_KEYS: KeySpec = KeySpec::Keynum {
 };
 
 static SCRIPT_SUBS: &[Command] = &[
-    cmd!("load", 3, NOSCRIPT | STALE, ["@slow", "@scripting"], NOKEYS, "scripting", "2.6.0", "Loads a server-side Lua script to the script cache.", scr::script_load),
-    cmd!("exists", -3, NOSCRIPT | STALE, ["@slow", "@scripting"], NOKEYS, "scripting", "2.6.0", "Determines whether server-side Lua scripts exist in the script cache.", scr::script_exists),
-    cmd!("flush", -2, NOSCRIPT | STALE, ["@slow", "@scripting"], NOKEYS, "scripting", "2.6.0", "Removes all server-side Lua scripts from the script cache.", scr::script_flush),
-    cmd!("kill", 2, NOSCRIPT | ALLOW_BUSY, ["@slow", "@scripting"], NOKEYS, "scripting", "2.6.0", "Terminates a server-side Lua script during execution.", scr::script_kill),
-    cmd!("help", 2, LOADING | STALE, ["@slow", "@scripting"], NOKEYS, "scripting", "5.0.0", "Returns helpful text about the different subcommands.", srv::help),
+    cmd!(
+        "load",
+        3,
+        NOSCRIPT | STALE,
+        ["@slow", "@scripting"],
+        NOKEYS,
+        "scripting",
+        "2.6.0",
+        "Loads a server-side Lua script to the script cache.",
+        scr::script_load
+    ),
+    cmd!(
+        "exists",
+        -3,
+        NOSCRIPT | STALE,
+        ["@slow", "@scripting"],
+        NOKEYS,
+        "scripting",
+        "2.6.0",
+        "Determines whether server-side Lua scripts exist in the script cache.",
+        scr::script_exists
+    ),
+    cmd!(
+        "flush",
+        -2,
+        NOSCRIPT | STALE,
+        ["@slow", "@scripting"],
+        NOKEYS,
+        "scripting",
+        "2.6.0",
+        "Removes all server-side Lua scripts from the script cache.",
+        scr::script_flush
+    ),
+    cmd!(
+        "kill",
+        2,
+        NOSCRIPT | ALLOW_BUSY,
+        ["@slow", "@scripting"],
+        NOKEYS,
+        "scripting",
+        "2.6.0",
+        "Terminates a server-side Lua script during execution.",
+        scr::script_kill
+    ),
+    cmd!(
+        "help",
+        2,
+        LOADING | STALE,
+        ["@slow", "@scripting"],
+        NOKEYS,
+        "scripting",
+        "5.0.0",
+        "Returns helpful text about the different subcommands.",
+        srv::help
+    ),
 ];
 
 static FUNCTION_SUBS: &[Command] = &[
-    cmd!("load", -3, WRITE | DENYOOM | NOSCRIPT, ["@write", "@slow", "@scripting"], NOKEYS, "scripting", "7.0.0", "Creates a library.", scr::function_load),
-    cmd!("list", -2, NOSCRIPT, ["@slow", "@scripting"], NOKEYS, "scripting", "7.0.0", "Returns information about all libraries.", scr::function_list),
-    cmd!("delete", 3, WRITE | NOSCRIPT, ["@write", "@slow", "@scripting"], NOKEYS, "scripting", "7.0.0", "Deletes a library and its functions.", scr::function_delete),
-    cmd!("flush", -2, WRITE | NOSCRIPT, ["@write", "@slow", "@scripting"], NOKEYS, "scripting", "7.0.0", "Deletes all libraries and functions.", scr::function_flush),
-    cmd!("dump", 2, NOSCRIPT, ["@slow", "@scripting"], NOKEYS, "scripting", "7.0.0", "Dumps all libraries into a serialized binary payload.", scr::function_dump),
-    cmd!("restore", -3, WRITE | DENYOOM | NOSCRIPT, ["@write", "@slow", "@scripting"], NOKEYS, "scripting", "7.0.0", "Restores all libraries from a payload.", scr::function_restore),
-    cmd!("stats", 2, NOSCRIPT | ALLOW_BUSY, ["@slow", "@scripting"], NOKEYS, "scripting", "7.0.0", "Returns information about a function during execution.", scr::function_stats),
-    cmd!("kill", 2, NOSCRIPT | ALLOW_BUSY, ["@slow", "@scripting"], NOKEYS, "scripting", "7.0.0", "Terminates a function during execution.", scr::function_kill),
-    cmd!("help", 2, LOADING | STALE, ["@slow", "@scripting"], NOKEYS, "scripting", "7.0.0", "Returns helpful text about the different subcommands.", srv::help),
+    cmd!(
+        "load",
+        -3,
+        WRITE | DENYOOM | NOSCRIPT,
+        ["@write", "@slow", "@scripting"],
+        NOKEYS,
+        "scripting",
+        "7.0.0",
+        "Creates a library.",
+        scr::function_load
+    ),
+    cmd!(
+        "list",
+        -2,
+        NOSCRIPT,
+        ["@slow", "@scripting"],
+        NOKEYS,
+        "scripting",
+        "7.0.0",
+        "Returns information about all libraries.",
+        scr::function_list
+    ),
+    cmd!(
+        "delete",
+        3,
+        WRITE | NOSCRIPT,
+        ["@write", "@slow", "@scripting"],
+        NOKEYS,
+        "scripting",
+        "7.0.0",
+        "Deletes a library and its functions.",
+        scr::function_delete
+    ),
+    cmd!(
+        "flush",
+        -2,
+        WRITE | NOSCRIPT,
+        ["@write", "@slow", "@scripting"],
+        NOKEYS,
+        "scripting",
+        "7.0.0",
+        "Deletes all libraries and functions.",
+        scr::function_flush
+    ),
+    cmd!(
+        "dump",
+        2,
+        NOSCRIPT,
+        ["@slow", "@scripting"],
+        NOKEYS,
+        "scripting",
+        "7.0.0",
+        "Dumps all libraries into a serialized binary payload.",
+        scr::function_dump
+    ),
+    cmd!(
+        "restore",
+        -3,
+        WRITE | DENYOOM | NOSCRIPT,
+        ["@write", "@slow", "@scripting"],
+        NOKEYS,
+        "scripting",
+        "7.0.0",
+        "Restores all libraries from a payload.",
+        scr::function_restore
+    ),
+    cmd!(
+        "stats",
+        2,
+        NOSCRIPT | ALLOW_BUSY,
+        ["@slow", "@scripting"],
+        NOKEYS,
+        "scripting",
+        "7.0.0",
+        "Returns information about a function during execution.",
+        scr::function_stats
+    ),
+    cmd!(
+        "kill",
+        2,
+        NOSCRIPT | ALLOW_BUSY,
+        ["@slow", "@scripting"],
+        NOKEYS,
+        "scripting",
+        "7.0.0",
+        "Terminates a function during execution.",
+        scr::function_kill
+    ),
+    cmd!(
+        "help",
+        2,
+        LOADING | STALE,
+        ["@slow", "@scripting"],
+        NOKEYS,
+        "scripting",
+        "7.0.0",
+        "Returns helpful text about the different subcommands.",
+        srv::help
+    ),
 ];
 
 static PUBSUB_SUBS: &[Command] = &[

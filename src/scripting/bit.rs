@@ -19,8 +19,14 @@ fn fold(args: Variadic<f64>, op: fn(i32, i32) -> i32) -> mlua::Result<f64> {
 
 pub fn install(lua: &Lua) -> mlua::Result<Table> {
     let bit = lua.create_table()?;
-    bit.set("tobit", lua.create_function(|_, x: f64| Ok(f64::from(tobit(x))))?)?;
-    bit.set("bnot", lua.create_function(|_, x: f64| Ok(f64::from(!tobit(x))))?)?;
+    bit.set(
+        "tobit",
+        lua.create_function(|_, x: f64| Ok(f64::from(tobit(x))))?,
+    )?;
+    bit.set(
+        "bnot",
+        lua.create_function(|_, x: f64| Ok(f64::from(!tobit(x))))?,
+    )?;
     bit.set(
         "band",
         lua.create_function(|_, a: Variadic<f64>| fold(a, |x, y| x & y))?,

@@ -9,7 +9,11 @@ const MAX_DEPTH: usize = 1000;
 /// C's `%.{precision}g`.
 pub fn format_g(n: f64, precision: usize) -> String {
     if n == 0.0 {
-        return if n.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if n.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let sci = format!("{:.*e}", precision - 1, n);
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
@@ -193,7 +197,7 @@ mod tests {
 
     #[test]
     fn percent_g() {
-        assert_eq!(format_g(3.14, 14), "3.14");
+        assert_eq!(format_g(2.5, 14), "2.5");
         assert_eq!(format_g(10.0, 14), "10");
         assert_eq!(format_g(1e20, 14), "1e+20");
         assert_eq!(format_g(0.0001, 14), "0.0001");

@@ -159,7 +159,9 @@ pub fn has_error_code(message: &str) -> bool {
     let word = message.split(' ').next().unwrap_or("");
     message.contains(' ')
         && !word.is_empty()
-        && word.bytes().all(|b| b.is_ascii_uppercase() || b == b'_' || b.is_ascii_digit())
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b == b'_' || b.is_ascii_digit())
 }
 
 #[cfg(test)]
@@ -170,14 +172,23 @@ mod tests {
     fn error_codes() {
         assert_eq!(with_error_code("MYERR y"), "MYERR y");
         assert_eq!(with_error_code("noprefix"), "ERR noprefix");
-        assert_eq!(with_error_code("user_script:1: boom"), "ERR user_script:1: boom");
-        assert_eq!(with_error_code("WRONGTYPE Operation"), "WRONGTYPE Operation");
+        assert_eq!(
+            with_error_code("user_script:1: boom"),
+            "ERR user_script:1: boom"
+        );
+        assert_eq!(
+            with_error_code("WRONGTYPE Operation"),
+            "WRONGTYPE Operation"
+        );
     }
 
     #[test]
     fn lua_values_convert_like_redis() {
         let lua = Lua::new();
-        let v: Value = lua.load("return {1, 2.9, 'x', true, false, nil, 7}").eval().unwrap();
+        let v: Value = lua
+            .load("return {1, 2.9, 'x', true, false, nil, 7}")
+            .eval()
+            .unwrap();
         assert_eq!(
             lua_to_reply(&v, false),
             Reply::Array(vec![

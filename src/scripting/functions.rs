@@ -42,9 +42,11 @@ fn parse_header(code: &str) -> Result<(String, String), String> {
     }
     let name = name.ok_or_else(|| "ERR Library name was not given".to_string())?;
     if !valid_name(&name) {
-        return Err("ERR Library names can only contain letters, numbers, or underscores(_) and \
+        return Err(
+            "ERR Library names can only contain letters, numbers, or underscores(_) and \
              must be at least one character long"
-            .into());
+                .into(),
+        );
     }
     Ok((name, format!("\n{rest}")))
 }
@@ -63,12 +65,12 @@ fn registration(args: mlua::MultiValue) -> mlua::Result<(String, Function, bool)
             Ok((name.to_string_lossy(), f, false))
         }
         (Some(Value::Table(t)), None) => {
-            let name: mlua::String = t
-                .get("function_name")
-                .map_err(|_| bad("function_name argument given to redis.register_function must be a string"))?;
-            let f: Function = t
-                .get("callback")
-                .map_err(|_| bad("callback argument given to redis.register_function must be a function"))?;
+            let name: mlua::String = t.get("function_name").map_err(|_| {
+                bad("function_name argument given to redis.register_function must be a string")
+            })?;
+            let f: Function = t.get("callback").map_err(|_| {
+                bad("callback argument given to redis.register_function must be a function")
+            })?;
             let flags: Option<Table> = t.get("flags").ok();
             let no_writes = flags.is_some_and(|flags| {
                 flags
@@ -101,7 +103,12 @@ impl Scripting {
             .load(body.as_str())
             .set_name("@user_function")
             .into_function()
-            .map_err(|e| format!("ERR Error compiling function: {}", super::lua_error_text(&e)))?;
+            .map_err(|e| {
+                format!(
+                    "ERR Error compiling function: {}",
+                    super::lua_error_text(&e)
+                )
+            })?;
         let registered: RefCell<Vec<(String, Function, bool)>> = RefCell::new(Vec::new());
         let loaded = vm.lua.scope(|scope| {
             let register = scope.create_function(|_, args: mlua::MultiValue| {
@@ -113,7 +120,9 @@ impl Scripting {
                     ));
                 }
                 if registered.borrow().iter().any(|(n, _, _)| *n == fname) {
-                    return Err(mlua::Error::runtime("Function already exists in the library"));
+                    return Err(mlua::Error::runtime(
+                        "Function already exists in the library",
+                    ));
                 }
                 registered.borrow_mut().push((fname, f, no_writes));
                 Ok(())
@@ -297,16 +306,21 @@ impl Scripting {
     /// `FUNCTION STATS`.
     pub fn function_stats(&self) -> Reply {
         let bulk = |s: &str| Reply::Bulk(Bytes::copy_from_slice(s.as_bytes()));
-        let running = self.running.lock().as_ref().filter(|r| r.is_function).map(|r| {
-            Reply::Map(vec![
-                (bulk("name"), bulk("?")),
-                (bulk("command"), Reply::Array(Vec::new())),
-                (
-                    bulk("duration_ms"),
-                    Reply::Int(r.started.elapsed().as_millis() as i64),
-                ),
-            ])
-        });
+        let running = self
+            .running
+            .lock()
+            .as_ref()
+            .filter(|r| r.is_function)
+            .map(|r| {
+                Reply::Map(vec![
+                    (bulk("name"), bulk("?")),
+                    (bulk("command"), Reply::Array(Vec::new())),
+                    (
+                        bulk("duration_ms"),
+                        Reply::Int(r.started.elapsed().as_millis() as i64),
+                    ),
+                ])
+            });
         let vm = self.vm.lock();
         Reply::Map(vec![
             (bulk("running_script"), running.unwrap_or(Reply::Nil)),
@@ -315,8 +329,14 @@ impl Scripting {
                 Reply::Map(vec![(
                     bulk("LUA"),
                     Reply::Map(vec![
-                        (bulk("libraries_count"), Reply::Int(vm.libraries.len() as i64)),
-                        (bulk("functions_count"), Reply::Int(vm.functions.len() as i64)),
+                        (
+                            bulk("libraries_count"),
+                            Reply::Int(vm.libraries.len() as i64),
+                        ),
+                        (
+                            bulk("functions_count"),
+                            Reply::Int(vm.functions.len() as i64),
+                        ),
                     ]),
                 )]),
             ),

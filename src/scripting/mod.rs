@@ -116,14 +116,7 @@ fn new_vm(kill: Arc<AtomicBool>, resp3: Arc<AtomicBool>) -> mlua::Result<Vm> {
     let g = lua.globals();
     let xpcall: Function = g.get("xpcall")?;
     for hidden in [
-        "dofile",
-        "loadfile",
-        "print",
-        "getfenv",
-        "setfenv",
-        "newproxy",
-        "module",
-        "require",
+        "dofile", "loadfile", "print", "getfenv", "setfenv", "newproxy", "module", "require",
     ] {
         g.raw_set(hidden, Value::Nil)?;
     }
@@ -175,13 +168,22 @@ fn new_vm(kill: Arc<AtomicBool>, resp3: Arc<AtomicBool>) -> mlua::Result<Vm> {
             _ => Err(mlua::Error::runtime("ERR RESP version must be 2 or 3.")),
         })?,
     )?;
-    redis.set("set_repl", lua.create_function(|_, _: Variadic<Value>| Ok(()))?)?;
+    redis.set(
+        "set_repl",
+        lua.create_function(|_, _: Variadic<Value>| Ok(()))?,
+    )?;
     redis.set(
         "replicate_commands",
         lua.create_function(|_, _: Variadic<Value>| Ok(true))?,
     )?;
-    redis.set("breakpoint", lua.create_function(|_, _: Variadic<Value>| Ok(false))?)?;
-    redis.set("debug", lua.create_function(|_, _: Variadic<Value>| Ok(()))?)?;
+    redis.set(
+        "breakpoint",
+        lua.create_function(|_, _: Variadic<Value>| Ok(false))?,
+    )?;
+    redis.set(
+        "debug",
+        lua.create_function(|_, _: Variadic<Value>| Ok(()))?,
+    )?;
     for (name, value) in [
         ("LOG_DEBUG", 0),
         ("LOG_VERBOSE", 1),
@@ -305,10 +307,12 @@ impl Scripting {
             });
         }
         if run.wrote.load(Ordering::Relaxed) {
-            return Err("UNKILLABLE Sorry the script already executed write commands against the \
+            return Err(
+                "UNKILLABLE Sorry the script already executed write commands against the \
                  dataset. You can either wait the script termination or kill the server in a hard \
                  way using the SHUTDOWN NOSAVE command."
-                .into());
+                    .into(),
+            );
         }
         self.kill.store(true, Ordering::Relaxed);
         Ok(())
@@ -362,7 +366,8 @@ impl Scripting {
             .storage
             .save_script(&sha, body)
             .map_err(|e| format!("ERR {e}"))?;
-        vm.scripts.insert(sha.clone(), (f, Bytes::copy_from_slice(body)));
+        vm.scripts
+            .insert(sha.clone(), (f, Bytes::copy_from_slice(body)));
         Ok(sha)
     }
 
@@ -373,7 +378,10 @@ impl Scripting {
 
     pub fn flush_scripts(&self, state: &ServerState) -> Result<(), String> {
         self.vm.lock().scripts.clear();
-        state.storage.flush_scripts().map_err(|e| format!("ERR {e}"))
+        state
+            .storage
+            .flush_scripts()
+            .map_err(|e| format!("ERR {e}"))
     }
 
     /// Runs the script `sha` (loaded already) for `client`.
@@ -409,7 +417,17 @@ impl Scripting {
             return Reply::Error("ERR cannot set KEYS/ARGV".into());
         }
         let origin = format!("script: {}", sha.to_ascii_lowercase());
-        self.run(state, client, &vm, f, (), call.read_only, false, &origin, "@user_script")
+        self.run(
+            state,
+            client,
+            &vm,
+            f,
+            (),
+            call.read_only,
+            false,
+            &origin,
+            "@user_script",
+        )
     }
 
     /// Runs a script: the body is cached (and stored) first, as Redis's `EVAL` does.
@@ -475,7 +493,8 @@ impl Scripting {
                 for level in 0..32 {
                     let found = lua.inspect_stack(level, |d| {
                         let src = d.source();
-                        (src.source.as_deref() == Some(chunk_name.as_str())).then(|| d.current_line().map_or(-1, |l| l as i32))
+                        (src.source.as_deref() == Some(chunk_name.as_str()))
+                            .then(|| d.current_line().map_or(-1, |l| l as i32))
                     });
                     match found {
                         Some(Some(line)) => {

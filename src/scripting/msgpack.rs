@@ -113,7 +113,10 @@ impl Reader<'_> {
         Ok(s)
     }
     fn uint(&mut self, n: usize) -> mlua::Result<u64> {
-        Ok(self.take(n)?.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
+        Ok(self
+            .take(n)?
+            .iter()
+            .fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
     }
     fn int(&mut self, n: usize) -> mlua::Result<i64> {
         let u = self.uint(n)?;
@@ -207,9 +210,7 @@ pub fn install(lua: &Lua) -> mlua::Result<Table> {
         "pack",
         lua.create_function(|lua, args: Variadic<Value>| {
             if args.is_empty() {
-                return Err(mlua::Error::runtime(
-                    "MessagePack pack needs input.",
-                ));
+                return Err(mlua::Error::runtime("MessagePack pack needs input."));
             }
             let mut out = Vec::new();
             for v in args.iter() {
@@ -222,7 +223,10 @@ pub fn install(lua: &Lua) -> mlua::Result<Table> {
         "unpack",
         lua.create_function(|lua, data: mlua::String| {
             let bytes = data.as_bytes();
-            let mut r = Reader { data: &bytes, pos: 0 };
+            let mut r = Reader {
+                data: &bytes,
+                pos: 0,
+            };
             let mut values = Vec::new();
             while r.pos < bytes.len() {
                 values.push(r.value(lua)?);

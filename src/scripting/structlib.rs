@@ -7,7 +7,10 @@ use mlua::{Lua, MultiValue, Table, Value, Variadic};
 #[derive(Clone, Copy)]
 enum Item {
     Pad,
-    Int { size: usize, signed: bool },
+    Int {
+        size: usize,
+        signed: bool,
+    },
     Float,
     Double,
     /// Zero-terminated string.
@@ -58,12 +61,30 @@ fn parse(fmt: &[u8]) -> mlua::Result<Vec<(Item, bool, usize)>> {
                 continue;
             }
             b'x' => Item::Pad,
-            b'b' => Item::Int { size: 1, signed: true },
-            b'B' => Item::Int { size: 1, signed: false },
-            b'h' => Item::Int { size: 2, signed: true },
-            b'H' => Item::Int { size: 2, signed: false },
-            b'l' => Item::Int { size: 8, signed: true },
-            b'L' | b'T' => Item::Int { size: 8, signed: false },
+            b'b' => Item::Int {
+                size: 1,
+                signed: true,
+            },
+            b'B' => Item::Int {
+                size: 1,
+                signed: false,
+            },
+            b'h' => Item::Int {
+                size: 2,
+                signed: true,
+            },
+            b'H' => Item::Int {
+                size: 2,
+                signed: false,
+            },
+            b'l' => Item::Int {
+                size: 8,
+                signed: true,
+            },
+            b'L' | b'T' => Item::Int {
+                size: 8,
+                signed: false,
+            },
             b'i' | b'I' => {
                 let size = number(&mut i).unwrap_or(4);
                 if !(1..=8).contains(&size) {
@@ -71,7 +92,10 @@ fn parse(fmt: &[u8]) -> mlua::Result<Vec<(Item, bool, usize)>> {
                         "integral size {size} is larger than limit of 8"
                     )));
                 }
-                Item::Int { size, signed: c == b'i' }
+                Item::Int {
+                    size,
+                    signed: c == b'i',
+                }
             }
             b'f' => Item::Float,
             b'd' => Item::Double,
@@ -142,11 +166,19 @@ fn pack(lua: &Lua, (fmt, args): (mlua::String, Variadic<Value>)) -> mlua::Result
             }
             Item::Float => {
                 let v = number(&mut argn)? as f32;
-                out.extend(if little { v.to_le_bytes() } else { v.to_be_bytes() });
+                out.extend(if little {
+                    v.to_le_bytes()
+                } else {
+                    v.to_be_bytes()
+                });
             }
             Item::Double => {
                 let v = number(&mut argn)?;
-                out.extend(if little { v.to_le_bytes() } else { v.to_be_bytes() });
+                out.extend(if little {
+                    v.to_le_bytes()
+                } else {
+                    v.to_be_bytes()
+                });
             }
             Item::ZString | Item::Chars(_) => {
                 argn += 1;
@@ -208,13 +240,21 @@ fn unpack(
             }
             Item::Float => {
                 let raw: [u8; 4] = take(pos, 4)?.try_into().map_err(|_| short())?;
-                let v = if little { f32::from_le_bytes(raw) } else { f32::from_be_bytes(raw) };
+                let v = if little {
+                    f32::from_le_bytes(raw)
+                } else {
+                    f32::from_be_bytes(raw)
+                };
                 values.push(Value::Number(f64::from(v)));
                 pos += 4;
             }
             Item::Double => {
                 let raw: [u8; 8] = take(pos, 8)?.try_into().map_err(|_| short())?;
-                let v = if little { f64::from_le_bytes(raw) } else { f64::from_be_bytes(raw) };
+                let v = if little {
+                    f64::from_le_bytes(raw)
+                } else {
+                    f64::from_be_bytes(raw)
+                };
                 values.push(Value::Number(v));
                 pos += 8;
             }

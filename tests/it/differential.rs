@@ -351,3 +351,108 @@ fn bitfield_matches_redis() {
          SET s hello\nBITFIELD s GET u8 0 SET u8 8 65\nGET s\nRPUSH l x\nBITFIELD l GET u8 0",
     ]);
 }
+
+#[test]
+fn lua_scripting_matches_redis() {
+    compare(&[
+        // Lua -> RESP conversion.
+        r#"EVAL "return {err='plain'}" 0
+           EVAL "return redis.error_reply('MYERR y')" 0
+           EVAL "return redis.error_reply('noprefix')" 0
+           EVAL "return {ok='fine x'}" 0
+           EVAL "return redis.status_reply('yo')" 0
+           EVAL "return 3.99" 0
+           EVAL "return -3.99" 0
+           EVAL "return {1,{2,{3}},'a',1}" 0
+           EVAL "return {1,2,nil,3}" 0
+           EVAL "return {1.5, true, false}" 0
+           EVAL "return nil" 0
+           EVAL "return {double=3.5}" 0"#,
+        // RESP -> Lua conversion, RESP2 and RESP3.
+        r#"EVAL "return type(redis.call('get','nokey'))" 0
+           EVAL "local t = redis.call('ping'); return t.ok" 0
+           EVAL "return redis.call('type', 'nokey').ok" 0
+           EVAL "return redis.call('set', 'k', 1.5)" 0
+           EVAL "return redis.call('get', 'k')" 0
+           EVAL "return redis.call('incr', KEYS[1])" 1 counter
+           EVAL "return redis.call('hgetall', 'nokey')" 0
+           EVAL "redis.setresp(3); return type(redis.call('get', 'nokey'))" 0
+           EVAL "redis.call('hset', 'h', 'f', 'v'); redis.setresp(3); return redis.call('hgetall', 'h').map.f" 0
+           EVAL "return {KEYS[1], KEYS[2], ARGV[1], #ARGV}" 2 a b x y"#,
+        // Errors, as the caller sees them.
+        r#"EVAL "error({err='MYERR bad'})" 0
+           EVAL "error('MYERR x')" 0
+           EVAL "local x = 1\nreturn redis.call('nosuch')" 0
+           EVAL "local ok, e = pcall(redis.call, 'nosuch'); return e" 0
+           EVAL "return redis.pcall('nosuch')" 0
+           EVAL "local e = redis.pcall('nosuch'); return e.err" 0
+           EVAL "local t = redis.call('get'); return 1" 0
+           EVAL "return redis.call()" 0
+           EVAL "return redis.call('set', 'k', {})" 0
+           SET str abc
+           EVAL "return redis.call('incr', KEYS[1])" 1 str
+           EVAL "return redis.setresp(4)" 0
+           EVAL "return redis.call('eval', 'return 1', 0)" 0
+           EVAL_RO "return redis.call('set', 'a', 'b')" 0
+           EVAL_RO "return redis.call('get', 'str')" 0
+           EVAL "return (" 0
+           EVAL "return 1" -1
+           EVAL "return 1" 5 a
+           EVAL "return 1" notanumber
+           EVAL "local function f() error('deep') end\nlocal x = 2\nf()" 0"#,
+        // The sandbox.
+        r#"EVAL "x = 1" 0
+           EVAL "_G.x = 1" 0
+           EVAL "return os.time()" 0
+           EVAL "print('x')" 0
+           EVAL "return type(dofile)" 0
+           EVAL "return type(loadfile)" 0
+           EVAL "return type(loadstring)" 0
+           EVAL "local a = {}; a.x = 1; return a.x" 0"#,
+        // Script cache.
+        r#"SCRIPT LOAD "return 1"
+           SCRIPT EXISTS e0e1f9fabfc9d4800c877a703b823ac0578ff8db 0000
+           EVALSHA e0e1f9fabfc9d4800c877a703b823ac0578ff8db 0
+           EVALSHA ffffffffffffffffffffffffffffffffffffffff 0
+           SCRIPT FLUSH bad
+           SCRIPT FLUSH
+           SCRIPT EXISTS e0e1f9fabfc9d4800c877a703b823ac0578ff8db
+           SCRIPT KILL
+           EVAL "return redis.sha1hex('')" 0"#,
+        // Libraries.
+        r#"EVAL "return cjson.decode('[1,2,{\"a\":null,\"b\":[true,false]}]')[3].b[1]" 0
+           EVAL "return cjson.encode({a={1,2},b='x'})" 0
+           EVAL "return cjson.encode(cjson.decode('{\"a\":1.5,\"n\":null}'))" 0
+           EVAL "return cjson.encode({})" 0
+           EVAL "return cjson.encode('he\"l\\nlo/')" 0
+           EVAL "return cjson.decode('bad')" 0
+           EVAL "return cjson.encode(3.14)" 0
+           EVAL "return cjson.encode({[1]=1,[3]=3})" 0
+           EVAL "return cjson.encode(cjson.null)" 0
+           EVAL "return cmsgpack.pack({1,2,'abc'})" 0
+           EVAL "return cmsgpack.unpack(cmsgpack.pack({1,2,'abc',{x=1}}))" 0
+           EVAL "return {cmsgpack.unpack(cmsgpack.pack(1,2,3))}" 0
+           EVAL "return cmsgpack.pack(1.5, -1, 300, 70000, 'x', true, false, nil, -200, 2^40, 0.1)" 0
+           EVAL "return bit.band(0xff, 0x0f)" 0
+           EVAL "return {bit.bor(1,2), bit.bxor(3,1), bit.bnot(0), bit.lshift(1,4), bit.rshift(-1, 28), bit.arshift(-16, 2), bit.rol(1, 33), bit.ror(1,1), bit.tobit(2^32+5), bit.tohex(255), bit.tohex(-1, -4), bit.bswap(0x01020304)}" 0
+           EVAL "return struct.pack('>i4 <H B s c3 x', 1, 2, 3, 'ab', 'xyz')" 0
+           EVAL "return {struct.unpack('>i4H', struct.pack('>i4H', -5, 7))}" 0
+           EVAL "return struct.size('>i4Hd')" 0
+           EVAL "return tostring(struct.unpack('<d', struct.pack('<d', 1.5)))" 0"#,
+        // Functions.
+        r##"FUNCTION FLUSH
+           FUNCTION LOAD "#!lua name=mylib\nredis.register_function('myget', function(keys, args) return redis.call('get', keys[1]) end)\nredis.register_function{function_name='ro', callback=function(keys, args) return args[1] end, flags={'no-writes'}}"
+           SET fk hello
+           FCALL myget 1 fk
+           FCALL_RO ro 0 x
+           FCALL_RO myget 1 fk
+           FCALL nosuch 0
+           FUNCTION LOAD "#!lua name=mylib\nredis.register_function('x', function() return 1 end)"
+           FUNCTION LOAD "no header"
+           FUNCTION LOAD "#!lua name=empty\nlocal x = 1"
+           FUNCTION DELETE nosuch
+           FUNCTION DELETE mylib
+           FCALL myget 1 fk
+           FUNCTION FLUSH"##,
+    ]);
+}

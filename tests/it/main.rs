@@ -15,6 +15,7 @@ mod model;
 mod persistence;
 mod protocol;
 mod pubsub;
+mod scripting;
 mod server_cmds;
 mod strings;
 mod transactions;
