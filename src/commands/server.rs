@@ -298,6 +298,8 @@ pub fn lastsave(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
 }
 
 pub fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    // A running script (SHUTDOWN NOSAVE during -BUSY) must stop for the server to exit.
+    ctx.state.scripting.abort();
     let mut save = None;
     for opt in &args[1..] {
         if is(opt, "NOSAVE") && save.is_none() {

@@ -418,6 +418,10 @@ fn lua_scripting_matches_redis() {
            SCRIPT FLUSH
            SCRIPT EXISTS e0e1f9fabfc9d4800c877a703b823ac0578ff8db
            SCRIPT KILL
+           SCRIPT LOAD "return redis.call('get', KEYS[1])"
+           EVALSHA_RO 4e6d8fc8bb01276962cce5371fa795a7763657ae 1 nokey
+           EVAL "redis.log(redis.LOG_WARNING, 'from a test'); return redis.LOG_NOTICE" 0
+           EVAL "return redis.set_repl(redis.REPL_ALL)" 0
            EVAL "return redis.sha1hex('')" 0"#,
         // Libraries.
         r#"EVAL "return cjson.decode('[1,2,{\"a\":null,\"b\":[true,false]}]')[3].b[1]" 0
@@ -453,6 +457,8 @@ fn lua_scripting_matches_redis() {
            FUNCTION DELETE nosuch
            FUNCTION DELETE mylib
            FCALL myget 1 fk
-           FUNCTION FLUSH"##,
+           FUNCTION FLUSH
+           FUNCTION STATS
+           FUNCTION LIST"##,
     ]);
 }
