@@ -147,16 +147,9 @@ pub static DIRECTIVES: &[Directive] = &[
         true,
     ),
     d("hot-tier", "yes", Kind::Bool, true),
-    // Milliseconds a script may run before other clients get -BUSY (lua-time-limit is the
-    // old name; setting either applies it).
+    // Milliseconds a script may run before other clients get -BUSY.
     d(
         "busy-reply-threshold",
-        "5000",
-        Kind::Int { min: 0, max: INT32 },
-        true,
-    ),
-    d(
-        "lua-time-limit",
         "5000",
         Kind::Int { min: 0, max: INT32 },
         true,
@@ -197,7 +190,16 @@ pub static DIRECTIVES: &[Directive] = &[
     ),
 ];
 
+/// Old names Redis still accepts for a directive: (alias, directive). They read and write the
+/// same value.
+pub static ALIASES: &[(&str, &str)] = &[("lua-time-limit", "busy-reply-threshold")];
+
+/// The directive `name` (or an alias of it) refers to.
 pub fn directive(name: &str) -> Option<&'static Directive> {
+    let name = ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == name)
+        .map_or(name, |(_, target)| target);
     DIRECTIVES.iter().find(|d| d.name == name)
 }
 
@@ -354,10 +356,14 @@ impl ConfigStore {
     pub fn matching(&self, pattern: &[u8]) -> Vec<(&'static str, String)> {
         let lower = pattern.to_ascii_lowercase();
         let values = self.values.read();
-        DIRECTIVES
+        let value = |name: &str| values.get(name).cloned().unwrap_or_default();
+        let names = DIRECTIVES
             .iter()
-            .filter(|d| glob_match(&lower, d.name.as_bytes()))
-            .map(|d| (d.name, values.get(d.name).cloned().unwrap_or_default()))
+            .map(|d| (d.name, d.name))
+            .chain(ALIASES.iter().copied());
+        names
+            .filter(|(shown, _)| glob_match(&lower, shown.as_bytes()))
+            .map(|(shown, target)| (shown, value(target)))
             .collect()
     }
 

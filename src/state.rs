@@ -186,7 +186,7 @@ impl ServerState {
             "maxmemory" | "maxmemory-policy" | "hot-tier" | "lfu-log-factor" | "lfu-decay-time" => {
                 self.apply_memory_config()
             }
-            "busy-reply-threshold" | "lua-time-limit" => self
+            "busy-reply-threshold" => self
                 .scripting
                 .busy_threshold_ms
                 .store(self.config.get_int(name).max(0) as u64, Ordering::Relaxed),

@@ -39,7 +39,9 @@ pub fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         .set_many(&pairs)
         .map_err(CmdError::Custom)?;
     for (name, _) in &pairs {
-        ctx.state.apply_config_change(&name.to_ascii_lowercase());
+        if let Some(dir) = crate::config::directive(&name.to_ascii_lowercase()) {
+            ctx.state.apply_config_change(dir.name);
+        }
     }
     ok()
 }

@@ -4,12 +4,11 @@
 //! sources), restorable only by Strata.
 
 use std::cell::RefCell;
-use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use mlua::{Function, Table, Value};
 
-use super::{Invocation, Library, Registered, Scripting};
+use super::{Invocation, Library, Registered, RunSpec, Scripting};
 use crate::client::ClientState;
 use crate::glob::glob_match;
 use crate::protocol::Reply;
@@ -306,21 +305,14 @@ impl Scripting {
     /// `FUNCTION STATS`.
     pub fn function_stats(&self) -> Reply {
         let bulk = |s: &str| Reply::Bulk(Bytes::copy_from_slice(s.as_bytes()));
-        let running = self
-            .running
-            .lock()
-            .as_ref()
-            .filter(|r| r.is_function)
-            .map(|r| {
-                Reply::Map(vec![
-                    (bulk("name"), bulk("?")),
-                    (bulk("command"), Reply::Array(Vec::new())),
-                    (
-                        bulk("duration_ms"),
-                        Reply::Int(r.started.elapsed().as_millis() as i64),
-                    ),
-                ])
-            });
+        let is_function = self.running.lock().as_ref().is_some_and(|r| r.is_function);
+        let running = self.running_for_ms().filter(|_| is_function).map(|ms| {
+            Reply::Map(vec![
+                (bulk("name"), bulk("?")),
+                (bulk("command"), Reply::Array(Vec::new())),
+                (bulk("duration_ms"), Reply::Int(ms as i64)),
+            ])
+        });
         let vm = self.vm.lock();
         Reply::Map(vec![
             (bulk("running_script"), running.unwrap_or(Reply::Nil)),
@@ -369,17 +361,13 @@ impl Scripting {
             return Reply::Error("ERR cannot create arguments".into());
         };
         let callback = function.callback.clone();
-        self.resp3.store(false, Ordering::Relaxed);
-        self.run(
-            state,
-            client,
-            &vm,
-            callback,
-            (keys, args),
+        let origin = format!("script: {name}");
+        let spec = RunSpec {
             read_only,
-            true,
-            &format!("script: {name}"),
-            "@user_function",
-        )
+            is_function: true,
+            origin: &origin,
+            chunk: "@user_function",
+        };
+        self.run(state, client, &vm, callback, (keys, args), spec)
     }
 }

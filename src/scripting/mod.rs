@@ -24,7 +24,6 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::Bytes;
 use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState};
@@ -35,6 +34,7 @@ use crate::commands::dispatch;
 use crate::commands::table::flags;
 use crate::protocol::Reply;
 use crate::state::ServerState;
+use crate::storage::now_ms;
 use convert::{error_table, lua_to_reply, reply_to_lua, with_error_code};
 
 pub const BUSY_ERROR: &str =
@@ -43,7 +43,6 @@ const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
 
 /// The script currently running, for `-BUSY` and `SCRIPT KILL`.
 pub struct Run {
-    started: Instant,
     wrote: AtomicBool,
     pub is_function: bool,
 }
@@ -77,10 +76,22 @@ struct Vm {
 pub struct Scripting {
     vm: Mutex<Vm>,
     running: Mutex<Option<Arc<Run>>>,
+    /// Start of the running script in Unix ms (0: none). Every command checks it for
+    /// `-BUSY`, so it is an atomic rather than behind `running`'s lock.
+    running_since_ms: AtomicU64,
     kill: Arc<AtomicBool>,
     pub busy_threshold_ms: AtomicU64,
     /// `redis.setresp` of the current run.
     resp3: Arc<AtomicBool>,
+}
+
+/// How a run reports itself: read-only or not, script or function, and the names its error
+/// replies carry (`script: <sha>, on @user_script:<line>.`).
+struct RunSpec<'a> {
+    read_only: bool,
+    is_function: bool,
+    origin: &'a str,
+    chunk: &'a str,
 }
 
 /// What a caller asks to run.
@@ -278,6 +289,7 @@ impl Scripting {
         Scripting {
             vm: Mutex::new(vm),
             running: Mutex::new(None),
+            running_since_ms: AtomicU64::new(0),
             kill,
             busy_threshold_ms: AtomicU64::new(5000),
             resp3,
@@ -286,11 +298,14 @@ impl Scripting {
 
     /// True while a script has been running longer than `busy-reply-threshold`.
     pub fn is_busy(&self) -> bool {
-        let threshold = self.busy_threshold_ms.load(Ordering::Relaxed) as u128;
-        self.running
-            .lock()
-            .as_ref()
-            .is_some_and(|r| r.started.elapsed().as_millis() >= threshold)
+        self.running_for_ms()
+            .is_some_and(|ms| ms >= self.busy_threshold_ms.load(Ordering::Relaxed))
+    }
+
+    /// Milliseconds the current script has run, if one runs.
+    pub fn running_for_ms(&self) -> Option<u64> {
+        let since = self.running_since_ms.load(Ordering::Relaxed);
+        (since != 0).then(|| now_ms().saturating_sub(since))
     }
 
     /// `SCRIPT KILL` / `FUNCTION KILL`.
@@ -417,17 +432,13 @@ impl Scripting {
             return Reply::Error("ERR cannot set KEYS/ARGV".into());
         }
         let origin = format!("script: {}", sha.to_ascii_lowercase());
-        self.run(
-            state,
-            client,
-            &vm,
-            f,
-            (),
-            call.read_only,
-            false,
-            &origin,
-            "@user_script",
-        )
+        let spec = RunSpec {
+            read_only: call.read_only,
+            is_function: false,
+            origin: &origin,
+            chunk: "@user_script",
+        };
+        self.run(state, client, &vm, f, (), spec)
     }
 
     /// Runs a script: the body is cached (and stored) first, as Redis's `EVAL` does.
@@ -446,7 +457,6 @@ impl Scripting {
 
     /// Runs `f` with `redis.call` bound to a client of its own in `client`'s database, under
     /// the kill hook, and converts the outcome to a reply.
-    #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
         state: &ServerState,
@@ -454,19 +464,23 @@ impl Scripting {
         vm: &Vm,
         f: Function,
         params: impl mlua::IntoLuaMulti,
-        read_only: bool,
-        is_function: bool,
-        origin: &str,
-        chunk: &str,
+        spec: RunSpec<'_>,
     ) -> Reply {
+        let RunSpec {
+            read_only,
+            origin,
+            chunk,
+            ..
+        } = spec;
         let run = Arc::new(Run {
-            started: Instant::now(),
             wrote: AtomicBool::new(false),
-            is_function,
+            is_function: spec.is_function,
         });
         self.kill.store(false, Ordering::Relaxed);
         self.resp3.store(false, Ordering::Relaxed);
         *self.running.lock() = Some(run.clone());
+        self.running_since_ms
+            .store(now_ms().max(1), Ordering::Relaxed);
 
         let mut script_client = ClientState::new(client.info.clone(), true);
         script_client.db = client.db;
@@ -515,6 +529,7 @@ impl Scripting {
         });
         let _ = vm.redis.raw_set("call", Value::Nil);
         let _ = vm.redis.raw_set("pcall", Value::Nil);
+        self.running_since_ms.store(0, Ordering::Relaxed);
         *self.running.lock() = None;
         self.kill.store(false, Ordering::Relaxed);
 

@@ -469,19 +469,6 @@ impl Engine {
             .unwrap_or(0)
     }
 
-    /// Bytes held by the shared block cache (the same cache serves every family).
-    pub fn block_cache_usage(&self) -> u64 {
-        self.handle(Cf::Meta)
-            .ok()
-            .and_then(|h| {
-                self.db
-                    .property_int_value_cf(h, "rocksdb.block-cache-usage")
-                    .ok()
-                    .flatten()
-            })
-            .unwrap_or(0)
-    }
-
     /// An integer property summed over all column families (e.g. `rocksdb.estimate-num-keys`).
     pub fn int_property(&self, name: &str) -> u64 {
         Cf::ALL

@@ -221,14 +221,6 @@ impl HotTier {
         }
     }
 
-    pub fn capacity(&self) -> u64 {
-        self.capacity
-    }
-
-    pub fn policy(&self) -> Policy {
-        self.policy
-    }
-
     /// A cached record; `touch` records the access (reads by `OBJECT`, `TYPE`, `TTL` and
     /// `CLIENT NO-TOUCH` clients do not).
     pub fn get(&self, meta_key: &[u8], touch: bool) -> Option<Arc<Cached>> {

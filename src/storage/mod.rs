@@ -107,8 +107,17 @@ pub struct WriteSet {
     pub batch: Batch,
     /// (physical db, key delta, expires delta)
     deltas: Vec<(u16, i64, i64)>,
-    /// Meta records this set writes (`None`: deleted), applied to the hot tier after commit.
-    tier_updates: Vec<(Vec<u8>, Option<Meta>)>,
+    /// Meta records this set writes, applied to the hot tier after commit.
+    tier_updates: Vec<(Vec<u8>, TierUpdate)>,
+}
+
+/// What a committed write means for the hot tier's entry of one key.
+enum TierUpdate {
+    Put(Meta),
+    Delete,
+    /// Staged while the tier was off (so the value was not copied): if a tier appeared
+    /// before the commit, its entry is dropped rather than updated.
+    Forget,
 }
 
 impl WriteSet {
@@ -281,7 +290,12 @@ impl Storage {
             );
         }
         let mk = meta_key(phys, key);
-        ws.tier_updates.push((mk.clone(), Some(new.clone())));
+        let update = if self.tier.load().is_some() {
+            TierUpdate::Put(new.clone())
+        } else {
+            TierUpdate::Forget
+        };
+        ws.tier_updates.push((mk.clone(), update));
         ws.batch.put(Cf::Meta, mk, new.encode());
         let had_ttl = old.is_some_and(|o| o.expire_ms != 0);
         ws.delta(
@@ -303,7 +317,7 @@ impl Storage {
                 .delete(Cf::Expire, encoding::expire_key(old.expire_ms, phys, key));
         }
         let mk = meta_key(phys, key);
-        ws.tier_updates.push((mk.clone(), None));
+        ws.tier_updates.push((mk.clone(), TierUpdate::Delete));
         ws.batch.delete(Cf::Meta, mk);
         ws.delta(phys, -1, -i64::from(old.expire_ms != 0));
     }
@@ -326,11 +340,12 @@ impl Storage {
             self.generations.bump(mk);
         }
         if let Some(tier) = self.tier.load().as_ref() {
-            for (mk, meta) in ws.tier_updates {
-                match (&written, meta) {
-                    (Ok(()), meta) => tier.write_through(mk, meta),
+            for (mk, update) in ws.tier_updates {
+                match (&written, update) {
+                    (Ok(()), TierUpdate::Put(meta)) => tier.write_through(mk, Some(meta)),
+                    (Ok(()), TierUpdate::Delete) => tier.write_through(mk, None),
                     // The outcome of a failed write is unknown: forget the key.
-                    (Err(_), _) => tier.invalidate(&mk),
+                    (Ok(()), TierUpdate::Forget) | (Err(_), _) => tier.invalidate(&mk),
                 }
             }
         }

@@ -36,8 +36,18 @@ fn a_looping_script_makes_others_busy_until_script_kill() {
 
 #[test]
 fn a_script_that_wrote_is_unkillable() {
-    let server = Server::start_with(&["--busy-reply-threshold", "100"]);
+    // The old name is an alias of busy-reply-threshold, on the command line and in CONFIG.
+    let server = Server::start_with(&["--lua-time-limit", "100"]);
     let mut runner = server.raw();
+    assert_eq!(
+        runner.cmd(&["CONFIG", "GET", "busy-reply-threshold"]),
+        V::Array(vec![V::bulk("busy-reply-threshold"), V::bulk("100")])
+    );
+    runner.cmd(&["CONFIG", "SET", "lua-time-limit", "150"]);
+    assert_eq!(
+        runner.cmd(&["CONFIG", "GET", "lua-time-limit"]),
+        V::Array(vec![V::bulk("lua-time-limit"), V::bulk("150")])
+    );
     // Writes once, then spins for a bounded number of iterations.
     runner.send_bytes(&Raw::encode(&[
         b"EVAL",
