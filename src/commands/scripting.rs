@@ -10,8 +10,9 @@ use crate::protocol::Reply;
 use crate::scripting::Invocation;
 
 /// Splits `numkeys key ... arg ...` (starting at `args[2]`) into keys and arguments.
-fn keys_and_args(args: &[Bytes]) -> CmdResult<(&[Bytes], &[Bytes])> {
-    let n = parse_i64(&args[2]).ok_or(CmdError::NotInteger)?;
+/// `bad_count` is the error for a non-integer count (EVAL and FCALL word it differently).
+fn keys_and_args(args: &[Bytes], bad_count: CmdError) -> CmdResult<(&[Bytes], &[Bytes])> {
+    let n = parse_i64(&args[2]).ok_or(bad_count)?;
     if n < 0 {
         return Err(CmdError::custom("ERR Number of keys can't be negative"));
     }
@@ -25,7 +26,7 @@ fn keys_and_args(args: &[Bytes]) -> CmdResult<(&[Bytes], &[Bytes])> {
 }
 
 fn run_eval(ctx: &mut Ctx<'_>, args: &[Bytes], by_sha: bool, read_only: bool) -> CmdResult<Reply> {
-    let (keys, argv) = keys_and_args(args)?;
+    let (keys, argv) = keys_and_args(args, CmdError::NotInteger)?;
     let call = Invocation {
         keys,
         args: argv,
@@ -71,18 +72,18 @@ pub fn script_exists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     ))
 }
 
-fn flush_mode(args: &[Bytes], what: &str) -> CmdResult<()> {
+/// Checks the optional `ASYNC|SYNC` of `SCRIPT FLUSH`/`FUNCTION FLUSH`; `error` is the
+/// command's own wording of the complaint.
+fn flush_mode(args: &[Bytes], error: &'static str) -> CmdResult<()> {
     match args.get(2) {
         None => Ok(()),
         Some(a) if args.len() == 3 && (is(a, "ASYNC") || is(a, "SYNC")) => Ok(()),
-        Some(_) => Err(CmdError::custom(format!(
-            "ERR {what} FLUSH only support SYNC|ASYNC option"
-        ))),
+        Some(_) => Err(CmdError::custom(error)),
     }
 }
 
 pub fn script_flush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    flush_mode(args, "SCRIPT")?;
+    flush_mode(args, "ERR SCRIPT FLUSH only support SYNC|ASYNC option")?;
     ctx.state
         .scripting
         .flush_scripts(ctx.state)
@@ -104,7 +105,12 @@ pub fn function_load(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let (replace, code) = match args.len() {
         3 => (false, &args[2]),
         4 if is(&args[2], "REPLACE") => (true, &args[3]),
-        _ => return Err(CmdError::Syntax),
+        _ => {
+            return Err(CmdError::custom(format!(
+                "ERR Unknown option given: {}",
+                text(&args[2])
+            )))
+        }
     };
     let name = ctx
         .state
@@ -121,9 +127,12 @@ pub fn function_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     while i < args.len() {
         if is(&args[i], "WITHCODE") && !with_code {
             with_code = true;
-        } else if is(&args[i], "LIBRARYNAME") && pattern.is_none() && i + 1 < args.len() {
+        } else if is(&args[i], "LIBRARYNAME") && pattern.is_none() {
             i += 1;
-            pattern = Some(&args[i][..]);
+            let name = args
+                .get(i)
+                .ok_or_else(|| CmdError::custom("ERR library name argument was not given"))?;
+            pattern = Some(&name[..]);
         } else {
             return Err(CmdError::custom(format!(
                 "ERR Unknown argument {}",
@@ -144,7 +153,7 @@ pub fn function_delete(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 }
 
 pub fn function_flush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    flush_mode(args, "FUNCTION")?;
+    flush_mode(args, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option")?;
     ctx.state
         .scripting
         .flush_libraries(ctx.state)
@@ -181,7 +190,7 @@ pub fn function_stats(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
 }
 
 fn run_fcall(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdResult<Reply> {
-    let (keys, argv) = keys_and_args(args)?;
+    let (keys, argv) = keys_and_args(args, CmdError::custom("ERR Bad number of keys provided"))?;
     let call = Invocation {
         keys,
         args: argv,

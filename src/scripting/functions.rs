@@ -64,12 +64,29 @@ fn registration(args: mlua::MultiValue) -> mlua::Result<(String, Function, bool)
             Ok((name.to_string_lossy(), f, false))
         }
         (Some(Value::Table(t)), None) => {
-            let name: mlua::String = t.get("function_name").map_err(|_| {
-                bad("function_name argument given to redis.register_function must be a string")
-            })?;
-            let f: Function = t.get("callback").map_err(|_| {
-                bad("callback argument given to redis.register_function must be a function")
-            })?;
+            let name: mlua::String =
+                match t.get::<Value>("function_name")? {
+                    Value::String(s) => s,
+                    Value::Nil => {
+                        return Err(bad(
+                            "redis.register_function must get a function name argument",
+                        ))
+                    }
+                    _ => return Err(bad(
+                        "function_name argument given to redis.register_function must be a string",
+                    )),
+                };
+            let f: Function = match t.get::<Value>("callback")? {
+                Value::Function(f) => f,
+                Value::Nil => {
+                    return Err(bad("redis.register_function must get a callback argument"))
+                }
+                _ => {
+                    return Err(bad(
+                        "callback argument given to redis.register_function must be a function",
+                    ))
+                }
+            };
             let flags: Option<Table> = t.get("flags").ok();
             let no_writes = flags.is_some_and(|flags| {
                 flags
@@ -79,7 +96,13 @@ fn registration(args: mlua::MultiValue) -> mlua::Result<(String, Function, bool)
             });
             Ok((name.to_string_lossy(), f, no_writes))
         }
-        _ => Err(bad("wrong number of arguments to redis.register_function")),
+        (Some(_), None) => Err(bad(
+            "calling redis.register_function with a single argument is only applicable to Lua \
+             table (representing named arguments).",
+        )),
+        _ => Err(bad(
+            "wrong number of arguments given to redis.register_function",
+        )),
     }
 }
 
@@ -113,8 +136,9 @@ impl Scripting {
             let register = scope.create_function(|_, args: mlua::MultiValue| {
                 let (fname, f, no_writes) = registration(args)?;
                 if !valid_name(&fname) {
+                    // Redis 7 reports a bad function name with its library-name text.
                     return Err(mlua::Error::runtime(
-                        "Function names can only contain letters, numbers, or underscores(_) \
+                        "Library names can only contain letters, numbers, or underscores(_) \
                          and must be at least one character long",
                     ));
                 }
@@ -134,7 +158,7 @@ impl Scripting {
         loaded.map_err(|e| {
             format!(
                 "ERR Error registering functions: {}",
-                super::lua_error_text(&e)
+                super::convert::with_error_code(&super::lua_error_text(&e))
             )
         })?;
         let registered = registered.into_inner();
@@ -265,7 +289,7 @@ impl Scripting {
         payload: &[u8],
         policy: &str,
     ) -> Result<(), String> {
-        let bad = || "ERR payload version or checksum are wrong".to_string();
+        let bad = || "ERR DUMP payload version or checksum are wrong".to_string();
         if payload.len() < DUMP_MAGIC.len() + 8 || !payload.starts_with(DUMP_MAGIC) {
             return Err(bad());
         }

@@ -257,9 +257,13 @@ fn error_text(value: &Value) -> String {
     }
 }
 
+/// The message of a Lua error, without the traceback mlua appends to errors it catches.
 pub(crate) fn lua_error_text(e: &mlua::Error) -> String {
     match e {
-        mlua::Error::RuntimeError(s) | mlua::Error::SyntaxError { message: s, .. } => s.clone(),
+        mlua::Error::RuntimeError(s) | mlua::Error::SyntaxError { message: s, .. } => s
+            .split_once("\nstack traceback:")
+            .map_or(s.as_str(), |(message, _)| message)
+            .to_string(),
         mlua::Error::CallbackError { cause, .. } => lua_error_text(cause),
         other => other.to_string(),
     }

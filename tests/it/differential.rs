@@ -459,6 +459,30 @@ fn lua_scripting_matches_redis() {
            FCALL myget 1 fk
            FUNCTION FLUSH
            FUNCTION STATS
-           FUNCTION LIST"##,
+           FUNCTION LIST
+           FUNCTION FLUSH bad
+           FUNCTION LIST bad
+           FUNCTION LIST LIBRARYNAME
+           FUNCTION RESTORE x BAD
+           FUNCTION RESTORE x
+           FUNCTION LOAD X Y
+           FUNCTION LOAD "#!lua\nredis.register_function('a', function() return 1 end)"
+           FUNCTION LOAD "#!js name=x\nfoo"
+           FUNCTION LOAD "#!lua name=x foo=bar\nredis.register_function('a', function() return 1 end)"
+           FUNCTION LOAD "#!lua name=a-b\nredis.register_function('a', function() return 1 end)"
+           FUNCTION LOAD "#!lua name=x\nredis.register_function('a-b', function() return 1 end)"
+           FUNCTION LOAD "#!lua name=x\nredis.register_function('a', function() return 1 end)\nredis.register_function('a', function() return 1 end)"
+           FUNCTION LOAD "#!lua name=x\nreturn ("
+           FUNCTION LOAD "#!lua name=x\nredis.register_function('a')"
+           FUNCTION LOAD "#!lua name=x\nredis.register_function{function_name='a'}"
+           FUNCTION LOAD "#!lua name=y\nredis.register_function('f1', function(k, a) return redis.call('set', k[1], a[1]) end)"
+           FUNCTION LOAD "#!lua name=z\nredis.register_function('f1', function() return 1 end)"
+           FCALL f1 1 k v
+           FCALL_RO f1 1 k v
+           FCALL f1 x
+           FCALL f1 -1
+           FUNCTION FLUSH
+           CONFIG SET maxmemory-policy bad
+           CONFIG SET maxmemory-samples 0"##,
     ]);
 }
