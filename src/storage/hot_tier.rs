@@ -89,14 +89,25 @@ impl Cached {
         )
     }
 
-    /// Records an access: decays the LFU counter by the idle periods, then increments it
-    /// with probability 1/((counter - 5) * log_factor + 1), as Redis does.
-    fn touch(&self, now: u64, log_factor: u64, decay_minutes: u64) {
+    /// Records an access. Under an LFU policy it also decays the counter by the idle periods,
+    /// then increments it with probability 1/((counter - 5) * log_factor + 1), as Redis does;
+    /// other policies never read the counter, so they skip that work.
+    fn touch(&self, now: u64, lfu: Option<LfuTuning>) {
+        if let Some(LfuTuning {
+            log_factor,
+            decay_minutes,
+        }) = lfu
+        {
+            self.bump_frequency(now, log_factor, decay_minutes);
+        }
+        self.last_access_ms.store(now, Ordering::Relaxed);
+    }
+
+    fn bump_frequency(&self, now: u64, log_factor: u64, decay_minutes: u64) {
         let counter = self.frequency(now, decay_minutes);
         let base = u64::from(counter.saturating_sub(LFU_INIT));
         let grow = counter < 255 && rand::random::<f64>() < 1.0 / (base * log_factor + 1) as f64;
         self.lfu.store(counter + u8::from(grow), Ordering::Relaxed);
-        self.last_access_ms.store(now, Ordering::Relaxed);
     }
 }
 
@@ -226,13 +237,18 @@ impl HotTier {
     pub fn get(&self, meta_key: &[u8], touch: bool) -> Option<Arc<Cached>> {
         let hit = self.cache.get(meta_key)?;
         if touch {
-            hit.touch(now_ms(), self.lfu.log_factor, self.lfu.decay_minutes);
+            hit.touch(now_ms(), self.lfu_tracking());
         }
         Some(hit)
     }
 
     pub fn lfu(&self) -> LfuTuning {
         self.lfu
+    }
+
+    /// The LFU tuning when the policy keeps frequency counters.
+    fn lfu_tracking(&self) -> Option<LfuTuning> {
+        (self.policy == Policy::Lfu).then_some(self.lfu)
     }
 
     /// When the tier was (re)built: a key not cached has not been accessed since at least
@@ -282,7 +298,7 @@ impl HotTier {
         let now = now_ms();
         let cached = match previous {
             Some(p) => {
-                p.touch(now, self.lfu.log_factor, self.lfu.decay_minutes);
+                p.touch(now, self.lfu_tracking());
                 Cached::new(meta, now, p.lfu.load(Ordering::Relaxed))
             }
             None => Cached::new(meta, now, LFU_INIT),
