@@ -129,7 +129,7 @@ fn scripts_and_function_libraries_survive_a_restart() {
     assert_eq!(r.cmd(&["FCALL", "hi", "0", "again"]), V::bulk("hi again"));
     assert!(r
         .err(&["FUNCTION", "RESTORE", "garbage"])
-        .starts_with("ERR payload version or checksum"));
+        .starts_with("ERR DUMP payload version or checksum"));
     match r.cmd(&["FUNCTION", "LIST", "WITHCODE"]) {
         V::Array(libs) => assert_eq!(libs.len(), 1),
         other => panic!("FUNCTION LIST: {other:?}"),
