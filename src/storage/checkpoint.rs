@@ -251,8 +251,13 @@ pub fn import(archive: &Path, dir: &Path, force: bool) -> Result<VerifyReport, S
         let file = std::fs::File::open(archive)
             .map_err(|e| format!("cannot open {}: {e}", archive.display()))?;
         let decoder = zstd::Decoder::new(file).map_err(|e| e.to_string())?;
-        tar::Archive::new(decoder)
+        let mut tarball = tar::Archive::new(decoder);
+        tarball
             .unpack(&staging)
+            .map_err(|e| format!("archive is damaged: {e}"))?;
+        // tar stops at its end marker; zstd checks the frame's checksum only at the end of
+        // the stream, so read the rest (tar's padding) or damage there would go unnoticed.
+        std::io::copy(&mut tarball.into_inner(), &mut std::io::sink())
             .map_err(|e| format!("archive is damaged: {e}"))?;
         let checkpoint = staging.join("checkpoint");
         let report =

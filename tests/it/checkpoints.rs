@@ -279,24 +279,30 @@ fn export_import_round_trip_and_damaged_archives_are_refused() {
         V::Array(vec![V::bulk("a"), V::bulk("b"), V::bulk("c")])
     );
 
-    let mut bytes = std::fs::read(&archive).unwrap();
-    let mid = bytes.len() / 2;
-    bytes[mid] ^= 0xFF;
-    let damaged = tmp.path().join("damaged.tar.zst");
-    std::fs::write(&damaged, bytes).unwrap();
-    let elsewhere = tmp.path().join("elsewhere");
-    let out = strata(&[
-        "checkpoint",
-        "import",
-        damaged.to_str().unwrap(),
-        "--dir",
-        elsewhere.to_str().unwrap(),
-    ]);
-    assert!(!out.status.success(), "a damaged archive must be refused");
-    assert!(
-        !elsewhere.join("db").join("CURRENT").exists(),
-        "nothing is left behind"
-    );
+    // Damage in the middle, and in the last bytes (zstd's checksum, after tar's end marker).
+    let original = std::fs::read(&archive).unwrap();
+    for at in [original.len() / 2, original.len() - 2] {
+        let mut bytes = original.clone();
+        bytes[at] ^= 0xFF;
+        let damaged = tmp.path().join(format!("damaged-{at}.tar.zst"));
+        std::fs::write(&damaged, bytes).unwrap();
+        let elsewhere = tmp.path().join(format!("elsewhere-{at}"));
+        let out = strata(&[
+            "checkpoint",
+            "import",
+            damaged.to_str().unwrap(),
+            "--dir",
+            elsewhere.to_str().unwrap(),
+        ]);
+        assert!(
+            !out.status.success(),
+            "an archive damaged at byte {at} must be refused"
+        );
+        assert!(
+            !elsewhere.join("db").join("CURRENT").exists(),
+            "nothing is left behind"
+        );
+    }
 }
 
 #[test]
