@@ -97,6 +97,13 @@ pub static DIRECTIVES: &[Directive] = &[
         Kind::Memory { min: 1024 * 1024 },
         true,
     ),
+    // Sparse HyperLogLogs larger than this are promoted to the dense encoding (Redis's default).
+    d(
+        "hll-sparse-max-bytes",
+        "3000",
+        Kind::Memory { min: 0 },
+        true,
+    ),
     d(
         "client-query-buffer-limit",
         "1gb",

@@ -33,6 +33,10 @@ pub enum StoreError {
     NoSuchKey,
     #[error("index out of range")]
     IndexOutOfRange,
+    #[error("WRONGTYPE Key is not a valid HyperLogLog string value.")]
+    InvalidHll,
+    #[error("INVALIDOBJ Corrupted HLL object detected")]
+    CorruptHll,
     #[error("engine: {0}")]
     Engine(String),
     #[error("corrupt record: {0}")]
@@ -121,6 +125,7 @@ impl From<StoreError> for CmdError {
             StoreError::NoSuchKey => CmdError::NoSuchKey,
             StoreError::IndexOutOfRange => CmdError::custom("ERR index out of range"),
             StoreError::ScoreNan => CmdError::custom("ERR resulting score is not a number (NaN)"),
+            StoreError::InvalidHll | StoreError::CorruptHll => CmdError::custom(err.to_string()),
             other => CmdError::Internal(other.to_string()),
         }
     }

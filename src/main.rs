@@ -160,9 +160,20 @@ fn level_filter(level: &str) -> LevelFilter {
     }
 }
 
+/// `strata --port 6380` means `strata server --port 6380`, as with `redis-server --port`:
+/// options before any subcommand go to the server.
+fn with_default_subcommand(mut argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let first = argv.get(1).and_then(|a| a.to_str()).unwrap_or("");
+    let own_flag = matches!(first, "-h" | "--help" | "-V" | "--version");
+    if first.starts_with('-') && !own_flag {
+        argv.insert(1, "server".into());
+    }
+    argv
+}
+
 fn main() -> ExitCode {
     let boot = Instant::now();
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(with_default_subcommand(std::env::args_os().collect()));
     let args = match cli.command {
         Some(Command::Server(a)) => a,
         Some(Command::Checkpoint(cmd)) => return run_checkpoint(cmd),

@@ -101,7 +101,7 @@ pub fn publish(hub: &PubSubHub, flags: u32, class: u32, event: &str, db: usize, 
 /// The class and event name a successful write command reports for its keys, following
 /// Redis's names where they differ from the command's (INCR -> incrby, HMSET -> hset, ...).
 pub fn event_for(command: &str, acl: &[&str]) -> (u32, String) {
-    let class = if acl.contains(&"@string") {
+    let class = if acl.contains(&"@string") || acl.contains(&"@hyperloglog") {
         STRING
     } else if acl.contains(&"@list") {
         LIST
@@ -109,8 +109,10 @@ pub fn event_for(command: &str, acl: &[&str]) -> (u32, String) {
         HASH
     } else if acl.contains(&"@set") {
         SET
-    } else if acl.contains(&"@sortedset") {
+    } else if acl.contains(&"@sortedset") || acl.contains(&"@geo") {
         ZSET
+    } else if acl.contains(&"@stream") {
+        STREAM
     } else {
         GENERIC
     };
@@ -123,6 +125,8 @@ pub fn event_for(command: &str, acl: &[&str]) -> (u32, String) {
         "renamenx" => "rename",
         "getdel" => "del",
         "zincrby" => "zincr",
+        "pfmerge" => "pfadd",
+        "geoadd" => "zadd",
         "rpoplpush" | "lmove" => "lmove",
         other => other,
     };

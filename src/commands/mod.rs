@@ -9,6 +9,7 @@ pub mod bitmap;
 pub mod connection;
 pub mod dispatch;
 pub mod hash;
+pub mod hll;
 pub mod info;
 pub mod key;
 pub mod list;

@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 
 use super::{
-    bitmap, connection as conn, hash, info, key, list, memory as mem, persistence, pubsub as ps,
-    scripting as scr, server as srv, set, sort, string as st, txn, zset, Handler,
+    bitmap, connection as conn, hash, hll, info, key, list, memory as mem, persistence,
+    pubsub as ps, scripting as scr, server as srv, set, sort, string as st, txn, zset, Handler,
 };
 
 /// Command flags, rendered by `COMMAND INFO` (except the Strata-internal ones).
@@ -909,6 +909,11 @@ pub static COMMANDS: &[Command] = &[
     cmd!("bitop", -4, WD, ["@write", "@bitmap", "@slow"], keys(2, -1, 1), "bitmap", "2.6.0", "Performs bitwise operations on multiple strings, and stores the result.", bitmap::bitop),
     cmd!("bitfield", -2, WD, ["@write", "@bitmap", "@slow"], keys(1, 1, 1), "bitmap", "3.2.0", "Performs arbitrary bitfield integer operations on strings.", bitmap::bitfield),
     cmd!("bitfield_ro", -2, RF, ["@read", "@bitmap", "@fast"], keys(1, 1, 1), "bitmap", "6.0.0", "Performs arbitrary read-only bitfield integer operations on strings.", bitmap::bitfield_ro),
+    cmd!("pfadd", -2, WDF, ["@write", "@hyperloglog", "@fast"], keys(1, 1, 1), "hyperloglog", "2.8.9", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", hll::pfadd),
+    cmd!("pfcount", -2, R, ["@read", "@hyperloglog", "@slow"], keys(1, -1, 1), "hyperloglog", "2.8.9", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).", hll::pfcount),
+    cmd!("pfmerge", -2, WD, ["@write", "@hyperloglog", "@slow"], keys(1, -1, 1), "hyperloglog", "2.8.9", "Merges one or more HyperLogLog values into a single key.", hll::pfmerge),
+    cmd!("pfdebug", 3, WD | ADMIN, ["@write", "@hyperloglog", "@admin", "@slow", "@dangerous"], keys(2, 2, 1), "hyperloglog", "2.8.9", "Internal commands for debugging HyperLogLog values.", hll::pfdebug),
+    cmd!("pfselftest", 1, ADMIN, ["@hyperloglog", "@admin", "@slow", "@dangerous"], NOKEYS, "hyperloglog", "2.8.9", "An internal command for testing HyperLogLog values.", hll::pfselftest),
     // hashes
     cmd!("hset", -4, WDF, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Creates or modifies the value of a field in a hash.", hash::hset),
     cmd!("hsetnx", 4, WDF, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Sets the value of a field in a hash only when the field doesn't exist.", hash::hsetnx),

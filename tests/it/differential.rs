@@ -353,6 +353,68 @@ fn bitfield_matches_redis() {
 }
 
 #[test]
+fn hyperloglog_matches_redis() {
+    compare(&[
+        // The stored bytes must be Redis's own: GET after every step.
+        "PFADD h a b c\nGET h\nPFADD h a\nPFADD h\nPFADD fresh\nGET fresh\nPFCOUNT h\nGET h\nPFCOUNT h\n\
+         PFDEBUG DECODE h\nPFDEBUG ENCODING h\nPFDEBUG TODENSE h\nPFDEBUG TODENSE h\nPFDEBUG ENCODING h\n\
+         PFDEBUG DECODE h\nPFCOUNT h\nPFADD h d e f\nPFCOUNT h\nPFCOUNT h fresh nokey\nPFCOUNT nokey\n\
+         PFDEBUG GETREG nokey\nPFDEBUG FOO h\nPFDEBUG GETREG h x\nPFDEBUG",
+        "PFADD a 1 2 3 4 5\nPFADD b 4 5 6 7\nPFMERGE m a b\nPFCOUNT m\nGET m\nPFMERGE a b\nGET a\nPFMERGE e\nGET e\n\
+         PFMERGE m nokey\nPFCOUNT m\nPFDEBUG TODENSE b\nPFMERGE m2 a b\nPFDEBUG ENCODING m2\nGET m2\nPFMERGE",
+        "SET s foo\nPFADD s x\nPFCOUNT s\nPFCOUNT s nokey\nPFMERGE s a\nPFMERGE d s\nRPUSH l x\nPFADD l x\n\
+         PFCOUNT l\nPFMERGE l\nSET short HYLL\nPFCOUNT short\nSET baddense \"HYLL\\x00\\x00\\x00\\x00\"\nPFADD baddense x\n\
+         SET badsparse \"HYLL\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x80\\x7f\"\nPFCOUNT badsparse\n\
+         PFADD badsparse x\nPFCOUNT badsparse a\nPFMERGE d badsparse\nSET overrun \"HYLL\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x80\\x7f\\xff\\xff\"\n\
+         PFCOUNT overrun\nPFADD",
+        "SET k v EX 100\nDEL k\nPFADD k a\nEXPIRE k 100\nPFADD k b c\nTTL k\nPFMERGE k a\nTTL k\nTYPE k",
+    ]);
+}
+
+/// A value Redis built (sparse, promoted to dense, large) read with GET and written into
+/// Strata with SET counts the same, and the other way round; merges agree byte for byte.
+#[test]
+fn hyperloglog_values_move_between_redis_and_strata() {
+    let Some(redis) = RealRedis::start() else {
+        return;
+    };
+    let strata = Server::start();
+    let mut a = Raw::connect_unix(&redis.socket);
+    let mut b = strata.raw();
+    for n in [10usize, 800, 5_000, 60_000] {
+        for i in (0..n).step_by(1000) {
+            let elements: Vec<String> = (i..n.min(i + 1000)).map(|j| format!("e{n}-{j}")).collect();
+            let mut args = vec!["PFADD", "x"];
+            args.extend(elements.iter().map(String::as_str));
+            a.cmd(&args);
+        }
+        let V::Bulk(value) = a.cmd(&["GET", "x"]) else {
+            panic!("GET of an HLL is a bulk string");
+        };
+        b.send_bytes(&Raw::encode(&[b"SET", b"x", &value]));
+        assert_eq!(b.read(), V::Status("OK".into()));
+        let expected = a.cmd(&["PFCOUNT", "x"]);
+        assert_eq!(b.cmd(&["PFCOUNT", "x"]), expected, "{n} elements");
+        // And back: Strata's value (with its refreshed cache) in Redis.
+        b.cmd(&["PFADD", "x", "one-more"]);
+        let V::Bulk(ours) = b.cmd(&["GET", "x"]) else {
+            panic!("GET of an HLL is a bulk string");
+        };
+        a.send_bytes(&Raw::encode(&[b"SET", b"y", &ours]));
+        a.read();
+        a.cmd(&["PFADD", "x", "one-more"]);
+        assert_eq!(a.cmd(&["PFCOUNT", "y"]), b.cmd(&["PFCOUNT", "x"]), "{n}");
+        a.cmd(&["PFCOUNT", "x"]);
+        assert_eq!(
+            a.cmd(&["GET", "y"]),
+            a.cmd(&["GET", "x"]),
+            "{n}: same bytes"
+        );
+        a.cmd(&["DEL", "x", "y"]);
+    }
+}
+
+#[test]
 fn lua_scripting_matches_redis() {
     compare(&[
         // Lua -> RESP conversion.

@@ -10,6 +10,7 @@ mod differential;
 mod harness;
 mod hash_ttl;
 mod hot_tier;
+mod hyperloglog;
 mod keys;
 mod model;
 mod persistence;
