@@ -8,6 +8,7 @@
 pub mod bitmap;
 pub mod connection;
 pub mod dispatch;
+pub mod geo;
 pub mod hash;
 pub mod hll;
 pub mod info;

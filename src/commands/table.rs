@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 
 use super::{
-    bitmap, connection as conn, hash, hll, info, key, list, memory as mem, persistence,
+    bitmap, connection as conn, geo, hash, hll, info, key, list, memory as mem, persistence,
     pubsub as ps, scripting as scr, server as srv, set, sort, string as st, txn, zset, Handler,
 };
 
@@ -914,6 +914,16 @@ pub static COMMANDS: &[Command] = &[
     cmd!("pfmerge", -2, WD, ["@write", "@hyperloglog", "@slow"], keys(1, -1, 1), "hyperloglog", "2.8.9", "Merges one or more HyperLogLog values into a single key.", hll::pfmerge),
     cmd!("pfdebug", 3, WD | ADMIN, ["@write", "@hyperloglog", "@admin", "@slow", "@dangerous"], keys(2, 2, 1), "hyperloglog", "2.8.9", "Internal commands for debugging HyperLogLog values.", hll::pfdebug),
     cmd!("pfselftest", 1, ADMIN, ["@hyperloglog", "@admin", "@slow", "@dangerous"], NOKEYS, "hyperloglog", "2.8.9", "An internal command for testing HyperLogLog values.", hll::pfselftest),
+    cmd!("geoadd", -5, WD, ["@write", "@geo", "@slow"], keys(1, 1, 1), "geo", "3.2.0", "Adds one or more members to a geospatial index. The key is created if it doesn't exist.", geo::geoadd),
+    cmd!("geodist", -4, R, ["@read", "@geo", "@slow"], keys(1, 1, 1), "geo", "3.2.0", "Returns the distance between two members of a geospatial index.", geo::geodist),
+    cmd!("geohash", -2, R, ["@read", "@geo", "@slow"], keys(1, 1, 1), "geo", "3.2.0", "Returns members from a geospatial index as geohash strings.", geo::geohash),
+    cmd!("geopos", -2, R, ["@read", "@geo", "@slow"], keys(1, 1, 1), "geo", "3.2.0", "Returns the longitude and latitude of members from a geospatial index.", geo::geopos),
+    cmd!("georadius", -6, WD, ["@write", "@geo", "@slow"], KeySpec::Custom(geo::georadius_keys), "geo", "3.2.0", "Queries a geospatial index for members within a distance from a coordinate, optionally stores the result.", geo::georadius),
+    cmd!("georadius_ro", -6, R, ["@read", "@geo", "@slow"], keys(1, 1, 1), "geo", "3.2.10", "Returns members from a geospatial index that are within a distance from a coordinate.", geo::georadius_ro),
+    cmd!("georadiusbymember", -5, WD, ["@write", "@geo", "@slow"], KeySpec::Custom(geo::georadius_keys), "geo", "3.2.0", "Queries a geospatial index for members within a distance from a member, optionally stores the result.", geo::georadiusbymember),
+    cmd!("georadiusbymember_ro", -5, R, ["@read", "@geo", "@slow"], keys(1, 1, 1), "geo", "3.2.10", "Returns members from a geospatial index that are within a distance from a member.", geo::georadiusbymember_ro),
+    cmd!("geosearch", -7, R, ["@read", "@geo", "@slow"], keys(1, 1, 1), "geo", "6.2.0", "Queries a geospatial index for members inside an area of a box or a circle.", geo::geosearch),
+    cmd!("geosearchstore", -8, WD, ["@write", "@geo", "@slow"], keys(1, 2, 1), "geo", "6.2.0", "Queries a geospatial index for members inside an area of a box or a circle, optionally stores the result.", geo::geosearchstore),
     // hashes
     cmd!("hset", -4, WDF, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Creates or modifies the value of a field in a hash.", hash::hset),
     cmd!("hsetnx", 4, WDF, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Sets the value of a field in a hash only when the field doesn't exist.", hash::hsetnx),

@@ -29,6 +29,9 @@ pub enum Reply {
     Set(Vec<Reply>),
     /// A bulk string in RESP2.
     Double(f64),
+    /// A double already formatted by the command (GEOPOS's 17-decimal coordinates): a
+    /// bulk string in RESP2, `,` in RESP3.
+    HumanDouble(String),
     /// `:1`/`:0` in RESP2.
     Bool(bool),
     /// Verbatim text (`=`) in RESP3, a bulk string in RESP2.
@@ -110,6 +113,8 @@ impl Reply {
                     bulk(out, b'$', text.as_bytes());
                 }
             }
+            Reply::HumanDouble(text) if resp3 => line(out, b',', text.as_bytes()),
+            Reply::HumanDouble(text) => bulk(out, b'$', text.as_bytes()),
             Reply::Bool(b) if resp3 => out.put_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),
             Reply::Bool(b) => out.put_slice(if *b { b":1\r\n" } else { b":0\r\n" }),
             Reply::Verbatim(text) if resp3 => {

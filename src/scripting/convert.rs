@@ -48,6 +48,10 @@ pub fn reply_to_lua(lua: &Lua, reply: Reply, resp3: bool) -> mlua::Result<Value>
         }
         Reply::Double(d) if resp3 => wrap(lua, "double", Value::Number(d))?,
         Reply::Double(d) => Value::String(lua.create_string(crate::num::format_double(d))?),
+        Reply::HumanDouble(text) if resp3 => {
+            wrap(lua, "double", Value::Number(text.parse().unwrap_or(0.0)))?
+        }
+        Reply::HumanDouble(text) => Value::String(lua.create_string(text)?),
         Reply::Bool(b) if resp3 => Value::Boolean(b),
         Reply::Bool(b) => Value::Number(if b { 1.0 } else { 0.0 }),
     })

@@ -353,6 +353,207 @@ fn bitfield_matches_redis() {
 }
 
 #[test]
+fn geo_matches_redis() {
+    compare(&[
+        "GEOADD Sicily 13.361389 38.115556 Palermo 15.087269 37.502669 Catania\n\
+         ZRANGE Sicily 0 -1 WITHSCORES\n\
+         GEOADD Sicily NX 13.361389 38.115556 Palermo 13.5 38.1 Other\n\
+         GEOADD Sicily XX CH 13.4 38.1 Other 13.361389 38.115556 Palermo\n\
+         GEOADD Sicily XX CH 13.3 38.1 Palermo\n\
+         GEOADD Sicily NX XX 1 1 a\n\
+         GEOADD Sicily 1 1\n\
+         GEOADD Sicily 200 1 a\n\
+         GEOADD Sicily 1 86 a\n\
+         GEOADD Sicily x 1 a\n\
+         GEOADD Sicily GT 1 1 a\n\
+         GEODIST Sicily Palermo Catania\n\
+         GEODIST Sicily Palermo Catania km\n\
+         GEODIST Sicily Palermo Catania MI\n\
+         GEODIST Sicily Palermo Catania ft\n\
+         GEODIST Sicily Palermo Catania parsec\n\
+         GEODIST Sicily Palermo nope\n\
+         GEODIST nokey a b\n\
+         GEODIST Sicily a b km extra\n\
+         GEOHASH Sicily Palermo Catania nope\n\
+         GEOHASH nokey a\n\
+         GEOHASH Sicily\n\
+         GEOPOS Sicily Palermo Catania nope\n\
+         GEOPOS nokey a\n\
+         GEOADD Sicily 12.758489 38.788135 edge1 17.241510 38.788135 edge2\n\
+         GEORADIUS Sicily 15 37 200 km\n\
+         GEORADIUS Sicily 15 37 200 km ASC\n\
+         GEORADIUS Sicily 15 37 200 km DESC WITHDIST\n\
+         GEORADIUS Sicily 15 37 200 km WITHDIST WITHCOORD WITHHASH\n\
+         GEORADIUS Sicily 15 37 200 km COUNT 1",
+        "GEOADD Sicily 13.361389 38.115556 Palermo 15.087269 37.502669 Catania 13.4 38.1 Other 12.758489 38.788135 edge1 17.241510 38.788135 edge2\n\
+         GEORADIUS Sicily 15 37 200 km COUNT 2 DESC\n\
+         GEORADIUS Sicily 15 37 200 km COUNT 1 ANY\n\
+         GEORADIUS Sicily 15 37 200 km ANY\n\
+         GEORADIUS Sicily 15 37 200 km COUNT 0\n\
+         GEORADIUS Sicily 15 37 200 km COUNT -3\n\
+         GEORADIUS Sicily 15 37 200 km COUNT x\n\
+         GEORADIUS Sicily 15 37 -1 km\n\
+         GEORADIUS Sicily 15 37 abc km\n\
+         GEORADIUS Sicily 15 37 200 lightyears\n\
+         GEORADIUS Sicily 200 37 200 km\n\
+         GEORADIUS Sicily 15 37 200 km FOO\n\
+         GEORADIUS Sicily 15 37 200 km STORE dst\n\
+         ZRANGE dst 0 -1 WITHSCORES\n\
+         GEORADIUS Sicily 15 37 200 km STOREDIST dst2\n\
+         ZRANGE dst2 0 -1\n\
+         GEORADIUS Sicily 15 37 200 km STORE dst WITHDIST\n\
+         GEORADIUS Sicily 15 37 1 m STORE dst\n\
+         EXISTS dst\n\
+         GEORADIUS nokey 15 37 200 km\n\
+         GEORADIUS nokey 15 37 200 km STORE dst2\n\
+         EXISTS dst2\n\
+         GEORADIUS_RO Sicily 15 37 200 km STORE dst\n\
+         GEORADIUS_RO Sicily 15 37 200 km WITHDIST ASC\n\
+         GEORADIUSBYMEMBER Sicily Palermo 200 km WITHDIST ASC\n\
+         GEORADIUSBYMEMBER Sicily nope 200 km\n\
+         GEORADIUSBYMEMBER nokey nope abc km\n\
+         GEORADIUSBYMEMBER_RO Sicily Palermo 100 km ASC\n\
+         GEOSEARCH Sicily FROMLONLAT 15 37 BYRADIUS 200 km ASC\n\
+         GEOSEARCH Sicily FROMMEMBER Palermo BYBOX 400 400 km ASC WITHCOORD WITHDIST\n\
+         GEOSEARCH Sicily FROMLONLAT 15 37 BYBOX 400 400 km DESC WITHHASH",
+        "GEOADD Sicily 13.361389 38.115556 Palermo 15.087269 37.502669 Catania 13.4 38.1 Other 12.758489 38.788135 edge1 17.241510 38.788135 edge2\n\
+         GEOSEARCH Sicily FROMLONLAT 15 37 BYBOX 400 -1 km\n\
+         GEOSEARCH Sicily FROMLONLAT 15 37 BYBOX x 1 km\n\
+         GEOSEARCH Sicily FROMLONLAT 15 37 BYBOX 1 x km\n\
+         GEOSEARCH Sicily FROMLONLAT 15 37\n\
+         GEOSEARCH Sicily BYRADIUS 10 km\n\
+         GEOSEARCH Sicily FROMLONLAT 15 37 FROMMEMBER Palermo BYRADIUS 10 km\n\
+         GEOSEARCH Sicily FROMLONLAT 15 37 BYRADIUS 10 km BYBOX 1 1 km\n\
+         GEOSEARCH Sicily FROMMEMBER nope BYRADIUS 10 km\n\
+         GEOSEARCH nokey FROMMEMBER nope BYRADIUS 10 km\n\
+         GEOSEARCH Sicily FROMLONLAT 15 37 BYRADIUS 200 km STORE x\n\
+         GEOSEARCH Sicily FROMLONLAT 15 37 BYRADIUS 200 km STOREDIST\n\
+         GEOSEARCH Sicily FROMLONLAT 15 37 BYRADIUS 200 km ANY\n\
+         GEOSEARCHSTORE dst Sicily FROMLONLAT 15 37 BYRADIUS 200 km ASC COUNT 2\n\
+         ZRANGE dst 0 -1 WITHSCORES\n\
+         GEOSEARCHSTORE dst Sicily FROMLONLAT 15 37 BYRADIUS 200 km STOREDIST\n\
+         ZRANGE dst 0 -1\n\
+         GEOSEARCHSTORE dst Sicily FROMLONLAT 15 37 BYRADIUS 200 km WITHDIST\n\
+         GEOSEARCHSTORE dst nokey FROMLONLAT 15 37 BYRADIUS 200 km\n\
+         EXISTS dst\n\
+         SET str x\n\
+         GEOADD str 1 1 a\n\
+         GEOPOS str a\n\
+         GEOSEARCH str FROMLONLAT 15 37 BYRADIUS 200 km\n\
+         GEORADIUS str 15 37 200 km\n\
+         GEODIST str a b\n\
+         GEOHASH str a\n\
+         GEOADD world 0 0 origin 179.9 0 east 0 85 north -179.9 -85 southwest 100 50 asia\n\
+         GEOSEARCH world FROMLONLAT 0 0 BYRADIUS 20000 km ASC\n\
+         GEOSEARCH world FROMLONLAT 0 0 BYRADIUS 0 km\n\
+         GEOSEARCH world FROMLONLAT 0 0 BYBOX 40000 40000 km DESC",
+        "GEOADD Sicily 13.361389 38.115556 Palermo 15.087269 37.502669 Catania 13.4 38.1 Other 12.758489 38.788135 edge1 17.241510 38.788135 edge2\n\
+         GEORADIUS world 179 0 500 km WITHDIST\n\
+         GEOPOS world origin east north southwest\n\
+         GEOHASH world origin east north southwest asia",
+    ]);
+}
+
+/// Random points and random searches (radius and box, every size from metres to half the
+/// planet, near the poles and the antimeridian): the same members in the same order with
+/// the same distances as redis-server, which exercises the cell selection, not just parsing.
+#[test]
+fn geo_searches_over_random_points_match_redis() {
+    let Some(redis) = RealRedis::start() else {
+        return;
+    };
+    let strata = Server::start();
+    let mut a = Raw::connect_unix(&redis.socket);
+    let mut b = strata.raw();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |lo: f64, hi: f64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        lo + (seed % 1_000_000) as f64 / 1_000_000.0 * (hi - lo)
+    };
+    let mut points = Vec::new();
+    for i in 0..3000 {
+        // Half the points cluster around Rome so small searches find something.
+        let (lon, lat) = if i % 2 == 0 {
+            (next(-180.0, 180.0), next(-85.0, 85.0))
+        } else {
+            (next(12.0, 13.0), next(41.5, 42.3))
+        };
+        points.push((format!("{lon:.6}"), format!("{lat:.6}"), format!("p{i}")));
+    }
+    for chunk in points.chunks(500) {
+        let mut args = vec!["GEOADD".to_string(), "pts".to_string()];
+        for (lon, lat, name) in chunk {
+            args.extend([lon.clone(), lat.clone(), name.clone()]);
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_eq!(a.cmd(&refs), b.cmd(&refs));
+    }
+    let mut mismatches = Vec::new();
+    let mut nonempty = 0;
+    for q in 0..120 {
+        let (lon, lat) = match q % 4 {
+            0 => (next(12.0, 13.0), next(41.5, 42.3)),
+            1 => (next(-180.0, 180.0), next(-85.0, 85.0)),
+            2 => (next(170.0, 180.0), next(-10.0, 10.0)),
+            _ => (next(-180.0, 180.0), next(75.0, 85.0)),
+        };
+        let size = [0.05, 0.5, 3.0, 25.0, 300.0, 2500.0, 9000.0][q % 7];
+        let (lon, lat, size) = (format!("{lon:.5}"), format!("{lat:.5}"), format!("{size}"));
+        let query: Vec<&str> = if q % 3 == 0 {
+            vec![
+                "GEOSEARCH",
+                "pts",
+                "FROMLONLAT",
+                &lon,
+                &lat,
+                "BYBOX",
+                &size,
+                &size,
+                "km",
+                "ASC",
+                "WITHDIST",
+            ]
+        } else {
+            vec![
+                "GEOSEARCH",
+                "pts",
+                "FROMLONLAT",
+                &lon,
+                &lat,
+                "BYRADIUS",
+                &size,
+                "km",
+                "ASC",
+                "WITHDIST",
+                "WITHHASH",
+            ]
+        };
+        let (expected, got) = (a.cmd(&query), b.cmd(&query));
+        if matches!(&expected, V::Array(items) if items.len() > 1) {
+            nonempty += 1;
+        }
+        if expected != got {
+            mismatches.push(format!(
+                "{}\n  redis:  {expected:?}\n  strata: {got:?}",
+                query.join(" ")
+            ));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+    assert!(
+        nonempty > 40,
+        "only {nonempty} searches found several points"
+    );
+}
+
+#[test]
 fn hyperloglog_matches_redis() {
     compare(&[
         // The stored bytes must be Redis's own: GET after every step.

@@ -283,6 +283,21 @@ impl Storage {
         key: &[u8],
         c: &Coll,
         rev: bool,
+        visit: impl FnMut(&[u8], f64) -> bool,
+    ) -> StoreResult<()> {
+        self.zwalk_from(db, key, c, rev, None, visit)
+    }
+
+    /// Walks members in score order starting at score `start` (ascending: the first member
+    /// scoring >= start; descending: the last scoring <= start), so a score range costs
+    /// O(log n + matches) instead of a walk from the first member.
+    fn zwalk_from(
+        &self,
+        db: usize,
+        key: &[u8],
+        c: &Coll,
+        rev: bool,
+        start: Option<f64>,
         mut visit: impl FnMut(&[u8], f64) -> bool,
     ) -> StoreResult<()> {
         let mut each = |sub: &[u8], _: &[u8]| {
@@ -291,10 +306,18 @@ impl Storage {
             }
             visit(&sub[8..], decode_score(&sub[..8]))
         };
+        let start = start.filter(|s| !s.is_nan());
         if rev {
-            self.sub_scan_rev(Cf::ZScore, db, key, c.version, &[], &mut each)
+            // Everything scoring exactly `start` sorts below the next 8-byte score prefix.
+            let before = start
+                .map(|s| u64::from_be_bytes(encode_score(s)))
+                .and_then(|bits| bits.checked_add(1))
+                .map(|bits| bits.to_be_bytes().to_vec())
+                .unwrap_or_default();
+            self.sub_scan_rev(Cf::ZScore, db, key, c.version, &before, &mut each)
         } else {
-            self.sub_scan(Cf::ZScore, db, key, c.version, &[], &mut each)
+            let from = start.map(|s| encode_score(s).to_vec()).unwrap_or_default();
+            self.sub_scan(Cf::ZScore, db, key, c.version, &from, &mut each)
         }
     }
 
@@ -330,7 +353,8 @@ impl Storage {
             }
             ZRange::Score(min, max) => {
                 let mut skipped = 0;
-                self.zwalk(db, key, &c, rev, |m, sc| {
+                let start = if rev { max.value } else { min.value };
+                self.zwalk_from(db, key, &c, rev, Some(start), |m, sc| {
                     let (inside, past) = if rev {
                         (
                             min.admits_min(sc) && max.admits_max(sc),
