@@ -14,8 +14,9 @@ use crate::storage::types::zset::{ZAddFlags, ZAddResult};
 /// Key positions of GEORADIUS/GEORADIUSBYMEMBER: the source and any STORE/STOREDIST target.
 pub fn georadius_keys(args: &[Bytes]) -> Vec<usize> {
     let mut out = vec![1];
-    for i in 2..args.len().saturating_sub(1) {
-        if is(&args[i], "STORE") || is(&args[i], "STOREDIST") {
+    let last = args.len().saturating_sub(1);
+    for (i, arg) in args.iter().enumerate().take(last).skip(2) {
+        if is(arg, "STORE") || is(arg, "STOREDIST") {
             out.push(i + 1);
         }
     }
