@@ -24,6 +24,9 @@ pub struct BlockRequest {
     pub deadline: Option<Instant>,
     /// Sent when the timeout expires.
     pub timeout_reply: Reply,
+    /// The command to re-run when woken, if not the original: XREAD resolves `$` to the
+    /// ids it saw when it parked, so an entry added meanwhile is not skipped.
+    pub retry_args: Option<Vec<Bytes>>,
 }
 
 /// Waiting clients of one key, oldest first.
@@ -72,6 +75,21 @@ impl BlockingRegistry {
         let queues = self.queues.lock();
         if let Some(first) = queues.get(&(db, key.to_vec())).and_then(|q| q.front()) {
             first.wake.notify_one();
+        }
+    }
+
+    /// Wakes the waiter queued right behind `client` on `key`: a woken client that could not
+    /// be served (another group's entry, an element someone else took) passes the signal
+    /// down the queue instead of swallowing it. The chain only moves backwards, so it ends.
+    pub fn signal_after(&self, db: usize, key: &[u8], client: &ClientInfo) {
+        let queues = self.queues.lock();
+        let Some(queue) = queues.get(&(db, key.to_vec())) else {
+            return;
+        };
+        if let Some(pos) = queue.iter().position(|c| c.id == client.id) {
+            if let Some(next) = queue.get(pos + 1) {
+                next.wake.notify_one();
+            }
         }
     }
 

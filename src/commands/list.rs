@@ -309,6 +309,7 @@ pub fn block_on(
         keys: keys.to_vec(),
         deadline,
         timeout_reply: timeout_reply.clone(),
+        retry_args: None,
     });
     Ok(timeout_reply)
 }

@@ -13,7 +13,8 @@ use bytes::Bytes;
 
 use super::{
     bitmap, connection as conn, geo, hash, hll, info, key, list, memory as mem, persistence,
-    pubsub as ps, scripting as scr, server as srv, set, sort, string as st, txn, zset, Handler,
+    pubsub as ps, scripting as scr, server as srv, set, sort, stream, string as st, txn, zset,
+    Handler,
 };
 
 /// Command flags, rendered by `COMMAND INFO` (except the Strata-internal ones).
@@ -467,6 +468,122 @@ static COMMAND_SUBS: &[Command] = &[
         "5.0.0",
         "Returns helpful text about the different subcommands.",
         srv::help
+    ),
+];
+
+static XGROUP_SUBS: &[Command] = &[
+    cmd!(
+        "create",
+        -5,
+        WD,
+        ["@write", "@stream", "@slow"],
+        keys(2, 2, 1),
+        "stream",
+        "5.0.0",
+        "Creates a consumer group.",
+        stream::xgroup_create
+    ),
+    cmd!(
+        "setid",
+        -5,
+        W,
+        ["@write", "@stream", "@slow"],
+        keys(2, 2, 1),
+        "stream",
+        "5.0.0",
+        "Sets the last-delivered ID of a consumer group.",
+        stream::xgroup_setid
+    ),
+    cmd!(
+        "destroy",
+        4,
+        W,
+        ["@write", "@stream", "@slow"],
+        keys(2, 2, 1),
+        "stream",
+        "5.0.0",
+        "Destroys a consumer group.",
+        stream::xgroup_destroy
+    ),
+    cmd!(
+        "createconsumer",
+        5,
+        WD,
+        ["@write", "@stream", "@slow"],
+        keys(2, 2, 1),
+        "stream",
+        "6.2.0",
+        "Creates a consumer in a consumer group.",
+        stream::xgroup_createconsumer
+    ),
+    cmd!(
+        "delconsumer",
+        5,
+        W,
+        ["@write", "@stream", "@slow"],
+        keys(2, 2, 1),
+        "stream",
+        "5.0.0",
+        "Deletes a consumer from a consumer group.",
+        stream::xgroup_delconsumer
+    ),
+    cmd!(
+        "help",
+        2,
+        LOADING | STALE,
+        ["@stream", "@slow"],
+        NOKEYS,
+        "stream",
+        "5.0.0",
+        "Returns helpful text about the different subcommands.",
+        stream::xgroup_help
+    ),
+];
+
+static XINFO_SUBS: &[Command] = &[
+    cmd!(
+        "stream",
+        -3,
+        R,
+        ["@read", "@stream", "@slow"],
+        keys(2, 2, 1),
+        "stream",
+        "5.0.0",
+        "Returns information about a stream.",
+        stream::xinfo_stream
+    ),
+    cmd!(
+        "groups",
+        3,
+        R,
+        ["@read", "@stream", "@slow"],
+        keys(2, 2, 1),
+        "stream",
+        "5.0.0",
+        "Returns a list of the consumer groups of a stream.",
+        stream::xinfo_groups
+    ),
+    cmd!(
+        "consumers",
+        4,
+        R,
+        ["@read", "@stream", "@slow"],
+        keys(2, 2, 1),
+        "stream",
+        "5.0.0",
+        "Returns a list of the consumers in a consumer group.",
+        stream::xinfo_consumers
+    ),
+    cmd!(
+        "help",
+        2,
+        LOADING | STALE,
+        ["@stream", "@slow"],
+        NOKEYS,
+        "stream",
+        "5.0.0",
+        "Returns helpful text about the different subcommands.",
+        stream::xinfo_help
     ),
 ];
 
@@ -924,6 +1041,21 @@ pub static COMMANDS: &[Command] = &[
     cmd!("georadiusbymember_ro", -5, R, ["@read", "@geo", "@slow"], keys(1, 1, 1), "geo", "3.2.10", "Returns members from a geospatial index that are within a distance from a member.", geo::georadiusbymember_ro),
     cmd!("geosearch", -7, R, ["@read", "@geo", "@slow"], keys(1, 1, 1), "geo", "6.2.0", "Queries a geospatial index for members inside an area of a box or a circle.", geo::geosearch),
     cmd!("geosearchstore", -8, WD, ["@write", "@geo", "@slow"], keys(1, 2, 1), "geo", "6.2.0", "Queries a geospatial index for members inside an area of a box or a circle, optionally stores the result.", geo::geosearchstore),
+    cmd!("xadd", -5, WDF, ["@write", "@stream", "@fast"], keys(1, 1, 1), "stream", "5.0.0", "Appends a new message to a stream. Creates the key if it doesn't exist.", stream::xadd),
+    cmd!("xlen", 2, RF, ["@read", "@stream", "@fast"], keys(1, 1, 1), "stream", "5.0.0", "Return the number of messages in a stream.", stream::xlen),
+    cmd!("xrange", -4, R, ["@read", "@stream", "@slow"], keys(1, 1, 1), "stream", "5.0.0", "Returns the messages from a stream within a range of IDs.", stream::xrange),
+    cmd!("xrevrange", -4, R, ["@read", "@stream", "@slow"], keys(1, 1, 1), "stream", "5.0.0", "Returns the messages from a stream within a range of IDs in reverse order.", stream::xrevrange),
+    cmd!("xread", -4, R | BLOCKING, ["@read", "@stream", "@slow", "@blocking"], KeySpec::Custom(stream::xread_keys), "stream", "5.0.0", "Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise.", stream::xread),
+    cmd!("xreadgroup", -7, W | BLOCKING, ["@write", "@stream", "@slow", "@blocking"], KeySpec::Custom(stream::xread_keys), "stream", "5.0.0", "Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise.", stream::xreadgroup),
+    cmd!("xdel", -3, WF, ["@write", "@stream", "@fast"], keys(1, 1, 1), "stream", "5.0.0", "Returns the number of messages after removing them from a stream.", stream::xdel),
+    cmd!("xtrim", -4, W, ["@write", "@stream", "@slow"], keys(1, 1, 1), "stream", "5.0.0", "Deletes messages from the beginning of a stream.", stream::xtrim),
+    cmd!("xsetid", -3, WDF, ["@write", "@stream", "@fast"], keys(1, 1, 1), "stream", "5.0.0", "An internal command for replicating stream values.", stream::xsetid),
+    cmd!("xack", -4, WF, ["@write", "@stream", "@fast"], keys(1, 1, 1), "stream", "5.0.0", "Returns the number of messages that were successfully acknowledged by the consumer group member of a stream.", stream::xack),
+    cmd!("xpending", -3, R, ["@read", "@stream", "@slow"], keys(1, 1, 1), "stream", "5.0.0", "Returns the information and entries from a stream consumer group's pending entries list.", stream::xpending),
+    cmd!("xclaim", -6, WF, ["@write", "@stream", "@fast"], keys(1, 1, 1), "stream", "5.0.0", "Changes, or acquires, ownership of a message in a consumer group, as if the message was delivered a consumer group member.", stream::xclaim),
+    cmd!("xautoclaim", -6, WF, ["@write", "@stream", "@fast"], keys(1, 1, 1), "stream", "6.2.0", "Changes, or acquires, ownership of messages in a consumer group, as if the messages were delivered to as consumer group member.", stream::xautoclaim),
+    container!("xgroup", 0, ["@slow"], "stream", "5.0.0", "A container for consumer groups commands.", XGROUP_SUBS),
+    container!("xinfo", 0, ["@slow"], "stream", "5.0.0", "A container for stream introspection commands.", XINFO_SUBS),
     // hashes
     cmd!("hset", -4, WDF, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Creates or modifies the value of a field in a hash.", hash::hset),
     cmd!("hsetnx", 4, WDF, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Sets the value of a field in a hash only when the field doesn't exist.", hash::hsetnx),

@@ -97,6 +97,7 @@ impl Conn {
                     let Some(request) = self.client.block.take() else {
                         continue;
                     };
+                    let args = request.retry_args.clone().unwrap_or(args);
                     match self.wait_blocked(&args, request).await {
                         Some(reply) => {
                             reply.encode(&mut self.output, self.client.resp3);
@@ -223,6 +224,9 @@ impl Conn {
                     }
                     let reply = execute(&state, &mut self.client, args);
                     if self.client.block.take().is_some() {
+                        for key in &request.keys {
+                            state.blocking.signal_after(self.client.db, key, &info);
+                        }
                         continue;
                     }
                     state.blocking.unregister(&info);

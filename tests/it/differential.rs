@@ -554,6 +554,231 @@ fn geo_searches_over_random_points_match_redis() {
 }
 
 #[test]
+fn streams_match_redis() {
+    // Time-dependent replies (auto ids, idle times) are left to `tests/it/streams.rs`.
+    compare(&[
+        "XADD s 1-1 a 1\n\
+         XADD s 1-1 a 1\n\
+         XADD s 1-* b 2\n\
+         XADD s 2 c 3\n\
+         XADD s 0-0 x y\n\
+         XADD s + x y\n\
+         XADD s 9-x x y\n\
+         XADD s 3-1 f\n\
+         XADD s 3-1\n\
+         XADD s NOMKSTREAM 3-1 f v\n\
+         XADD nokey NOMKSTREAM * f v\n\
+         EXISTS nokey\n\
+         XADD s MAXLEN -1 4-1 a b\n\
+         XADD s MAXLEN x 4-1 a b\n\
+         XADD s MAXLEN = 10 LIMIT 5 4-1 a b\n\
+         XADD s MINID 1 MAXLEN 1 4-1 a b\n\
+         XADD s LIMIT -1 4-1 a b\n\
+         XLEN s\n\
+         XLEN nokey\n\
+         XRANGE s - +\n\
+         XRANGE s - + COUNT 2\n\
+         XRANGE s - + COUNT 0\n\
+         XRANGE s - + COUNT -1\n\
+         XRANGE s - + COUNT x\n\
+         XRANGE s - + FOO\n\
+         XRANGE s (1-1 +\n\
+         XRANGE s - (2-0\n\
+         XRANGE s 1 1\n\
+         XRANGE s (- +\n\
+         XRANGE s - (+\n\
+         XRANGE s (18446744073709551615-18446744073709551615 +\n\
+         XRANGE s - (0-0\n\
+         XRANGE s 5 1\n\
+         XRANGE nokey - +\n\
+         XREVRANGE s + -\n\
+         XREVRANGE s + - COUNT 1\n\
+         XREVRANGE s (2-0 -\n\
+         XADD s 5-0 e 5\n\
+         XDEL s 1-2 99-0 1-2\n\
+         XDEL s bad\n\
+         XRANGE s - +\n\
+         XTRIM s\n\
+         XTRIM s MAXLEN\n\
+         XTRIM s MAXLEN 2 FOO\n\
+         XTRIM s MAXLEN = 2\n\
+         XRANGE s - +\n\
+         XTRIM s MINID 5\n\
+         XRANGE s - +\n\
+         XTRIM nokey MAXLEN 0\n\
+         XSETID s 1-1\n\
+         XSETID s 9-0\n\
+         XSETID nokey 1-1\n\
+         XSETID s 99-0 ENTRIESADDED -1\n\
+         XSETID s 99-0 ENTRIESADDED 0\n\
+         XSETID s 99-0 MAXDELETEDID 100-0\n\
+         XSETID s 100-0 ENTRIESADDED 50 MAXDELETEDID 60-0\n\
+         XSETID s 100-0 FOO 1\n\
+         XADD t 1-1 a 1\n\
+         XADD t 2-1 b 2\n\
+         XADD t 3-1 c 3\n\
+         XGROUP CREATE t g $\n\
+         XGROUP CREATE t g0 0\n\
+         XGROUP CREATE t g2 2-1\n\
+         XGROUP CREATE t g0 0\n\
+         XGROUP CREATE t g3 0 ENTRIESREAD -2\n\
+         XGROUP CREATE t g3 0 ENTRIESREAD 1\n\
+         XGROUP CREATE t g4 0 FOO\n\
+         XGROUP CREATE nokey g 0\n\
+         XGROUP CREATE nokey g 0 MKSTREAM\n\
+         XLEN nokey\n\
+         XINFO GROUPS t\n\
+         XINFO GROUPS nokey\n\
+         XINFO GROUPS nothere\n\
+         XDEL t 2-1\n\
+         XINFO GROUPS t\n\
+         XGROUP SETID t g0 1-1\n\
+         XGROUP SETID t nog 0\n\
+         XGROUP SETID nothere g 0\n\
+         XGROUP SETID t g0 0 ENTRIESREAD 0\n\
+         XGROUP CREATECONSUMER t g0 alice\n\
+         XGROUP CREATECONSUMER t g0 alice\n\
+         XGROUP CREATECONSUMER t nog alice\n\
+         XREADGROUP GROUP g0 bob COUNT 1 STREAMS t >\n\
+         XREADGROUP GROUP g0 bob STREAMS t >\n\
+         XREADGROUP GROUP g0 bob STREAMS t >\n\
+         XREADGROUP GROUP g0 bob STREAMS t 0\n\
+         XREADGROUP GROUP g0 alice STREAMS t 0\n\
+         XREADGROUP GROUP nog bob STREAMS t >\n\
+         XREADGROUP GROUP g0 bob STREAMS t $\n\
+         XREADGROUP GROUP g0 bob STREAMS t\n\
+         XREADGROUP GROUP g0 bob STREAMS t nokey > >\n\
+         XREADGROUP STREAMS t >\n\
+         XREAD GROUP g0 bob STREAMS t >\n\
+         XREAD STREAMS t >\n\
+         XREAD STREAMS t 0\n\
+         XREAD COUNT 1 STREAMS t t 0 2\n\
+         XREAD STREAMS t nokey 0 0\n\
+         XREAD STREAMS t $\n\
+         XREAD BLOCK -1 STREAMS t 0\n\
+         XREAD BLOCK x STREAMS t 0\n\
+         XREAD COUNT 1 STREAMS t\n\
+         XINFO GROUPS t\n\
+         XPENDING t g0\n\
+         XPENDING t nog\n\
+         XPENDING nokey g\n\
+         XPENDING t g0 - + 0\n\
+         XPENDING t g0 -\n\
+         XPENDING t g0 - + x\n\
+         XACK t g0 1-1 x\n\
+         XACK t g0 1-1 1-1 9-9\n\
+         XACK t nog 1-1\n\
+         XACK nothere g 1-1\n\
+         XPENDING t g0\n\
+         XDEL t 3-1\n\
+         XREADGROUP GROUP g0 bob STREAMS t 0\n\
+         XCLAIM t g0 carol 0 3-1\n\
+         XPENDING t g0\n\
+         XCLAIM t nog carol 0 3-1\n\
+         XCLAIM t g0 carol x 3-1\n\
+         XCLAIM t g0 carol 0 3-1 FOO\n\
+         XCLAIM t g0 carol 0 3-1 IDLE x\n\
+         XADD t 4-1 d 4\n\
+         XCLAIM t g0 carol 0 4-1 FORCE JUSTID\n\
+         XPENDING t g0\n\
+         XCLAIM t g0 dave 0 4-1 JUSTID RETRYCOUNT 7\n\
+         XCLAIM t g0 dave 0 4-1 LASTID 10-0\n\
+         XINFO GROUPS t\n\
+         XAUTOCLAIM t g0 erin 0 0\n\
+         XAUTOCLAIM t g0 erin 0 0 COUNT 0\n\
+         XAUTOCLAIM t g0 erin 0 0 COUNT x\n\
+         XAUTOCLAIM t g0 erin 0 0 FOO\n\
+         XAUTOCLAIM t g0 erin x 0\n\
+         XAUTOCLAIM t nog erin 0 0\n\
+         XAUTOCLAIM t g0 erin 0 0 JUSTID COUNT 1\n\
+         XAUTOCLAIM t g0 erin 0 (4-1\n\
+         XGROUP DELCONSUMER t g0 erin\n\
+         XGROUP DELCONSUMER t g0 nobody\n\
+         XGROUP DELCONSUMER t nog nobody\n\
+         XPENDING t g0\n\
+         XGROUP DESTROY t g0\n\
+         XGROUP DESTROY t g0\n\
+         XGROUP DESTROY nothere g0\n\
+         XINFO GROUPS t\n\
+         XGROUP FOO\n\
+         XGROUP HELP\n\
+         XINFO FOO\n\
+         XINFO STREAM nothere\n\
+         XINFO CONSUMERS t nog\n\
+         SET str x\n\
+         XADD str * a b\n\
+         XRANGE str - +\n\
+         XREAD STREAMS str 0\n\
+         XLEN str\n\
+         XGROUP CREATE str g 0\n\
+         TYPE t\n\
+         XADD e MAXLEN 0 1-0 a b\n\
+         XLEN e\n\
+         EXISTS e\n\
+         XINFO GROUPS e\n\
+         XADD e MINID 5-0 2-0 a b\n\
+         XLEN e",
+        "XADD big 1-0 a 1\n\
+         XADD big 2-0 a 1\n\
+         XADD big 3-0 a 1\n\
+         XTRIM big MAXLEN ~ 1\n\
+         XLEN big\n\
+         XTRIM big MAXLEN ~ 1 LIMIT 0\n\
+         XLEN big\n\
+         XADD r 1-0 a 1\n\
+         XADD r 2-0 b 2\n\
+         XADD r 3-0 c 3\n\
+         XADD r 4-0 d 4\n\
+         XGROUP CREATE r g 0\n\
+         XGROUP CREATE r late 3-0\n\
+         XGROUP CREATE r er 0 ENTRIESREAD 2\n\
+         XREADGROUP GROUP g c1 COUNT 2 STREAMS r >\n\
+         XINFO GROUPS r\n\
+         XREADGROUP GROUP g c2 NOACK STREAMS r >\n\
+         XPENDING r g\n\
+         XINFO GROUPS r\n\
+         XREADGROUP GROUP late c1 STREAMS r >\n\
+         XREADGROUP GROUP er c1 COUNT 1 STREAMS r >\n\
+         XINFO GROUPS r\n\
+         XADD r 5-0 e 5\n\
+         XDEL r 1-0\n\
+         XINFO GROUPS r\n\
+         XDEL r 5-0\n\
+         XINFO GROUPS r\n\
+         XADD r 6-0 f 6\n\
+         XINFO GROUPS r\n\
+         XREADGROUP GROUP g c1 STREAMS r >\n\
+         XINFO GROUPS r\n\
+         XPENDING r g IDLE 999999 - + 10\n\
+         XPENDING r g - + 10 nobody\n\
+         XGROUP SETID r g $\n\
+         XINFO GROUPS r\n\
+         XGROUP SETID r g 0 ENTRIESREAD 3\n\
+         XINFO GROUPS r\n\
+         XTRIM r MINID ~ 100\n\
+         XLEN r\n\
+         XGROUP CREATE fresh g $ MKSTREAM\n\
+         XINFO GROUPS fresh\n\
+         XADD fresh 1-0 a 1\n\
+         XINFO GROUPS fresh\n\
+         XREADGROUP GROUP g c STREAMS fresh >\n\
+         XINFO GROUPS fresh\n\
+         XREAD COUNT 0 STREAMS r 0\n\
+         XREAD STREAMS r 99-0\n\
+         XLEN w\n\
+         XADD x 5-5 a b\n\
+         XADD x 5-* a b\n\
+         XADD x 4-* a b\n\
+         XADD x 18446744073709551615-18446744073709551615 a b\n\
+         XADD x 18446744073709551615-* a b\n\
+         XCLAIM r g c9 0 6-0 2-0 IDLE 500 RETRYCOUNT 3 JUSTID\n\
+         XAUTOCLAIM r g c9 0 - COUNT 1\n\
+         XGROUP CREATECONSUMER r g c1\n\
+         XINFO GROUPS nokey",
+    ]);
+}
+
+#[test]
 fn hyperloglog_matches_redis() {
     compare(&[
         // The stored bytes must be Redis's own: GET after every step.
