@@ -19,5 +19,6 @@ mod protocol;
 mod pubsub;
 mod scripting;
 mod server_cmds;
+mod streams;
 mod strings;
 mod transactions;
