@@ -58,6 +58,7 @@ fn encoding(c: &mut Criterion) {
         })
     });
     let meta = Meta {
+        chunked: false,
         kind: KeyType::String,
         expire_ms: 0,
         body: vec![b'x'; 64],
@@ -118,5 +119,42 @@ fn storage(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, resp, encoding, storage);
+/// SETBIT at random offsets of dense bitmaps from 1 KiB to 64 MiB: with chunked long
+/// strings the cost is one chunk read and written, whatever the bitmap's size.
+fn bitmap(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let st = Storage::open(dir.path(), 16, &EngineOptions::default()).unwrap();
+    let max = usize::MAX;
+    let block = vec![0xAAu8; 1 << 20];
+    for (name, size) in [
+        ("1KiB", 1usize << 10),
+        ("1MiB", 1 << 20),
+        ("16MiB", 16 << 20),
+        ("64MiB", 64 << 20),
+    ] {
+        let key = format!("bitmap:{name}");
+        let mut offset = 0;
+        while offset < size {
+            let n = block.len().min(size - offset);
+            st.set_range_string(0, key.as_bytes(), offset, &block[..n], max)
+                .unwrap();
+            offset += n;
+        }
+        let bits = (size * 8) as u64;
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        c.bench_function(&format!("bitmap/setbit_random/{name}"), |b| {
+            b.iter(|| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                black_box(
+                    st.setbit(0, key.as_bytes(), x % bits, x & 1 == 1, max)
+                        .unwrap(),
+                );
+            })
+        });
+    }
+}
+
+criterion_group!(benches, resp, encoding, storage, bitmap);
 criterion_main!(benches);

@@ -43,11 +43,10 @@ pub fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 
 pub fn getbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let offset = bit_offset(&args[2], max_len(ctx))?;
-    let value = ctx
+    let byte = ctx
         .storage()
-        .get_string(ctx.db(), &args[1])?
-        .unwrap_or_default();
-    Ok(Reply::Int(i64::from(bit_at(&value, offset))))
+        .string_range(ctx.db(), &args[1], offset / 8, 1)?;
+    Ok(Reply::Int(i64::from(bit_at(&byte, offset % 8))))
 }
 
 /// Parses `[start end [BYTE|BIT]]` from `args[from..]`; `Some((start, end, bits))`.

@@ -367,6 +367,7 @@ pub fn object_encoding(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         return Ok(Reply::Nil);
     };
     let encoding = match meta.kind {
+        KeyType::String if meta.chunked => "raw",
         KeyType::String if parse_i64(&meta.body).is_some() => "int",
         KeyType::String if meta.body.len() <= 44 => "embstr",
         KeyType::String => "raw",

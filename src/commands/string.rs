@@ -7,7 +7,7 @@ use super::{arg_f64, arg_i64, is, ok, Ctx};
 use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
 use crate::storage::now_ms;
-use crate::storage::types::string::{byte_range, lcs as compute_lcs, SetCondition, TtlChange};
+use crate::storage::types::string::{lcs as compute_lcs, SetCondition, TtlChange};
 
 /// `proto-max-bulk-len`, the largest string Redis lets a command build.
 fn max_string_len(ctx: &Ctx<'_>) -> usize {
@@ -232,10 +232,7 @@ pub fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 }
 
 pub fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    let len = ctx
-        .storage()
-        .get_string(ctx.db(), &args[1])?
-        .map_or(0, |v| v.len());
+    let len = ctx.storage().string_length(ctx.db(), &args[1])?;
     Ok(Reply::Int(len as i64))
 }
 
@@ -276,11 +273,13 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 pub fn getrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let start = arg_i64(&args[2])?;
     let end = arg_i64(&args[3])?;
-    let value = ctx
-        .storage()
-        .get_string(ctx.db(), &args[1])?
-        .unwrap_or_default();
-    Ok(Reply::bulk(byte_range(&value, start, end).to_vec()))
+    let storage = ctx.storage();
+    let len = storage.string_length(ctx.db(), &args[1])?;
+    let Some((s, e)) = crate::num::string_range(start, end, len as i64) else {
+        return Ok(Reply::bulk(Vec::new()));
+    };
+    let bytes = storage.string_range(ctx.db(), &args[1], s as u64, (e - s + 1) as u64)?;
+    Ok(Reply::bulk(bytes))
 }
 
 pub fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {

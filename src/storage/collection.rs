@@ -52,6 +52,7 @@ impl Coll {
         body.extend_from_slice(&self.len.to_be_bytes());
         body.extend_from_slice(&self.tail);
         Meta {
+            chunked: false,
             kind: self.kind,
             expire_ms: self.expire_ms,
             body,

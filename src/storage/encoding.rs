@@ -12,8 +12,10 @@ use crate::error::{StoreError, StoreResult};
 pub const INTERNAL_DB: u16 = 0xFFFF;
 /// Hash slots, as in Redis Cluster.
 pub const SLOTS: u16 = 16384;
-/// Upper nibble of the meta flags byte.
+/// Upper nibble of the meta flags byte: the record's encoding.
 pub const ENCODING_VERSION: u8 = 0;
+/// Encoding nibble of a string stored in chunks (body `[version][len]`).
+pub const ENCODING_CHUNKED: u8 = 1;
 
 /// Value types. The numbers are part of the on-disk format.
 #[repr(u8)]
@@ -200,8 +202,12 @@ pub struct Meta {
     pub kind: KeyType,
     /// Absolute unix time in milliseconds; 0 = persistent.
     pub expire_ms: u64,
-    /// Strings: the value. Collections: `[version u64][len u64][type-specific tail]`.
+    /// Strings: the value. Collections and chunked strings:
+    /// `[version u64][len u64][type-specific tail]`.
     pub body: Vec<u8>,
+    /// A long string kept in fixed-size chunks under a version in the `data` family
+    /// (encoding nibble 1); see `types::chunked`.
+    pub chunked: bool,
 }
 
 impl Meta {
@@ -211,7 +217,12 @@ impl Meta {
 
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(9 + self.body.len());
-        out.push((ENCODING_VERSION << 4) | self.kind as u8);
+        let encoding = if self.chunked {
+            ENCODING_CHUNKED
+        } else {
+            ENCODING_VERSION
+        };
+        out.push((encoding << 4) | self.kind as u8);
         out.extend_from_slice(&self.expire_ms.to_be_bytes());
         out.extend_from_slice(&self.body);
         out
@@ -225,18 +236,18 @@ impl Meta {
         }
         let kind = KeyType::from_code(raw[0] & 0x0F)
             .ok_or_else(|| StoreError::Corrupt(format!("unknown type code {}", raw[0] & 0x0F)))?;
-        if raw[0] >> 4 != ENCODING_VERSION {
-            return Err(StoreError::Corrupt(format!(
-                "unknown encoding {}",
-                raw[0] >> 4
-            )));
-        }
+        let chunked = match raw[0] >> 4 {
+            ENCODING_VERSION => false,
+            ENCODING_CHUNKED if kind == KeyType::String && raw.len() >= 25 => true,
+            other => return Err(StoreError::Corrupt(format!("unknown encoding {other}"))),
+        };
         let mut ms = [0u8; 8];
         ms.copy_from_slice(&raw[1..9]);
         Ok(Meta {
             kind,
             expire_ms: u64::from_be_bytes(ms),
             body: raw[9..].to_vec(),
+            chunked,
         })
     }
 }
@@ -274,6 +285,7 @@ mod tests {
     #[test]
     fn golden_meta_value() {
         let meta = Meta {
+            chunked: false,
             kind: KeyType::String,
             expire_ms: 0x0102030405060708,
             body: b"v".to_vec(),
@@ -281,6 +293,7 @@ mod tests {
         assert_eq!(meta.encode(), vec![0x01, 1, 2, 3, 4, 5, 6, 7, 8, b'v']);
         assert_eq!(Meta::decode(&meta.encode()).unwrap(), meta);
         let hash = Meta {
+            chunked: false,
             kind: KeyType::Hash,
             expire_ms: 0,
             body: vec![],

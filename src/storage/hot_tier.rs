@@ -410,6 +410,7 @@ mod tests {
 
     fn string(v: &[u8]) -> Option<Meta> {
         Some(Meta {
+            chunked: false,
             kind: KeyType::String,
             expire_ms: 0,
             body: v.to_vec(),

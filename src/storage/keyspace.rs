@@ -164,7 +164,7 @@ impl Storage {
         }
         let mut ws = WriteSet::default();
         let mut copy = value.clone();
-        if value.kind != KeyType::String {
+        if value.kind != KeyType::String || value.chunked {
             // A collection's members live under its version: copy them under a fresh one.
             let mut coll = Coll::decode(&value)?;
             let old_version = coll.version;
@@ -189,7 +189,10 @@ impl Storage {
                     self.stage_sub_put(&mut ws, cf, dst_db, dst, coll.version, &sub, &val);
                 }
             }
-            copy = coll.to_meta();
+            copy = Meta {
+                chunked: value.chunked,
+                ..coll.to_meta()
+            };
         }
         self.stage_put(&mut ws, dst_db, dst, dst_old.as_ref(), &copy);
         if remove_source {
@@ -281,6 +284,9 @@ impl Storage {
         };
         // Record overhead: RocksDB key prefix, flags and expiry, plus allocator slack.
         let base = (key.len() + meta.body.len() + 16 + 32) as u64;
+        if meta.chunked {
+            return Ok(Some(base + super::types::chunked::string_len(&meta)?));
+        }
         if meta.kind == KeyType::String {
             return Ok(Some(base));
         }

@@ -32,7 +32,8 @@ pub fn is_garbage(version: u64, meta: Result<Option<Vec<u8>>, ()>, now_ms: u64) 
     let Ok(meta) = Meta::decode(&raw) else {
         return false;
     };
-    if meta.kind == KeyType::String {
+    // Inline strings own no sub-keys; chunked ones carry a version like collections.
+    if meta.kind == KeyType::String && !meta.chunked {
         return true;
     }
     let Some(current) = meta
@@ -58,6 +59,7 @@ mod tests {
         let mut body = version.to_be_bytes().to_vec();
         body.extend_from_slice(&3u64.to_be_bytes());
         Meta {
+            chunked: false,
             kind: KeyType::Hash,
             expire_ms,
             body,
@@ -82,6 +84,7 @@ mod tests {
             "overwritten by a newer version"
         );
         let string = Meta {
+            chunked: false,
             kind: KeyType::String,
             expire_ms: 0,
             body: b"v".to_vec(),

@@ -13,6 +13,7 @@ mod hash_ttl;
 mod hot_tier;
 mod hyperloglog;
 mod keys;
+mod long_strings;
 mod model;
 mod persistence;
 mod protocol;

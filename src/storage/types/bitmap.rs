@@ -28,20 +28,14 @@ impl Storage {
         max_len: usize,
     ) -> StoreResult<u8> {
         let mut previous = 0;
-        self.edit_string(db, key, max_len, |current| {
-            let mut v = current.unwrap_or_default();
-            let byte = (offset / 8) as usize;
-            if v.len() <= byte {
-                v.resize(byte + 1, 0);
-            }
-            let mask = 1u8 << (7 - (offset % 8));
-            previous = u8::from(v[byte] & mask != 0);
+        let mask = 1u8 << (7 - (offset % 8));
+        self.patch_string(db, key, offset / 8, 1, max_len, |byte| {
+            previous = u8::from(byte[0] & mask != 0);
             if on {
-                v[byte] |= mask;
+                byte[0] |= mask;
             } else {
-                v[byte] &= !mask;
+                byte[0] &= !mask;
             }
-            Ok(v)
         })?;
         Ok(previous)
     }

@@ -556,6 +556,7 @@ impl Storage {
             .filter(|m| !m.is_expired(now_ms()))
             .map_or(0, |m| m.expire_ms);
         let new = Meta {
+            chunked: false,
             kind: KeyType::String,
             expire_ms,
             body: value,

@@ -3,6 +3,7 @@
 //! stages one write set.
 
 pub mod bitmap;
+pub mod chunked;
 pub mod geo;
 pub mod hash;
 pub mod hll;

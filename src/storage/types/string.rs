@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use crate::error::{StoreError, StoreResult};
 use crate::num::{format_human_f64, parse_f64, parse_i64};
 use crate::storage::encoding::{KeyType, Meta};
+use crate::storage::types::chunked::string_len;
 use crate::storage::{now_ms, Storage, WriteSet};
 
 /// `SET`'s existence condition.
@@ -48,7 +49,10 @@ fn as_string(meta: Option<Meta>) -> StoreResult<Option<Meta>> {
 impl Storage {
     /// The live string value of `key`.
     pub fn get_string(&self, db: usize, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
-        let value = as_string(self.meta(db, key)?)?.map(|m| m.body);
+        let value = match as_string(self.meta(db, key)?)? {
+            Some(m) => Some(self.string_bytes(db, key, m)?),
+            None => None,
+        };
         let counter = if value.is_some() {
             &self.stats.keyspace_hits
         } else {
@@ -71,10 +75,9 @@ impl Storage {
     ) -> StoreResult<SetOutcome> {
         let raw = self.raw_meta(db, key)?;
         let live = raw.clone().filter(|m| !m.is_expired(now_ms()));
-        let previous = if want_previous {
-            as_string(live.clone())?.map(|m| m.body)
-        } else {
-            None
+        let previous = match as_string(live.clone().filter(|_| want_previous))? {
+            Some(m) => Some(self.string_bytes(db, key, m)?),
+            None => None,
         };
         let allowed = match cond {
             SetCondition::Always => true,
@@ -92,13 +95,8 @@ impl Storage {
             TtlChange::Keep => live.as_ref().map_or(0, |m| m.expire_ms),
             TtlChange::At(ms) => ms,
         };
-        let new = Meta {
-            kind: KeyType::String,
-            expire_ms,
-            body: value.to_vec(),
-        };
         let mut ws = WriteSet::default();
-        self.stage_put(&mut ws, db, key, raw.as_ref(), &new);
+        self.stage_string(&mut ws, db, key, raw.as_ref(), expire_ms, value.to_vec())?;
         self.commit(ws)?;
         Ok(SetOutcome {
             written: true,
@@ -133,12 +131,7 @@ impl Storage {
             if only_if_none_exist && old.as_ref().is_some_and(|m| !m.is_expired(now)) {
                 return Ok(false);
             }
-            let new = Meta {
-                kind: KeyType::String,
-                expire_ms: 0,
-                body: value.to_vec(),
-            };
-            self.stage_put(&mut ws, db, key, old.as_ref(), &new);
+            self.stage_string(&mut ws, db, key, old.as_ref(), 0, value.to_vec())?;
         }
         self.commit(ws)?;
         Ok(true)
@@ -151,8 +144,9 @@ impl Storage {
         };
         let mut ws = WriteSet::default();
         self.stage_delete(&mut ws, db, key, &meta);
+        let value = self.string_bytes(db, key, meta)?;
         self.commit(ws)?;
-        Ok(Some(meta.body))
+        Ok(Some(value))
     }
 
     /// `GETEX`: returns the value and applies `ttl` (`None` leaves it untouched). A deadline
@@ -166,9 +160,10 @@ impl Storage {
         let Some(meta) = as_string(self.meta(db, key)?)? else {
             return Ok(None);
         };
+        let value = self.string_bytes(db, key, meta.clone())?;
         let mut ws = WriteSet::default();
         match ttl {
-            None | Some(TtlChange::Keep) => return Ok(Some(meta.body)),
+            None | Some(TtlChange::Keep) => return Ok(Some(value)),
             Some(TtlChange::At(ms)) if ms <= now_ms() => self.stage_delete(&mut ws, db, key, &meta),
             Some(change) => {
                 let expire_ms = if let TtlChange::At(ms) = change {
@@ -177,7 +172,7 @@ impl Storage {
                     0
                 };
                 if expire_ms == meta.expire_ms {
-                    return Ok(Some(meta.body));
+                    return Ok(Some(value));
                 }
                 let new = Meta {
                     expire_ms,
@@ -187,7 +182,7 @@ impl Storage {
             }
         }
         self.commit(ws)?;
-        Ok(Some(meta.body))
+        Ok(Some(value))
     }
 
     /// Replaces the current value (`None` if missing) with `edit`'s result, keeping the TTL;
@@ -202,19 +197,40 @@ impl Storage {
         let raw = self.raw_meta(db, key)?;
         let live = as_string(raw.clone().filter(|m| !m.is_expired(now_ms())))?;
         let expire_ms = live.as_ref().map_or(0, |m| m.expire_ms);
-        let value = edit(live.map(|m| m.body))?;
+        let current = match live {
+            Some(m) => Some(self.string_bytes(db, key, m)?),
+            None => None,
+        };
+        let value = edit(current)?;
         if value.len() > max_len {
             return Err(StoreError::StringTooLong);
         }
-        let new = Meta {
-            kind: KeyType::String,
-            expire_ms,
-            body: value,
-        };
         let mut ws = WriteSet::default();
-        self.stage_put(&mut ws, db, key, raw.as_ref(), &new);
+        self.stage_string(&mut ws, db, key, raw.as_ref(), expire_ms, value.clone())?;
         self.commit(ws)?;
-        Ok(new.body)
+        Ok(value)
+    }
+
+    /// The length of the string at `key` (0 if missing) without reading a chunked value.
+    pub fn string_length(&self, db: usize, key: &[u8]) -> StoreResult<u64> {
+        match as_string(self.meta(db, key)?)? {
+            Some(m) => string_len(&m),
+            None => Ok(0),
+        }
+    }
+
+    /// Bytes `[start, start + len)` of the string at `key`, reading only the chunks needed.
+    pub fn string_range(
+        &self,
+        db: usize,
+        key: &[u8],
+        start: u64,
+        len: u64,
+    ) -> StoreResult<Vec<u8>> {
+        match as_string(self.meta(db, key)?)? {
+            Some(m) => self.string_slice(db, key, &m, start, len),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// `APPEND`; returns the new length.
@@ -225,15 +241,14 @@ impl Storage {
         tail: &[u8],
         max_len: usize,
     ) -> StoreResult<usize> {
-        self.edit_string(db, key, max_len, |current| {
-            let mut v = current.unwrap_or_default();
-            if v.len() + tail.len() > max_len {
-                return Err(StoreError::StringTooLong);
-            }
-            v.extend_from_slice(tail);
-            Ok(v)
-        })
-        .map(|v| v.len())
+        let len = self.string_length(db, key)?;
+        if len as usize + tail.len() > max_len {
+            return Err(StoreError::StringTooLong);
+        }
+        let new_len = self.patch_string(db, key, len, tail.len() as u64, max_len, |range| {
+            range.copy_from_slice(tail)
+        })?;
+        Ok(new_len as usize)
     }
 
     /// `SETRANGE`; returns the new length. An empty patch writes nothing.
@@ -246,22 +261,22 @@ impl Storage {
         max_len: usize,
     ) -> StoreResult<usize> {
         if patch.is_empty() {
-            return Ok(self.get_string(db, key)?.map_or(0, |v| v.len()));
+            return Ok(self.string_length(db, key)? as usize);
         }
         if offset.saturating_add(patch.len()) > max_len {
             // Redis checks the type before the size.
             self.get_string(db, key)?;
             return Err(StoreError::StringTooLong);
         }
-        self.edit_string(db, key, max_len, |current| {
-            let mut v = current.unwrap_or_default();
-            if v.len() < offset + patch.len() {
-                v.resize(offset + patch.len(), 0);
-            }
-            v[offset..offset + patch.len()].copy_from_slice(patch);
-            Ok(v)
-        })
-        .map(|v| v.len())
+        let new_len = self.patch_string(
+            db,
+            key,
+            offset as u64,
+            patch.len() as u64,
+            max_len,
+            |range| range.copy_from_slice(patch),
+        )?;
+        Ok(new_len as usize)
     }
 
     /// `INCRBY` family; returns the new value.
@@ -291,14 +306,6 @@ impl Storage {
             }
             Ok(format_human_f64(sum).into_bytes())
         })
-    }
-}
-
-/// `GETRANGE` over a value with Redis's index rules (negative from the end, clamped).
-pub fn byte_range(value: &[u8], start: i64, end: i64) -> &[u8] {
-    match crate::num::string_range(start, end, value.len() as i64) {
-        Some((s, e)) => &value[s as usize..=e as usize],
-        None => &[],
     }
 }
 
@@ -362,17 +369,6 @@ pub fn lcs(a: &[u8], b: &[u8]) -> Lcs {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn getrange_rules() {
-        let v = b"This is a string";
-        assert_eq!(byte_range(v, 0, 3), b"This");
-        assert_eq!(byte_range(v, -3, -1), b"ing");
-        assert_eq!(byte_range(v, 0, -1), v);
-        assert_eq!(byte_range(v, 10, 100), b"string");
-        assert_eq!(byte_range(v, 5, 3), b"");
-        assert_eq!(byte_range(v, -1, -5), b"");
-    }
 
     #[test]
     fn lcs_matches_redis_example() {
