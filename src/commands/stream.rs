@@ -389,6 +389,8 @@ pub fn xread_keys(args: &[Bytes]) -> Vec<usize> {
 enum ReadFrom {
     /// `$`: entries added after the command started.
     Latest,
+    /// `+`: the newest entry (XREAD).
+    LastEntry,
     /// `>`: never-delivered entries (XREADGROUP).
     Undelivered,
     After(StreamId),
@@ -488,6 +490,7 @@ pub fn xread(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         let stream = storage.stream(ctx.db(), key)?;
         let from = match &id[..] {
             b"$" => ReadFrom::Latest,
+            b"+" => ReadFrom::LastEntry,
             b">" => {
                 return Err(CmdError::custom(
                     "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.",
@@ -495,7 +498,19 @@ pub fn xread(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
             }
             raw => ReadFrom::After(parse_id(raw, 0, true)?),
         };
+        let last_entry = match (&from, &stream) {
+            (ReadFrom::LastEntry, Some(s)) => storage
+                .entries(s, StreamId::MIN, StreamId::MAX, 1, true)?
+                .first()
+                .map(|(id, _)| *id),
+            _ => None,
+        };
         let after = match from {
+            // `+` (Redis 7.4): the newest entry; on an empty stream, like `$`.
+            ReadFrom::LastEntry => match last_entry {
+                Some(id) => id.prev().unwrap_or(StreamId::MIN),
+                None => stream.as_ref().map_or(StreamId::MIN, |s| s.info.last_id),
+            },
             ReadFrom::Latest => stream.as_ref().map_or(StreamId::MIN, |s| s.info.last_id),
             ReadFrom::After(id) => id,
             ReadFrom::Undelivered => StreamId::MIN,

@@ -378,6 +378,13 @@ fn xinfo_stream_and_deleting_a_stream() {
     assert_eq!(info.last_generated_id, "3-0");
     assert_eq!(info.first_entry.id, "1-0");
     assert_eq!(info.last_entry.id, "3-0");
+    // XREAD with `+` (Redis 7.4) returns the newest entry only.
+    let newest: redis::Value = cmd(&["XREAD", "STREAMS", "s", "+"])
+        .query(&mut con)
+        .unwrap();
+    let newest: StreamReadReply = redis::FromRedisValue::from_redis_value(&newest).unwrap();
+    let ids: Vec<String> = newest.keys[0].ids.iter().map(|e| e.id.clone()).collect();
+    assert_eq!(ids, vec!["3-0".to_string()]);
     let deleted: i64 = cmd(&["DEL", "s"]).query(&mut con).unwrap();
     assert_eq!(deleted, 1);
     // A new stream under the same name starts clean: no old entries or groups leak in.
