@@ -222,10 +222,19 @@ fn run(state: &ServerState, client: &mut ClientState, args: &[Bytes], locking: L
         let untouched = cmd.has(flags::NO_TOUCH)
             || (client.info.no_touch.load(Ordering::Relaxed) && cmd.name != "touch");
         let mut ctx = Ctx { state, client };
-        if untouched {
-            without_touch(|| handler(&mut ctx, args))
+        let mut call = move || {
+            if untouched {
+                without_touch(|| handler(&mut ctx, args))
+            } else {
+                handler(&mut ctx, args)
+            }
+        };
+        if cmd.has(flags::EXCLUSIVE) && locking == Locking::Take {
+            // A script may run for seconds: hand this worker's queued tasks to another
+            // thread first, or connections parked behind it could not even get -BUSY.
+            tokio::task::block_in_place(call)
         } else {
-            handler(&mut ctx, args)
+            call()
         }
     };
     let reply = match result {
