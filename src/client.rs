@@ -140,6 +140,9 @@ pub struct ClientState {
     pub close_now: bool,
     /// Set by a blocking command that found nothing: the connection parks the client.
     pub block: Option<crate::blocking::BlockRequest>,
+    /// A write command of the current reply batch succeeded: its replies may not leave
+    /// unless the WAL is durable (`appendfsync always`).
+    pub batch_wrote: bool,
     /// Commands queued since `MULTI`; `None` outside a transaction.
     pub multi: Option<Vec<Vec<bytes::Bytes>>>,
     /// A command failed to queue: `EXEC` must abort.
@@ -165,6 +168,7 @@ impl ClientState {
             close_after_reply: false,
             close_now: false,
             block: None,
+            batch_wrote: false,
             multi: None,
             multi_error: false,
             watched: Vec::new(),

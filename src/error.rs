@@ -39,6 +39,10 @@ pub enum StoreError {
     CorruptHll,
     #[error("engine: {0}")]
     Engine(String),
+    /// A write the engine could not persist (disk full, read-only filesystem); the text is
+    /// the cause.
+    #[error("{0}")]
+    WriteFailed(String),
     #[error("corrupt record: {0}")]
     Corrupt(String),
 }
@@ -126,6 +130,10 @@ impl From<StoreError> for CmdError {
             StoreError::IndexOutOfRange => CmdError::custom("ERR index out of range"),
             StoreError::ScoreNan => CmdError::custom("ERR resulting score is not a number (NaN)"),
             StoreError::InvalidHll | StoreError::CorruptHll => CmdError::custom(err.to_string()),
+            // Redis's reply when its AOF cannot be written.
+            StoreError::WriteFailed(cause) => {
+                CmdError::custom(format!("MISCONF Errors writing to the AOF file: {cause}"))
+            }
             other => CmdError::Internal(other.to_string()),
         }
     }

@@ -242,6 +242,7 @@ fn run(state: &ServerState, client: &mut ClientState, args: &[Bytes], locking: L
             // A blocking command that parked changed nothing, so it must not wake anyone
             // (least of all itself).
             if cmd.has(flags::WRITE) && client.block.is_none() {
+                client.batch_wrote = true;
                 // Blocked clients waiting on these keys may now be served.
                 for key in &key_args {
                     state.blocking.signal(client.db, key);

@@ -233,13 +233,14 @@ fn persistence(ctx: &Ctx<'_>, out: &mut String) {
          rdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\n\
          aof_enabled:{}\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n\
          aof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\n\
-         aof_last_write_status:ok\r\nstrata_appendfsync:{}\r\nstrata_wal_last_sequence:{}\r\nstrata_last_checkpoint:{}\r\n",
+         aof_last_write_status:{}\r\nstrata_appendfsync:{}\r\nstrata_wal_last_sequence:{}\r\nstrata_last_checkpoint:{}\r\n",
         ctx.storage().stats.changes.load(Ordering::Relaxed)
             .saturating_sub(ctx.state.saves.changes_at_save.load(Ordering::Relaxed)),
         i32::from(ctx.state.saves.in_progress.load(Ordering::Relaxed)),
         ctx.state.last_save_unix.load(Ordering::Relaxed),
         if ctx.state.saves.last_failed.load(Ordering::Relaxed) { "err" } else { "ok" },
         i32::from(engine.wal_enabled()),
+        if ctx.storage().write_error().is_some() { "err" } else { "ok" },
         ctx.state.config.get("appendfsync"),
         engine.latest_sequence(),
         ctx.state.saves.last_path.lock(),

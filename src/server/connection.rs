@@ -179,7 +179,11 @@ impl Conn {
         if state.fsync_always.load(Ordering::Relaxed) {
             // No reply of this batch leaves before its writes are fsynced.
             let target = state.storage.engine().latest_sequence();
-            if !state.group_commit.wait_durable(target).await {
+            let wrote = std::mem::take(&mut self.client.batch_wrote);
+            // A batch that wrote cannot be acknowledged when the fsync failed: closing the
+            // connection leaves its outcome unknown, as a crash would. A read-only batch is
+            // answered anyway, so reads keep working while the disk is failing.
+            if !state.group_commit.wait_durable(target).await && wrote {
                 return false;
             }
         } else if let Err(e) = state.storage.engine().flush_wal_buffer() {

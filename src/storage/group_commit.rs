@@ -12,11 +12,12 @@ use tokio::sync::watch;
 
 use super::Storage;
 
-/// The latest fsynced sequence, or a failure (after which nothing may be acknowledged).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Synced {
-    Upto(u64),
-    Failed,
+/// The latest fsynced sequence, and how many fsyncs failed so far. A waiter fails if an
+/// fsync fails after it asked; later waiters get a fresh attempt (the disk may be back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Synced {
+    pub upto: u64,
+    pub failures: u64,
 }
 
 pub struct GroupCommit {
@@ -31,7 +32,7 @@ impl Default for GroupCommit {
         GroupCommit {
             requested: Mutex::new(0),
             wake: Condvar::new(),
-            synced: watch::channel(Synced::Upto(0)).0,
+            synced: watch::channel(Synced::default()).0,
             stop: AtomicBool::new(false),
         }
     }
@@ -41,9 +42,13 @@ impl GroupCommit {
     /// Waits until every write up to `seq` is durable; false if syncing failed.
     pub async fn wait_durable(&self, seq: u64) -> bool {
         let mut rx = self.synced.subscribe();
-        if matches!(*rx.borrow(), Synced::Upto(s) if s >= seq) {
-            return true;
-        }
+        let failures_before = {
+            let now = *rx.borrow();
+            if now.upto >= seq {
+                return true;
+            }
+            now.failures
+        };
         {
             let mut requested = self.requested.lock();
             if *requested < seq {
@@ -52,10 +57,10 @@ impl GroupCommit {
             self.wake.notify_one();
         }
         let outcome = rx
-            .wait_for(|s| matches!(s, Synced::Failed) || matches!(s, Synced::Upto(x) if *x >= seq))
+            .wait_for(|s| s.upto >= seq || s.failures > failures_before)
             .await
             .map(|s| *s);
-        matches!(outcome, Ok(Synced::Upto(_)))
+        matches!(outcome, Ok(s) if s.upto >= seq)
     }
 
     /// Stops [`GroupCommit::run`] (after the connections it serves are gone).
@@ -67,6 +72,7 @@ impl GroupCommit {
     /// The syncing loop; runs on its own thread until [`GroupCommit::stop`].
     pub fn run(&self, storage: &Storage) {
         let mut done = 0u64;
+        let mut failing = false;
         loop {
             {
                 let mut requested = self.requested.lock();
@@ -82,13 +88,20 @@ impl GroupCommit {
             let covering = storage.engine().latest_sequence();
             match storage.engine().sync_wal() {
                 Ok(()) => {
+                    failing = false;
                     done = covering;
-                    self.synced.send_replace(Synced::Upto(covering));
+                    self.synced.send_modify(|s| s.upto = s.upto.max(covering));
                 }
                 Err(e) => {
-                    tracing::error!("WAL fsync failed: {e}");
-                    self.synced.send_replace(Synced::Failed);
-                    return;
+                    // The waiters of this round get an error; later ones get a new attempt
+                    // after a pause (the disk may come back), logged once per outage.
+                    if !failing {
+                        tracing::error!("WAL fsync failed: {e}");
+                    }
+                    failing = true;
+                    self.synced.send_modify(|s| s.failures += 1);
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
                 }
             }
         }

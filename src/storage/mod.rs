@@ -82,6 +82,10 @@ pub struct Storage {
     tier: ArcSwapOption<HotTier>,
     pub tier_stats: Arc<TierStats>,
     generations: Generations,
+    /// Cause of the last failed write while writes fail (INFO's `aof_last_write_status`);
+    /// cleared by the next write that succeeds.
+    write_error: parking_lot::Mutex<Option<String>>,
+    write_failing: std::sync::atomic::AtomicBool,
 }
 
 const DB_MAP_KEY: &[u8] = b"dbmap";
@@ -193,6 +197,8 @@ impl Storage {
             tier: ArcSwapOption::empty(),
             tier_stats: Arc::new(TierStats::default()),
             generations: Generations::default(),
+            write_error: parking_lot::Mutex::new(None),
+            write_failing: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -349,6 +355,7 @@ impl Storage {
                 }
             }
         }
+        self.note_write_outcome(&written);
         written?;
         self.stats.changes.fetch_add(1, Ordering::Relaxed);
         for (phys, keys, expires) in ws.deltas {
@@ -358,6 +365,32 @@ impl Storage {
             }
         }
         Ok(())
+    }
+
+    /// Records whether writes currently fail, for INFO and for the log.
+    fn note_write_outcome(&self, outcome: &StoreResult<()>) {
+        match outcome {
+            Err(crate::error::StoreError::WriteFailed(cause)) => {
+                let mut current = self.write_error.lock();
+                if current.is_none() {
+                    tracing::error!("writes are failing: {cause}");
+                    *current = Some(cause.clone());
+                }
+                self.write_failing.store(true, Ordering::Relaxed);
+            }
+            Ok(()) if self.write_failing.load(Ordering::Relaxed) => {
+                if self.write_error.lock().take().is_some() {
+                    tracing::warn!("writes succeed again");
+                }
+                self.write_failing.store(false, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+    }
+
+    /// The cause writes currently fail with, if they do.
+    pub fn write_error(&self) -> Option<String> {
+        self.write_error.lock().clone()
     }
 
     /// Makes every write committed so far durable. Callers that arrive while another sync

@@ -7,6 +7,7 @@ mod config;
 mod connection;
 mod crash;
 mod differential;
+mod disk_full;
 mod geo;
 mod harness;
 mod hash_ttl;
