@@ -221,11 +221,11 @@ fn trim_options(args: &[Bytes], from: usize, xadd: bool) -> CmdResult<(Option<Tr
     let trim = strategy.map(|strategy| Trim {
         strategy,
         approximate,
-        limit: match limit {
-            Some(0) | None if !approximate => u64::MAX,
-            Some(0) => u64::MAX,
-            Some(n) => n,
-            None => 100 * NODE_ENTRIES,
+        // Exact trims have no limit; `~` defaults to 100 nodes' worth, and LIMIT 0 lifts it.
+        limit: match (approximate, limit) {
+            (false, _) | (true, Some(0)) => u64::MAX,
+            (true, Some(n)) => n,
+            (true, None) => 100 * NODE_ENTRIES,
         },
     });
     Ok((trim, no_mkstream, i))
@@ -568,6 +568,7 @@ pub fn xreadgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let db = ctx.db();
     let mut froms = Vec::with_capacity(r.keys.len());
     for (key, id) in r.keys.iter().zip(r.ids) {
+        // WRONGTYPE comes before NOGROUP, as in Redis.
         storage.stream(db, key)?;
         if !storage
             .group_exists(db, key, group)
