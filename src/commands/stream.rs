@@ -374,8 +374,16 @@ pub fn xsetid(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 
 /// Key positions of XREAD/XREADGROUP: the first half of the arguments after STREAMS.
 pub fn xread_keys(args: &[Bytes]) -> Vec<usize> {
-    let Some(streams) = args.iter().position(|a| is(a, "STREAMS")) else {
-        return Vec::new();
+    // Skip option values: a group or consumer may itself be called "streams".
+    let mut i = 1;
+    let streams = loop {
+        match args.get(i) {
+            None => return Vec::new(),
+            Some(a) if is(a, "STREAMS") => break i,
+            Some(a) if is(a, "GROUP") => i += 3,
+            Some(a) if is(a, "COUNT") || is(a, "BLOCK") => i += 2,
+            Some(_) => i += 1,
+        }
     };
     let rest = args.len() - streams - 1;
     if rest == 0 || rest % 2 == 1 {
