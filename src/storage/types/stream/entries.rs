@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::error::StoreResult;
-use crate::storage::collection::{Coll, CollWrite};
+use crate::storage::collection::Coll;
 use crate::storage::engine::Cf;
 use crate::storage::{now_ms, Storage, WriteSet};
 
@@ -14,6 +14,7 @@ impl Storage {
         let mut stream = Stream {
             db,
             key: key.to_vec(),
+            raw: Some(coll.to_meta()),
             coll,
             info,
             first_id: None,
@@ -30,37 +31,39 @@ impl Storage {
         }
     }
 
-    pub(super) fn stream_for_write(
-        &self,
-        db: usize,
-        key: &[u8],
-    ) -> StoreResult<(CollWrite, Stream)> {
+    /// The stream at `key` to modify: the live one, or a new empty one (`existed` false).
+    pub(super) fn stream_for_write(&self, db: usize, key: &[u8]) -> StoreResult<(Stream, bool)> {
         let w = self.coll_for_write(db, key, S)?;
-        let stream = if w.existed {
-            self.stream_from(db, key, w.coll.clone())?
+        let mut stream = if w.existed {
+            self.stream_from(db, key, w.coll)?
         } else {
             Stream {
                 db,
                 key: key.to_vec(),
-                coll: w.coll.clone(),
+                raw: None,
+                coll: w.coll,
                 info: StreamInfo::default(),
                 first_id: None,
             }
         };
-        Ok((w, stream))
+        // The record replaced may be an expired key of any type.
+        stream.raw = w.raw;
+        Ok((stream, w.existed))
     }
 
-    pub(super) fn stage_stream(
-        &self,
-        ws: &mut WriteSet,
-        db: usize,
-        key: &[u8],
-        w: &CollWrite,
-        s: &Stream,
-    ) {
+    /// Stages the stream's meta record (written whatever its length: streams may be empty).
+    pub(super) fn stage_stream(&self, ws: &mut WriteSet, s: &Stream) {
         let mut coll = s.coll.clone();
         coll.tail = s.info.encode();
-        self.stage_put(ws, db, key, w.raw.as_ref(), &coll.to_meta());
+        self.stage_put(ws, s.db, &s.key, s.raw.as_ref(), &coll.to_meta());
+    }
+
+    pub(super) fn stream_put(&self, ws: &mut WriteSet, s: &Stream, sub: &[u8], value: &[u8]) {
+        self.stage_sub_put(ws, Cf::Stream, s.db, &s.key, s.coll.version, sub, value);
+    }
+
+    pub(super) fn stream_delete(&self, ws: &mut WriteSet, s: &Stream, sub: &[u8]) {
+        self.stage_sub_delete(ws, Cf::Stream, s.db, &s.key, s.coll.version, sub);
     }
 
     pub(super) fn first_entry_id(&self, s: &Stream) -> StoreResult<Option<StreamId>> {
@@ -174,8 +177,8 @@ impl Storage {
         no_mkstream: bool,
         trim: Option<Trim>,
     ) -> StreamResult<Option<StreamId>> {
-        let (w, mut s) = self.stream_for_write(db, key)?;
-        if !w.existed && no_mkstream {
+        let (mut s, existed) = self.stream_for_write(db, key)?;
+        if !existed && no_mkstream {
             return Ok(None);
         }
         let last = s.info.last_id;
@@ -212,15 +215,7 @@ impl Storage {
             }
         };
         let mut ws = WriteSet::default();
-        self.stage_sub_put(
-            &mut ws,
-            Cf::Stream,
-            db,
-            key,
-            s.coll.version,
-            &entry_sub(new_id),
-            &encode_fields(fields),
-        );
+        self.stream_put(&mut ws, &s, &entry_sub(new_id), &encode_fields(fields));
         s.coll.len += 1;
         s.info.last_id = new_id;
         s.info.entries_added += 1;
@@ -228,9 +223,9 @@ impl Storage {
             s.first_id = Some(new_id);
         }
         if let Some(trim) = trim {
-            self.stage_trim(&mut ws, db, key, &mut s, trim, Some(new_id))?;
+            self.stage_trim(&mut ws, &mut s, trim, Some(new_id))?;
         }
-        self.stage_stream(&mut ws, db, key, &w, &s);
+        self.stage_stream(&mut ws, &s);
         self.commit(ws)?;
         Ok(Some(new_id))
     }
@@ -239,8 +234,6 @@ impl Storage {
     pub(super) fn stage_trim(
         &self,
         ws: &mut WriteSet,
-        db: usize,
-        key: &[u8],
         s: &mut Stream,
         trim: Trim,
         pending_new: Option<StreamId>,
@@ -252,7 +245,7 @@ impl Storage {
             self.exact_victims(s, trim, on_disk, pending_new)?
         };
         for id in &victims {
-            self.stage_sub_delete(ws, Cf::Stream, db, key, s.coll.version, &entry_sub(*id));
+            self.stream_delete(ws, s, &entry_sub(*id));
             if *id > s.info.max_deleted {
                 s.info.max_deleted = *id;
             }
@@ -373,15 +366,10 @@ impl Storage {
             return Ok(0);
         };
         let mut s = self.stream_from(db, key, coll)?;
-        let w = CollWrite {
-            raw: Some(s.coll.to_meta()),
-            coll: s.coll.clone(),
-            existed: true,
-        };
         let mut ws = WriteSet::default();
-        let removed = self.stage_trim(&mut ws, db, key, &mut s, trim, None)?;
+        let removed = self.stage_trim(&mut ws, &mut s, trim, None)?;
         if removed > 0 {
-            self.stage_stream(&mut ws, db, key, &w, &s);
+            self.stage_stream(&mut ws, &s);
             self.commit(ws)?;
         }
         Ok(removed)
@@ -393,18 +381,13 @@ impl Storage {
             return Ok(0);
         };
         let mut s = self.stream_from(db, key, coll)?;
-        let w = CollWrite {
-            raw: Some(s.coll.to_meta()),
-            coll: s.coll.clone(),
-            existed: true,
-        };
         let mut ws = WriteSet::default();
         let mut deleted = std::collections::HashSet::new();
         for &id in ids {
             if deleted.contains(&id) || self.entry(&s, id)?.is_none() {
                 continue;
             }
-            self.stage_sub_delete(&mut ws, Cf::Stream, db, key, s.coll.version, &entry_sub(id));
+            self.stream_delete(&mut ws, &s, &entry_sub(id));
             deleted.insert(id);
             if id > s.info.max_deleted {
                 s.info.max_deleted = id;
@@ -414,7 +397,7 @@ impl Storage {
             return Ok(0);
         }
         s.coll.len -= deleted.len() as u64;
-        self.stage_stream(&mut ws, db, key, &w, &s);
+        self.stage_stream(&mut ws, &s);
         self.commit(ws)?;
         Ok(deleted.len() as u64)
     }
@@ -441,11 +424,6 @@ impl Storage {
                 return Err(StreamError::EntriesAddedTooSmall);
             }
         }
-        let w = CollWrite {
-            raw: Some(s.coll.to_meta()),
-            coll: s.coll.clone(),
-            existed: true,
-        };
         s.info.last_id = id;
         if let Some(added) = opts.entries_added {
             s.info.entries_added = added;
@@ -454,7 +432,7 @@ impl Storage {
             s.info.max_deleted = max_deleted;
         }
         let mut ws = WriteSet::default();
-        self.stage_stream(&mut ws, db, key, &w, &s);
+        self.stage_stream(&mut ws, &s);
         self.commit(ws)?;
         Ok(())
     }

@@ -3,7 +3,6 @@
 
 use super::*;
 use crate::error::StoreResult;
-use crate::storage::collection::CollWrite;
 use crate::storage::engine::Cf;
 use crate::storage::{now_ms, Storage, WriteSet};
 
@@ -37,11 +36,11 @@ impl Storage {
         mkstream: bool,
         entries_read: Option<i64>,
     ) -> StreamResult<()> {
-        let (w, mut s) = self.stream_for_write(db, key)?;
-        if !w.existed && !mkstream {
+        let (mut s, existed) = self.stream_for_write(db, key)?;
+        if !existed && !mkstream {
             return Err(StreamError::NoSuchKey);
         }
-        if w.existed && self.group(&s, name)?.is_some() {
+        if existed && self.group(&s, name)?.is_some() {
             return Err(StreamError::GroupExists);
         }
         let last_id = id.unwrap_or(s.info.last_id);
@@ -50,17 +49,9 @@ impl Storage {
             entries_read: entries_read.unwrap_or(UNKNOWN_READS),
         };
         let mut ws = WriteSet::default();
-        self.stage_sub_put(
-            &mut ws,
-            Cf::Stream,
-            db,
-            key,
-            s.coll.version,
-            &group_sub(name),
-            &group.encode(),
-        );
+        self.stream_put(&mut ws, &s, &group_sub(name), &group.encode());
         s.info.groups += 1;
-        self.stage_stream(&mut ws, db, key, &w, &s);
+        self.stage_stream(&mut ws, &s);
         self.commit(ws)?;
         Ok(())
     }
@@ -83,15 +74,7 @@ impl Storage {
             entries_read: entries_read.unwrap_or(UNKNOWN_READS),
         };
         let mut ws = WriteSet::default();
-        self.stage_sub_put(
-            &mut ws,
-            Cf::Stream,
-            db,
-            key,
-            s.coll.version,
-            &group_sub(name),
-            &group.encode(),
-        );
+        self.stream_put(&mut ws, &s, &group_sub(name), &group.encode());
         self.commit(ws)?;
         Ok(())
     }
@@ -107,14 +90,7 @@ impl Storage {
             return Ok(false);
         }
         let mut ws = WriteSet::default();
-        self.stage_sub_delete(
-            &mut ws,
-            Cf::Stream,
-            db,
-            key,
-            s.coll.version,
-            &group_sub(name),
-        );
+        self.stream_delete(&mut ws, &s, &group_sub(name));
         for tag in [b'c', b'p', b'q'] {
             let prefix = scoped(tag, name);
             let mut subs = Vec::new();
@@ -123,16 +99,11 @@ impl Storage {
                 Ok(true)
             })?;
             for sub in subs {
-                self.stage_sub_delete(&mut ws, Cf::Stream, db, key, s.coll.version, &sub);
+                self.stream_delete(&mut ws, &s, &sub);
             }
         }
-        let w = CollWrite {
-            raw: Some(s.coll.to_meta()),
-            coll: s.coll.clone(),
-            existed: true,
-        };
         s.info.groups = s.info.groups.saturating_sub(1);
-        self.stage_stream(&mut ws, db, key, &w, &s);
+        self.stage_stream(&mut ws, &s);
         self.commit(ws)?;
         Ok(true)
     }
@@ -190,15 +161,7 @@ impl Storage {
             active_ms: 0,
         };
         let mut ws = WriteSet::default();
-        self.stage_sub_put(
-            &mut ws,
-            Cf::Stream,
-            db,
-            key,
-            s.coll.version,
-            &consumer_sub(group, consumer),
-            &times.encode(),
-        );
+        self.stream_put(&mut ws, &s, &consumer_sub(group, consumer), &times.encode());
         self.commit(ws)?;
         Ok(true)
     }
@@ -221,31 +184,10 @@ impl Storage {
         let pending = self.consumer_pel(&s, group, consumer, StreamId::MIN, StreamId::MAX, 0)?;
         let mut ws = WriteSet::default();
         for id in &pending {
-            self.stage_sub_delete(
-                &mut ws,
-                Cf::Stream,
-                db,
-                key,
-                s.coll.version,
-                &pel_sub(group, *id),
-            );
-            self.stage_sub_delete(
-                &mut ws,
-                Cf::Stream,
-                db,
-                key,
-                s.coll.version,
-                &consumer_pel_sub(group, consumer, *id),
-            );
+            self.stream_delete(&mut ws, &s, &pel_sub(group, *id));
+            self.stream_delete(&mut ws, &s, &consumer_pel_sub(group, consumer, *id));
         }
-        self.stage_sub_delete(
-            &mut ws,
-            Cf::Stream,
-            db,
-            key,
-            s.coll.version,
-            &consumer_sub(group, consumer),
-        );
+        self.stream_delete(&mut ws, &s, &consumer_sub(group, consumer));
         self.commit(ws)?;
         Ok(pending.len() as u64)
     }

@@ -22,7 +22,7 @@ mod pending;
 
 use crate::error::{StoreError, StoreResult};
 use crate::storage::collection::Coll;
-use crate::storage::encoding::KeyType;
+use crate::storage::encoding::{KeyType, Meta};
 
 const S: KeyType = KeyType::Stream;
 /// Unknown entries-read counter of a group (Redis's `SCG_INVALID_ENTRIES_READ`).
@@ -163,6 +163,8 @@ impl StreamInfo {
 pub struct Stream {
     db: usize,
     key: Vec<u8>,
+    /// The physical meta record this stream was read from (what a write replaces).
+    raw: Option<Meta>,
     pub coll: Coll,
     pub info: StreamInfo,
     pub first_id: Option<StreamId>,

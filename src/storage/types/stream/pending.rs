@@ -79,76 +79,31 @@ impl Storage {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Stages a PEL entry under the group and under its consumer (moved from `old_owner`).
     pub(super) fn stage_pending(
         &self,
         ws: &mut WriteSet,
-        db: usize,
-        key: &[u8],
         s: &Stream,
         group: &[u8],
         p: &Pending,
         old_owner: Option<&[u8]>,
     ) {
-        let v = s.coll.version;
         if let Some(old) = old_owner.filter(|o| *o != p.consumer.as_slice()) {
-            self.stage_sub_delete(
-                ws,
-                Cf::Stream,
-                db,
-                key,
-                v,
-                &consumer_pel_sub(group, old, p.id),
-            );
+            self.stream_delete(ws, s, &consumer_pel_sub(group, old, p.id));
         }
-        self.stage_sub_put(
-            ws,
-            Cf::Stream,
-            db,
-            key,
-            v,
-            &pel_sub(group, p.id),
-            &p.encode(),
-        );
-        self.stage_sub_put(
-            ws,
-            Cf::Stream,
-            db,
-            key,
-            v,
-            &consumer_pel_sub(group, &p.consumer, p.id),
-            b"",
-        );
+        self.stream_put(ws, s, &pel_sub(group, p.id), &p.encode());
+        self.stream_put(ws, s, &consumer_pel_sub(group, &p.consumer, p.id), b"");
     }
 
-    pub(super) fn stage_unpend(
-        &self,
-        ws: &mut WriteSet,
-        db: usize,
-        key: &[u8],
-        s: &Stream,
-        group: &[u8],
-        p: &Pending,
-    ) {
-        let v = s.coll.version;
-        self.stage_sub_delete(ws, Cf::Stream, db, key, v, &pel_sub(group, p.id));
-        self.stage_sub_delete(
-            ws,
-            Cf::Stream,
-            db,
-            key,
-            v,
-            &consumer_pel_sub(group, &p.consumer, p.id),
-        );
+    pub(super) fn stage_unpend(&self, ws: &mut WriteSet, s: &Stream, group: &[u8], p: &Pending) {
+        self.stream_delete(ws, s, &pel_sub(group, p.id));
+        self.stream_delete(ws, s, &consumer_pel_sub(group, &p.consumer, p.id));
     }
 
     /// Marks the consumer seen (and active when `active`), creating it if needed.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn stage_consumer_touch(
         &self,
         ws: &mut WriteSet,
-        db: usize,
-        key: &[u8],
         s: &Stream,
         group: &[u8],
         consumer: &[u8],
@@ -163,15 +118,7 @@ impl Storage {
         if active {
             times.active_ms = now;
         }
-        self.stage_sub_put(
-            ws,
-            Cf::Stream,
-            db,
-            key,
-            s.coll.version,
-            &consumer_sub(group, consumer),
-            &times.encode(),
-        );
+        self.stream_put(ws, s, &consumer_sub(group, consumer), &times.encode());
         Ok(())
     }
 
@@ -207,12 +154,12 @@ impl Storage {
                         if let Some(mut p) = self.pending_entry(&s, group_name, id)? {
                             p.delivered_ms = now;
                             p.deliveries += 1;
-                            self.stage_pending(&mut ws, db, key, &s, group_name, &p, None);
+                            self.stage_pending(&mut ws, &s, group_name, &p, None);
                         }
                     }
                     out.push((id, fields));
                 }
-                self.stage_consumer_touch(&mut ws, db, key, &s, group_name, consumer, false)?;
+                self.stage_consumer_touch(&mut ws, &s, group_name, consumer, false)?;
                 GroupRead::History(out)
             }
             None => {
@@ -243,8 +190,6 @@ impl Storage {
                         };
                         self.stage_pending(
                             &mut ws,
-                            db,
-                            key,
                             &s,
                             group_name,
                             &p,
@@ -252,16 +197,8 @@ impl Storage {
                         );
                     }
                 }
-                self.stage_sub_put(
-                    &mut ws,
-                    Cf::Stream,
-                    db,
-                    key,
-                    s.coll.version,
-                    &group_sub(group_name),
-                    &group.encode(),
-                );
-                self.stage_consumer_touch(&mut ws, db, key, &s, group_name, consumer, true)?;
+                self.stream_put(&mut ws, &s, &group_sub(group_name), &group.encode());
+                self.stage_consumer_touch(&mut ws, &s, group_name, consumer, true)?;
                 GroupRead::New(entries)
             }
         };
@@ -282,7 +219,7 @@ impl Storage {
             return Err(StreamError::NoGroup);
         }
         let mut ws = WriteSet::default();
-        self.stage_consumer_touch(&mut ws, db, key, &s, group, consumer, false)?;
+        self.stage_consumer_touch(&mut ws, &s, group, consumer, false)?;
         self.commit(ws)?;
         Ok(())
     }
@@ -310,7 +247,7 @@ impl Storage {
                 continue;
             }
             if let Some(p) = self.pending_entry(&s, group, id)? {
-                self.stage_unpend(&mut ws, db, key, &s, group, &p);
+                self.stage_unpend(&mut ws, &s, group, &p);
                 acked.insert(id);
             }
         }
@@ -411,15 +348,7 @@ impl Storage {
         if let Some(last) = opts.last_id {
             if last > group.last_id {
                 group.last_id = last;
-                self.stage_sub_put(
-                    &mut ws,
-                    Cf::Stream,
-                    db,
-                    key,
-                    s.coll.version,
-                    &group_sub(group_name),
-                    &group.encode(),
-                );
+                self.stream_put(&mut ws, &s, &group_sub(group_name), &group.encode());
             }
         }
         let mut out = Vec::new();
@@ -449,7 +378,7 @@ impl Storage {
             };
             if fields.is_none() {
                 // Deleted since delivery: drop it from the PEL, as Redis 7 does.
-                self.stage_unpend(&mut ws, db, key, &s, group_name, &pending);
+                self.stage_unpend(&mut ws, &s, group_name, &pending);
                 continue;
             }
             // A PEL entry FORCE just created has no idle time to check.
@@ -468,11 +397,11 @@ impl Storage {
             } else if !opts.just_id {
                 p.deliveries += 1;
             }
-            self.stage_pending(&mut ws, db, key, &s, group_name, &p, Some(&old_owner));
+            self.stage_pending(&mut ws, &s, group_name, &p, Some(&old_owner));
             claimed_any = true;
             out.push((id, if opts.just_id { None } else { fields }));
         }
-        self.stage_consumer_touch(&mut ws, db, key, &s, group_name, consumer, claimed_any)?;
+        self.stage_consumer_touch(&mut ws, &s, group_name, consumer, claimed_any)?;
         self.commit(ws)?;
         Ok(out)
     }
@@ -514,7 +443,7 @@ impl Storage {
                 continue;
             }
             let Some(fields) = self.entry(&s, p.id)? else {
-                self.stage_unpend(&mut ws, db, key, &s, group_name, p);
+                self.stage_unpend(&mut ws, &s, group_name, p);
                 deleted.push(p.id);
                 continue;
             };
@@ -524,18 +453,10 @@ impl Storage {
             if !just_id {
                 np.deliveries += 1;
             }
-            self.stage_pending(&mut ws, db, key, &s, group_name, &np, Some(&p.consumer));
+            self.stage_pending(&mut ws, &s, group_name, &np, Some(&p.consumer));
             claimed.push((p.id, if just_id { None } else { Some(fields) }));
         }
-        self.stage_consumer_touch(
-            &mut ws,
-            db,
-            key,
-            &s,
-            group_name,
-            consumer,
-            !claimed.is_empty(),
-        )?;
+        self.stage_consumer_touch(&mut ws, &s, group_name, consumer, !claimed.is_empty())?;
         self.commit(ws)?;
         Ok(AutoClaim {
             next,
