@@ -576,8 +576,7 @@ pub fn xreadgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let db = ctx.db();
     let mut froms = Vec::with_capacity(r.keys.len());
     for (key, id) in r.keys.iter().zip(r.ids) {
-        // WRONGTYPE comes before NOGROUP, as in Redis.
-        storage.stream(db, key)?;
+        // group_exists reports WRONGTYPE before NOGROUP, as Redis does.
         if !storage
             .group_exists(db, key, group)
             .map_err(|e| stream_err(e, String::new))?
@@ -849,6 +848,23 @@ pub fn xpending(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     ))
 }
 
+/// XCLAIM/XAUTOCLAIM check the group before parsing anything else, as Redis does.
+fn require_group(
+    storage: &crate::storage::Storage,
+    db: usize,
+    key: &[u8],
+    group: &[u8],
+) -> CmdResult<()> {
+    let exists = storage
+        .group_exists(db, key, group)
+        .map_err(|e| stream_err(e, String::new))?;
+    if exists {
+        Ok(())
+    } else {
+        Err(CmdError::custom(no_group_for_key(key, group)))
+    }
+}
+
 fn claim_number(arg: &[u8], what: &str) -> CmdResult<i64> {
     crate::num::parse_i64(arg).ok_or_else(|| CmdError::custom(format!("ERR Invalid {what}")))
 }
@@ -857,13 +873,7 @@ pub fn xclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let (key, group, consumer) = (&args[1], &args[2], &args[3]);
     let storage = ctx.storage();
     let db = ctx.db();
-    let known = match storage.stream(db, key)? {
-        Some(_) => storage.group_exists(db, key, group).unwrap_or(false),
-        None => false,
-    };
-    if !known {
-        return Err(CmdError::custom(no_group_for_key(key, group)));
-    }
+    require_group(storage, db, key, group)?;
     let min_idle = claim_number(&args[4], "min-idle-time argument for XCLAIM")?.max(0) as u64;
     let mut ids = Vec::new();
     let mut j = 5;
@@ -930,13 +940,7 @@ pub fn xautoclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let (key, group, consumer) = (&args[1], &args[2], &args[3]);
     let storage = ctx.storage();
     let db = ctx.db();
-    let known = match storage.stream(db, key)? {
-        Some(_) => storage.group_exists(db, key, group).unwrap_or(false),
-        None => false,
-    };
-    if !known {
-        return Err(CmdError::custom(no_group_for_key(key, group)));
-    }
+    require_group(storage, db, key, group)?;
     let min_idle = claim_number(&args[4], "min-idle-time argument for XAUTOCLAIM")?.max(0) as u64;
     let start = interval_id(&args[5], 0, true)?;
     let mut count = 100usize;
@@ -1022,6 +1026,7 @@ pub fn xinfo_stream(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     }
     let s = stream_or_no_key(ctx, key)?;
     let storage = ctx.storage();
+    let first = storage.first_entry_id(&s)?;
     let mut out = vec![
         field("length", Reply::Int(s.len() as i64)),
         field("last-generated-id", id_reply(s.info.last_id)),
@@ -1029,7 +1034,7 @@ pub fn xinfo_stream(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         field("entries-added", Reply::Int(s.info.entries_added as i64)),
         field(
             "recorded-first-entry-id",
-            id_reply(s.first_id.unwrap_or(StreamId::MIN)),
+            id_reply(first.unwrap_or(StreamId::MIN)),
         ),
     ];
     if !full {
@@ -1085,7 +1090,7 @@ pub fn xinfo_stream(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
             field("name", Reply::bulk(name)),
             field("last-delivered-id", id_reply(g.last_id)),
             field("entries-read", reads_reply(g.entries_read)),
-            field("lag", s.lag(&g).map_or(Reply::Nil, Reply::Int)),
+            field("lag", s.lag(&g, first).map_or(Reply::Nil, Reply::Int)),
             field("pel-count", Reply::Int(pel_count as i64)),
             field("pending", Reply::Array(pending)),
             field("consumers", Reply::Array(consumers)),
@@ -1107,6 +1112,7 @@ fn active_time(ms: u64) -> Reply {
 pub fn xinfo_groups(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let s = stream_or_no_key(ctx, &args[2])?;
     let storage = ctx.storage();
+    let first = storage.first_entry_id(&s)?;
     let mut out = Vec::new();
     for (name, g) in storage.groups(&s)? {
         let consumers = storage.consumers(&s, &name)?.len();
@@ -1119,7 +1125,7 @@ pub fn xinfo_groups(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
             field("pending", Reply::Int(pending as i64)),
             field("last-delivered-id", id_reply(g.last_id)),
             field("entries-read", reads_reply(g.entries_read)),
-            field("lag", s.lag(&g).map_or(Reply::Nil, Reply::Int)),
+            field("lag", s.lag(&g, first).map_or(Reply::Nil, Reply::Int)),
         ]));
     }
     Ok(Reply::Array(out))

@@ -11,16 +11,13 @@ impl Storage {
 
     pub(super) fn stream_from(&self, db: usize, key: &[u8], coll: Coll) -> StoreResult<Stream> {
         let info = StreamInfo::decode(&coll.tail)?;
-        let mut stream = Stream {
+        Ok(Stream {
             db,
             key: key.to_vec(),
             raw: Some(coll.to_meta()),
             coll,
             info,
-            first_id: None,
-        };
-        stream.first_id = self.first_entry_id(&stream)?;
-        Ok(stream)
+        })
     }
 
     /// The live stream at `key` (`WRONGTYPE` for another type).
@@ -43,7 +40,6 @@ impl Storage {
                 raw: None,
                 coll: w.coll,
                 info: StreamInfo::default(),
-                first_id: None,
             }
         };
         // The record replaced may be an expired key of any type.
@@ -66,7 +62,8 @@ impl Storage {
         self.stage_sub_delete(ws, Cf::Stream, s.db, &s.key, s.coll.version, sub);
     }
 
-    pub(super) fn first_entry_id(&self, s: &Stream) -> StoreResult<Option<StreamId>> {
+    /// The id of the oldest entry present.
+    pub fn first_entry_id(&self, s: &Stream) -> StoreResult<Option<StreamId>> {
         if s.is_empty() {
             return Ok(None);
         }
@@ -219,9 +216,6 @@ impl Storage {
         s.coll.len += 1;
         s.info.last_id = new_id;
         s.info.entries_added += 1;
-        if s.first_id.is_none() {
-            s.first_id = Some(new_id);
-        }
         if let Some(trim) = trim {
             self.stage_trim(&mut ws, &mut s, trim, Some(new_id))?;
         }
@@ -251,21 +245,6 @@ impl Storage {
             }
         }
         s.coll.len -= victims.len() as u64;
-        if !victims.is_empty() {
-            s.first_id = if s.is_empty() {
-                None
-            } else {
-                let last_victim = victims[victims.len() - 1];
-                let next = self.entries(
-                    s,
-                    last_victim.next().unwrap_or(StreamId::MAX),
-                    StreamId::MAX,
-                    1,
-                    false,
-                )?;
-                next.first().map(|(id, _)| *id).or(pending_new)
-            };
-        }
         Ok(victims.len() as u64)
     }
 

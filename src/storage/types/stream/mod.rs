@@ -167,7 +167,6 @@ pub struct Stream {
     raw: Option<Meta>,
     pub coll: Coll,
     pub info: StreamInfo,
-    pub first_id: Option<StreamId>,
 }
 
 impl Stream {
@@ -179,9 +178,12 @@ impl Stream {
         self.coll.len == 0
     }
 
+    // The first entry's id (`Storage::first_entry_id`) is passed in rather than kept in
+    // `Stream`: only group reads and XINFO need it, and finding it costs a seek.
+
     /// Redis's `streamRangeHasTombstones(s, start, NULL)`.
-    fn has_tombstones_from(&self, start: StreamId) -> bool {
-        let Some(first) = self.first_id else {
+    fn has_tombstones_from(&self, start: StreamId, first: Option<StreamId>) -> bool {
+        let Some(first) = first else {
             return false;
         };
         if self.info.max_deleted.is_zero() || first > self.info.max_deleted {
@@ -191,7 +193,7 @@ impl Stream {
     }
 
     /// Redis's `streamEstimateDistanceFromFirstEverEntry`: the logical read counter of `id`.
-    pub fn estimate_reads(&self, id: StreamId) -> i64 {
+    pub fn estimate_reads(&self, id: StreamId, first: Option<StreamId>) -> i64 {
         let added = self.info.entries_added as i64;
         if added == 0 {
             return 0;
@@ -204,7 +206,7 @@ impl Stream {
             Ordering::Greater => return UNKNOWN_READS,
             Ordering::Less => {}
         }
-        let Some(first) = self.first_id else {
+        let Some(first) = first else {
             return UNKNOWN_READS;
         };
         if self.info.max_deleted.is_zero() || self.info.max_deleted < first {
@@ -218,15 +220,15 @@ impl Stream {
     }
 
     /// The lag of a group as XINFO reports it (`None` when it cannot be known).
-    pub fn lag(&self, group: &Group) -> Option<i64> {
+    pub fn lag(&self, group: &Group, first: Option<StreamId>) -> Option<i64> {
         let added = self.info.entries_added as i64;
         if added == 0 {
             return Some(0);
         }
-        if group.entries_read != UNKNOWN_READS && !self.has_tombstones_from(group.last_id) {
+        if group.entries_read != UNKNOWN_READS && !self.has_tombstones_from(group.last_id, first) {
             return Some(added - group.entries_read);
         }
-        let reads = self.estimate_reads(group.last_id);
+        let reads = self.estimate_reads(group.last_id, first);
         (reads != UNKNOWN_READS).then_some(added - reads)
     }
 }

@@ -173,11 +173,12 @@ impl Storage {
                     return Ok(None);
                 }
                 let now = now_ms();
+                let first = self.first_entry_id(&s)?;
                 for (id, _) in &entries {
-                    if group.entries_read != UNKNOWN_READS && !s.has_tombstones_from(*id) {
+                    if group.entries_read != UNKNOWN_READS && !s.has_tombstones_from(*id, first) {
                         group.entries_read += 1;
                     } else if s.info.entries_added > 0 {
-                        group.entries_read = s.estimate_reads(*id);
+                        group.entries_read = s.estimate_reads(*id, first);
                     }
                     group.last_id = *id;
                     if !no_ack {
