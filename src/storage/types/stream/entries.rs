@@ -341,10 +341,9 @@ impl Storage {
 
     /// `XTRIM`: entries removed.
     pub fn xtrim(&self, db: usize, key: &[u8], trim: Trim) -> StreamResult<u64> {
-        let Some(coll) = self.coll(db, key, S)? else {
+        let Some(mut s) = self.stream(db, key)? else {
             return Ok(0);
         };
-        let mut s = self.stream_from(db, key, coll)?;
         let mut ws = WriteSet::default();
         let removed = self.stage_trim(&mut ws, &mut s, trim, None)?;
         if removed > 0 {
@@ -356,10 +355,9 @@ impl Storage {
 
     /// `XDEL`: entries deleted.
     pub fn xdel(&self, db: usize, key: &[u8], ids: &[StreamId]) -> StreamResult<u64> {
-        let Some(coll) = self.coll(db, key, S)? else {
+        let Some(mut s) = self.stream(db, key)? else {
             return Ok(0);
         };
-        let mut s = self.stream_from(db, key, coll)?;
         let mut ws = WriteSet::default();
         let mut deleted = std::collections::HashSet::new();
         for &id in ids {
@@ -389,10 +387,7 @@ impl Storage {
         id: StreamId,
         opts: SetIdOptions,
     ) -> StreamResult<()> {
-        let Some(coll) = self.coll(db, key, S)? else {
-            return Err(StreamError::NoSuchKey);
-        };
-        let mut s = self.stream_from(db, key, coll)?;
+        let mut s = self.stream_required(db, key)?;
         if !s.is_empty() {
             // The newest entry still present bounds the id (not the last generated one).
             let top = self.entries(&s, StreamId::MIN, StreamId::MAX, 1, true)?;
