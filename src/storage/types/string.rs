@@ -74,8 +74,9 @@ impl Storage {
         want_previous: bool,
     ) -> StoreResult<SetOutcome> {
         let raw = self.raw_meta(db, key)?;
-        let live = raw.clone().filter(|m| !m.is_expired(now_ms()));
-        let previous = match as_string(live.clone().filter(|_| want_previous))? {
+        let live = raw.as_ref().filter(|m| !m.is_expired(now_ms()));
+        // The old value is copied only when the caller asked for it (SET ... GET).
+        let previous = match as_string(live.filter(|_| want_previous).cloned())? {
             Some(m) => Some(self.string_bytes(db, key, m)?),
             None => None,
         };
@@ -92,7 +93,7 @@ impl Storage {
         }
         let expire_ms = match ttl {
             TtlChange::Clear => 0,
-            TtlChange::Keep => live.as_ref().map_or(0, |m| m.expire_ms),
+            TtlChange::Keep => live.map_or(0, |m| m.expire_ms),
             TtlChange::At(ms) => ms,
         };
         let mut ws = WriteSet::default();
