@@ -194,7 +194,7 @@ impl Storage {
         key: &[u8],
         max_len: usize,
         edit: impl FnOnce(Option<Vec<u8>>) -> StoreResult<Vec<u8>>,
-    ) -> StoreResult<Vec<u8>> {
+    ) -> StoreResult<()> {
         let raw = self.raw_meta(db, key)?;
         let live = as_string(raw.clone().filter(|m| !m.is_expired(now_ms())))?;
         let expire_ms = live.as_ref().map_or(0, |m| m.expire_ms);
@@ -207,9 +207,8 @@ impl Storage {
             return Err(StoreError::StringTooLong);
         }
         let mut ws = WriteSet::default();
-        self.stage_string(&mut ws, db, key, raw.as_ref(), expire_ms, value.clone())?;
-        self.commit(ws)?;
-        Ok(value)
+        self.stage_string(&mut ws, db, key, raw.as_ref(), expire_ms, value)?;
+        self.commit(ws)
     }
 
     /// The length of the string at `key` (0 if missing) without reading a chunked value.
@@ -296,6 +295,7 @@ impl Storage {
 
     /// `INCRBYFLOAT`; returns the stored text of the new value.
     pub fn incr_by_float(&self, db: usize, key: &[u8], delta: f64) -> StoreResult<Vec<u8>> {
+        let mut text = Vec::new();
         self.edit_string(db, key, usize::MAX, |current| {
             let base = match current {
                 Some(v) => parse_f64(&v).ok_or(StoreError::NotFloat)?,
@@ -305,8 +305,10 @@ impl Storage {
             if !sum.is_finite() {
                 return Err(StoreError::NanOrInfinity);
             }
-            Ok(format_human_f64(sum).into_bytes())
-        })
+            text = format_human_f64(sum).into_bytes();
+            Ok(text.clone())
+        })?;
+        Ok(text)
     }
 }
 
