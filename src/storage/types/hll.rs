@@ -452,7 +452,8 @@ fn hll_value(
         Some(m) if m.kind != KeyType::String => Err(StoreError::WrongType),
         Some(m) => {
             validate(&m.body)?;
-            Ok((raw.clone(), Some(m.body.clone())))
+            let value = m.body.clone();
+            Ok((raw, Some(value)))
         }
     }
 }
