@@ -183,9 +183,8 @@ impl ServerState {
                 crate::notify::parse_flags(&self.config.get("notify-keyspace-events")).unwrap_or(0),
                 Ordering::Relaxed,
             ),
-            "maxmemory" | "maxmemory-policy" | "hot-tier" | "lfu-log-factor" | "lfu-decay-time" => {
-                self.apply_memory_config()
-            }
+            "maxmemory" | "maxmemory-policy" | "maxmemory-samples" | "hot-tier"
+            | "lfu-log-factor" | "lfu-decay-time" => self.apply_memory_config(),
             "busy-reply-threshold" => self
                 .scripting
                 .busy_threshold_ms
@@ -217,6 +216,7 @@ impl ServerState {
             HotTier::new(
                 budget.tier,
                 Policy::from_name(&self.config.get("maxmemory-policy")),
+                self.config.get_int("maxmemory-samples").max(1) as usize,
                 lfu,
                 self.storage.tier_stats.clone(),
             )
