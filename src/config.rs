@@ -85,6 +85,9 @@ pub static DIRECTIVES: &[Directive] = &[
     ),
     d("logfile", "", Kind::Str, false),
     d("appendonly", "yes", Kind::Bool, true),
+    // Accepted so redis.conf files and tools that read it (redis-benchmark) work; Strata
+    // takes no timed snapshots: the WAL already makes every write durable.
+    d("save", "", Kind::Str, true),
     d(
         "appendfsync",
         "everysec",
