@@ -9,7 +9,7 @@
 use thiserror::Error;
 
 /// Failures of the storage layer (engine, encoding, typed operations).
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 pub enum StoreError {
     #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
     WrongType,

@@ -14,7 +14,9 @@ use crate::client::ClientState;
 use crate::error::CmdError;
 use crate::protocol::Reply;
 use crate::state::ServerState;
+use crate::storage::deferred::DeferredOutcome;
 use crate::storage::hot_tier::without_touch;
+use crate::storage::locks::HeldStripes;
 
 /// Redis's "unknown command" text: the name and up to ~128 bytes of arguments.
 fn unknown_command(args: &[Bytes]) -> CmdError {
@@ -55,7 +57,8 @@ pub fn resolve(
     }
 }
 
-/// Whether the caller already holds the global lock exclusively (commands run by `EXEC`).
+/// Whether the caller already holds the locks the command needs (commands run by `EXEC`,
+/// which holds the global lock exclusively, and those of a [`BatchedRun`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Locking {
     Take,
@@ -83,6 +86,115 @@ fn wait_for_lock<G>(state: &ServerState, mut try_lock: impl FnMut() -> Option<G>
 /// Runs one command and returns its reply (errors included).
 pub fn execute(state: &ServerState, client: &mut ClientState, args: &[Bytes]) -> Reply {
     run(state, client, args, Locking::Take)
+}
+
+/// A run of pipelined commands whose writes share one engine write (`storage::deferred`).
+/// It holds the global lock shared and every key stripe its commands touched until it ends,
+/// so no other client sees a key whose write is still pending.
+pub struct BatchedRun<'a> {
+    storage: &'a crate::storage::Storage,
+    _global: parking_lot::RwLockReadGuard<'a, ()>,
+    stripes: HeldStripes<'a>,
+    /// The run's commands, to answer them again if its write fails having written nothing.
+    commands: Vec<Vec<Bytes>>,
+    /// Length of the reply buffer when the run began.
+    output_mark: usize,
+}
+
+impl Drop for BatchedRun<'_> {
+    fn drop(&mut self) {
+        // Only reached without `finish_batched` when a command panicked: none of the run's
+        // replies was sent, so its pending writes are dropped with it.
+        self.storage.discard_deferred();
+    }
+}
+
+/// Commands per run at most: a run holds its keys' locks until it ends, so a long pipeline
+/// is cut into runs rather than making other clients wait for all of it.
+const MAX_RUN: usize = 256;
+
+/// How a [`BatchedRun`] ended.
+pub enum RunEnd {
+    Committed,
+    /// The write failed with nothing written: the replies from `output_mark` on must be
+    /// discarded and these commands run again, one by one.
+    Replay {
+        output_mark: usize,
+        commands: Vec<Vec<Bytes>>,
+    },
+    /// Part of the run was written before a write failed: the outcome is unknown.
+    Unknown,
+}
+
+/// Runs `args` as part of `batch` (opening one if needed) when the table marks it `BATCH`
+/// and its locks are free right now; `None` when it must run on its own (the caller ends the
+/// run first, then calls [`execute`]).
+pub fn execute_batched<'a>(
+    state: &'a ServerState,
+    client: &mut ClientState,
+    args: &[Bytes],
+    batch: &mut Option<BatchedRun<'a>>,
+    output_len: usize,
+) -> Option<Reply> {
+    let storage = &state.storage;
+    let (cmd, _) = resolve(state, args).ok()?;
+    let eligible = cmd.has(flags::BATCH)
+        && cmd.arity_ok(args.len())
+        && client.authenticated
+        && client.multi.is_none()
+        && client.reply_mode == crate::client::ReplyMode::On
+        && !client.is_subscribed()
+        && !storage.writes_failing();
+    if !eligible {
+        return None;
+    }
+    if batch.as_ref().is_some_and(|b| b.commands.len() >= MAX_RUN) {
+        return None;
+    }
+    if batch.is_none() {
+        *batch = Some(BatchedRun {
+            storage,
+            _global: storage.global.try_read()?,
+            stripes: HeldStripes::default(),
+            commands: Vec::new(),
+            output_mark: output_len,
+        });
+        storage.begin_deferred();
+    }
+    let run_state = batch.as_mut()?;
+    if !storage
+        .locks
+        .try_lock_more(&mut run_state.stripes, keys_of(cmd, args))
+    {
+        return None;
+    }
+    run_state.commands.push(args.to_vec());
+    Some(run(state, client, args, Locking::Held))
+}
+
+/// Ends a run: commits its writes, then releases its locks.
+pub fn finish_batched(state: &ServerState, mut batch: BatchedRun<'_>) -> RunEnd {
+    let outcome = state.storage.finish_deferred();
+    let commands = std::mem::take(&mut batch.commands);
+    let output_mark = batch.output_mark;
+    drop(batch);
+    match outcome {
+        DeferredOutcome::Committed => RunEnd::Committed,
+        DeferredOutcome::NothingWritten(e) => {
+            tracing::warn!(
+                "a pipelined run's write failed ({e}); running its {} commands one by one",
+                commands.len()
+            );
+            RunEnd::Replay {
+                output_mark,
+                commands,
+            }
+        }
+        DeferredOutcome::PartlyWritten(e) => {
+            tracing::error!("a pipelined run failed half-written, closing its client: {e}");
+            RunEnd::Unknown
+        }
+    }
 }
 
 /// Keyspace events of a successful write (`notify-keyspace-events`).
@@ -229,13 +341,21 @@ fn run(state: &ServerState, client: &mut ClientState, args: &[Bytes], locking: L
                 handler(&mut ctx, args)
             }
         };
-        if cmd.has(flags::EXCLUSIVE) && locking == Locking::Take {
+        let result = if cmd.has(flags::EXCLUSIVE) && locking == Locking::Take {
             // A script may run for seconds: hand this worker's queued tasks to another
             // thread first, or connections parked behind it could not even get -BUSY.
             tokio::task::block_in_place(call)
         } else {
             call()
+        };
+        // Watchers are marked while the keys are still locked: an EXEC that checks its
+        // watches after taking the global lock then cannot miss this write.
+        if result.is_ok() && cmd.has(flags::WRITE) && client.block.is_none() {
+            for key in &key_args {
+                state.watches.touch(client.db, key);
+            }
         }
+        result
     };
     let reply = match result {
         Ok(reply) => {
@@ -246,7 +366,6 @@ fn run(state: &ServerState, client: &mut ClientState, args: &[Bytes], locking: L
                 // Blocked clients waiting on these keys may now be served.
                 for key in &key_args {
                     state.blocking.signal(client.db, key);
-                    state.watches.touch(client.db, key);
                 }
                 notify_write(state, cmd, client.db, &key_args);
             }

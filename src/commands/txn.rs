@@ -76,6 +76,11 @@ pub fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
         return Err(CmdError::custom("ERR EXEC without MULTI"));
     };
     let aborted = std::mem::take(&mut ctx.client.multi_error);
+    let state = ctx.state;
+    // Watches are checked under the exclusive lock: a write that commits before it is taken
+    // has marked its watchers by then (writers mark them while holding their key locks), and
+    // none can commit after it until the transaction is done.
+    let _exclusive = state.storage.global.write();
     let now = crate::storage::now_ms();
     // A watched key that expired since WATCH counts as modified, as in Redis.
     let expired = ctx
@@ -93,8 +98,6 @@ pub fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
     if dirty {
         return Ok(Reply::NilArray);
     }
-    let state = ctx.state;
-    let _exclusive = state.storage.global.write();
     let mut replies = Vec::with_capacity(queue.len());
     for args in &queue {
         let mut reply = super::dispatch::execute_queued(state, ctx.client, args);

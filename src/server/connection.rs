@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::blocking::BlockRequest;
 use crate::client::{ClientState, ReplyMode};
-use crate::commands::dispatch::execute;
+use crate::commands::dispatch::{execute, execute_batched, finish_batched, BatchedRun, RunEnd};
 use crate::protocol::{parse_command, Limits, Reply};
 use crate::pubsub::PubMessage;
 use crate::state::ServerState;
@@ -294,7 +294,9 @@ fn encode_message(msg: &PubMessage, resp3: bool, out: &mut BytesMut) {
     Reply::Push(items).encode(out, resp3);
 }
 
-/// Runs every complete command in `input`, appending replies to `output`.
+/// Runs every complete command in `input`, appending replies to `output`. Pipelined commands
+/// the table marks `BATCH` run as one [`BatchedRun`] sharing a single engine write, which is
+/// committed before anything else runs and before this returns.
 fn run_batch(
     state: &ServerState,
     client: &mut ClientState,
@@ -304,17 +306,37 @@ fn run_batch(
     let limits = Limits {
         max_bulk_len: state.config.get_int("proto-max-bulk-len"),
     };
+    let mut batch: Option<BatchedRun<'_>> = None;
     loop {
         let args = match parse_command(input, limits) {
             Ok(Some(args)) => args,
-            Ok(None) => return Next::Continue,
+            Ok(None) => {
+                return match end_run(state, client, batch.take(), output) {
+                    true => Next::Continue,
+                    false => Next::CloseNow,
+                }
+            }
             Err(e) => {
+                if !end_run(state, client, batch.take(), output) {
+                    return Next::CloseNow;
+                }
                 Reply::Error(format!("ERR {}", e.0)).encode(output, client.resp3);
                 return Next::CloseAfterWrite;
             }
         };
         if args.is_empty() {
             continue;
+        }
+        // A lone command gains nothing from a run; only pipelined ones are batched.
+        if batch.is_some() || !input.is_empty() {
+            let mark = output.len();
+            if let Some(reply) = execute_batched(state, client, &args, &mut batch, mark) {
+                reply.encode(output, client.resp3);
+                continue;
+            }
+        }
+        if !end_run(state, client, batch.take(), output) {
+            return Next::CloseNow;
         }
         let mode_before = client.reply_mode;
         let reply = execute(state, client, &args);
@@ -339,6 +361,35 @@ fn run_batch(
         }
         if client.close_after_reply {
             return Next::CloseAfterWrite;
+        }
+    }
+}
+
+/// Ends a batched run, if one is open: commits it, or when its write failed having written
+/// nothing, replaces its replies by those of its commands run again one by one (they then
+/// see the failure themselves). False when the connection must close: part of the run was
+/// written, so no reply can be trusted.
+fn end_run(
+    state: &ServerState,
+    client: &mut ClientState,
+    batch: Option<BatchedRun<'_>>,
+    output: &mut BytesMut,
+) -> bool {
+    let Some(batch) = batch else {
+        return true;
+    };
+    match finish_batched(state, batch) {
+        RunEnd::Committed => true,
+        RunEnd::Unknown => false,
+        RunEnd::Replay {
+            output_mark,
+            commands,
+        } => {
+            output.truncate(output_mark);
+            for args in commands {
+                execute(state, client, &args).encode(output, client.resp3);
+            }
+            true
         }
     }
 }

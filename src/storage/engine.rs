@@ -104,6 +104,28 @@ impl Batch {
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
     }
+
+    /// True when every mutation is a put, delete or counter merge in one of `families`.
+    pub fn touches_only(&self, families: &[Cf]) -> bool {
+        self.ops.iter().all(|op| match op {
+            Op::Put(cf, ..) | Op::Delete(cf, _) | Op::Merge(cf, ..) => families.contains(cf),
+            Op::DeleteRange(..) => false,
+        })
+    }
+
+    /// The puts (`Some(value)`) and deletes (`None`) of `family`, in order.
+    pub fn writes_to(&self, family: Cf) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> {
+        self.ops.iter().filter_map(move |op| match op {
+            Op::Put(cf, k, v) if *cf == family => Some((k.as_slice(), Some(v.as_slice()))),
+            Op::Delete(cf, k) if *cf == family => Some((k.as_slice(), None)),
+            _ => None,
+        })
+    }
+
+    /// Appends `other`'s mutations after this batch's own.
+    pub fn append(&mut self, other: Batch) {
+        self.ops.extend(other.ops);
+    }
 }
 
 /// Merge operator for counter records: values and operands are i64 little-endian; the result

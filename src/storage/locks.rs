@@ -22,6 +22,13 @@ pub struct KeyGuard<'a> {
     _guards: Vec<MutexGuard<'a, ()>>,
 }
 
+/// Stripes accumulated over a run of pipelined commands (see `storage::deferred`), taken
+/// without waiting so a run never blocks while it holds any.
+#[derive(Default)]
+pub struct HeldStripes<'a> {
+    held: Vec<(usize, MutexGuard<'a, ()>)>,
+}
+
 impl Default for KeyLocks {
     fn default() -> Self {
         KeyLocks {
@@ -48,6 +55,27 @@ impl KeyLocks {
     }
 }
 
+impl KeyLocks {
+    /// Adds the stripes of `keys` not already in `held`, without waiting; false when one is
+    /// taken by someone else (the stripes gained so far stay held).
+    pub fn try_lock_more<'a, 'k>(
+        &'a self,
+        held: &mut HeldStripes<'a>,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+    ) -> bool {
+        for stripe in keys.into_iter().map(Self::stripe_of) {
+            if held.held.iter().any(|(s, _)| *s == stripe) {
+                continue;
+            }
+            match self.stripes[stripe].try_lock() {
+                Some(guard) => held.held.push((stripe, guard)),
+                None => return false,
+            }
+        }
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,5 +86,19 @@ mod tests {
         let _g = locks.lock([&b"a"[..], b"a", b"b"]);
         drop(_g);
         let _again = locks.lock([&b"a"[..]]);
+    }
+
+    #[test]
+    fn held_stripes_are_not_taken_twice_and_busy_ones_are_refused() {
+        let locks = KeyLocks::default();
+        let mut held = HeldStripes::default();
+        assert!(locks.try_lock_more(&mut held, [&b"a"[..], b"b"]));
+        assert!(locks.try_lock_more(&mut held, [&b"a"[..]]));
+        let other = locks.lock([&b"c"[..]]);
+        assert!(!locks.try_lock_more(&mut held, [&b"c"[..]]));
+        drop(other);
+        assert!(locks.try_lock_more(&mut held, [&b"c"[..]]));
+        drop(held);
+        let _all = locks.lock([&b"a"[..], b"b", b"c"]);
     }
 }

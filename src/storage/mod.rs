@@ -13,6 +13,7 @@
 pub mod budget;
 pub mod checkpoint;
 pub mod collection;
+pub mod deferred;
 pub mod encoding;
 pub mod engine;
 pub mod expire;
@@ -125,6 +126,15 @@ enum TierUpdate {
 }
 
 impl WriteSet {
+    /// Appends `other` after this set's own mutations (deferred commits).
+    fn merge(&mut self, other: WriteSet) {
+        self.batch.append(other.batch);
+        for (phys, keys, expires) in other.deltas {
+            self.delta(phys, keys, expires);
+        }
+        self.tier_updates.extend(other.tier_updates);
+    }
+
     fn delta(&mut self, phys: u16, keys: i64, expires: i64) {
         if keys == 0 && expires == 0 {
             return;
@@ -224,6 +234,9 @@ impl Storage {
     /// The meta record of `key` in logical `db` whether or not it has expired.
     pub fn raw_meta(&self, db: usize, key: &[u8]) -> StoreResult<Option<Meta>> {
         let mk = meta_key(self.phys(db), key);
+        if let Some(staged) = self.deferred_meta(&mk) {
+            return staged;
+        }
         let tier = self.tier.load();
         let Some(tier) = tier.as_ref() else {
             return self.read_meta(&mk);
@@ -328,8 +341,21 @@ impl Storage {
         ws.delta(phys, -1, -i64::from(old.expire_ms != 0));
     }
 
-    /// Commits a write set atomically, counters included.
-    pub fn commit(&self, mut ws: WriteSet) -> StoreResult<()> {
+    /// Commits a write set atomically, counters included; inside a deferral (see `deferred`)
+    /// it may instead join the run's single write.
+    pub fn commit(&self, ws: WriteSet) -> StoreResult<()> {
+        match self.defer(ws)? {
+            None => Ok(()),
+            Some(ws) => {
+                let written = self.commit_now(ws, 1);
+                self.note_direct_commit(&written);
+                written
+            }
+        }
+    }
+
+    /// Commits `ws`, which holds `sets` logical write sets, as one engine write.
+    fn commit_now(&self, mut ws: WriteSet, sets: u64) -> StoreResult<()> {
         for &(phys, keys, expires) in &ws.deltas {
             if keys != 0 {
                 ws.batch.add_counter(Cf::Meta, keys_counter_key(phys), keys);
@@ -357,7 +383,7 @@ impl Storage {
         }
         self.note_write_outcome(&written);
         written?;
-        self.stats.changes.fetch_add(1, Ordering::Relaxed);
+        self.stats.changes.fetch_add(sets, Ordering::Relaxed);
         for (phys, keys, expires) in ws.deltas {
             if let Some(c) = self.counters.get(usize::from(phys)) {
                 c.keys.fetch_add(keys, Ordering::Relaxed);
@@ -386,6 +412,11 @@ impl Storage {
             }
             _ => {}
         }
+    }
+
+    /// Whether the last write failed (writes are then not deferred, so each gets its error).
+    pub fn writes_failing(&self) -> bool {
+        self.write_failing.load(Ordering::Relaxed)
     }
 
     /// The cause writes currently fail with, if they do.

@@ -17,6 +17,7 @@ mod keys;
 mod long_strings;
 mod model;
 mod persistence;
+mod pipelining;
 mod protocol;
 mod pubsub;
 mod scripting;

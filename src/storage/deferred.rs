@@ -1,0 +1,148 @@
+//! Deferred commits: the write sets of several pipelined commands of one connection committed
+//! as one engine write (one WAL append, one pass through RocksDB's write queue) instead of one
+//! each (DESIGN §5).
+//!
+//! The connection opens a deferral on its thread around a run of pipelined commands, holding
+//! the key locks of every command in it until [`Storage::finish_deferred`] commits, so no other
+//! client can observe a key whose write is still pending. Only write sets that touch the
+//! `meta` and `expire` families alone are deferred; commands in the run read `meta` through
+//! [`Storage::raw_meta`], which consults the pending records first, and never read `expire`.
+//! Any other write set first commits what is pending, then itself, so commit order is command
+//! order. Nothing here outlives the synchronous run: the state is thread-local and is always
+//! committed (or discarded on failure) before the connection task can yield.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use super::encoding::Meta;
+use super::engine::Cf;
+use super::{Storage, WriteSet};
+use crate::error::{StoreError, StoreResult};
+
+/// What a thread has staged since it opened its deferral.
+#[derive(Default)]
+struct Pending {
+    ws: WriteSet,
+    /// Latest staged record per meta key (`None`: deleted), for reads within the run.
+    metas: HashMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Write sets merged into `ws`.
+    sets: u64,
+    /// Something of this run already reached the engine (a write set that could not be
+    /// deferred, and what was pending before it).
+    wrote: bool,
+    /// A commit of this run failed; nothing more of it is written.
+    failed: Option<StoreError>,
+}
+
+/// How a deferred run ended.
+pub enum DeferredOutcome {
+    /// Every write of the run is committed.
+    Committed,
+    /// Nothing of the run was written: its commands can be run again, one by one.
+    NothingWritten(StoreError),
+    /// Part of the run was written and part failed: its outcome is unknown.
+    PartlyWritten(StoreError),
+}
+
+thread_local! {
+    static PENDING: RefCell<Option<Pending>> = const { RefCell::new(None) };
+}
+
+impl Storage {
+    /// Starts deferring this thread's commits. Callers must call
+    /// [`Storage::finish_deferred`] (or [`Storage::discard_deferred`]) before yielding the
+    /// thread to anything else.
+    pub fn begin_deferred(&self) {
+        PENDING.with(|p| *p.borrow_mut() = Some(Pending::default()));
+    }
+
+    /// Stops deferring and drops whatever is pending, unwritten.
+    pub fn discard_deferred(&self) {
+        PENDING.with(|p| p.borrow_mut().take());
+    }
+
+    /// Commits everything deferred since [`Storage::begin_deferred`] as one write and stops
+    /// deferring.
+    pub fn finish_deferred(&self) -> DeferredOutcome {
+        let Some(pending) = PENDING.with(|p| p.borrow_mut().take()) else {
+            return DeferredOutcome::Committed;
+        };
+        let result = match pending.failed {
+            Some(e) => Err(e),
+            None if pending.sets > 0 => self.commit_now(pending.ws, pending.sets),
+            None => Ok(()),
+        };
+        match result {
+            Ok(()) => DeferredOutcome::Committed,
+            Err(e) if pending.wrote => DeferredOutcome::PartlyWritten(e),
+            Err(e) => DeferredOutcome::NothingWritten(e),
+        }
+    }
+
+    /// Records that a write set of the open run (if any) was committed directly.
+    pub(super) fn note_direct_commit(&self, outcome: &StoreResult<()>) {
+        PENDING.with(|p| {
+            if let Some(p) = p.borrow_mut().as_mut() {
+                match outcome {
+                    Ok(()) => p.wrote = true,
+                    Err(e) => {
+                        p.failed.get_or_insert_with(|| e.clone());
+                    }
+                }
+            }
+        });
+    }
+
+    /// Takes `ws` into this thread's deferral when one is open and `ws` qualifies; otherwise
+    /// hands it back after committing whatever was pending, so it can be committed in order.
+    pub(super) fn defer(&self, ws: WriteSet) -> StoreResult<Option<WriteSet>> {
+        let ws = PENDING.with(|p| {
+            let mut p = p.borrow_mut();
+            let Some(pending) = p.as_mut() else {
+                return Ok(Some(ws));
+            };
+            // After a failure the run is over: its commands will be answered again or the
+            // connection closed, so nothing more of it may reach the engine.
+            if let Some(e) = &pending.failed {
+                return Err(e.clone());
+            }
+            if !ws.batch.touches_only(&[Cf::Meta, Cf::Expire]) {
+                return Ok(Some(ws));
+            }
+            for (key, value) in ws.batch.writes_to(Cf::Meta) {
+                pending
+                    .metas
+                    .insert(key.to_vec(), value.map(<[u8]>::to_vec));
+            }
+            pending.ws.merge(ws);
+            pending.sets += 1;
+            Ok(None)
+        })?;
+        let Some(ws) = ws else {
+            return Ok(None);
+        };
+        // Pending writes come first; the deferral stays open for the commands after this one.
+        let earlier = PENDING.with(|p| {
+            let mut p = p.borrow_mut();
+            let p = p.as_mut().filter(|p| p.sets > 0)?;
+            p.metas.clear();
+            Some((std::mem::take(&mut p.ws), std::mem::take(&mut p.sets)))
+        });
+        if let Some((earlier, sets)) = earlier {
+            let written = self.commit_now(earlier, sets);
+            self.note_direct_commit(&written);
+            written?;
+        }
+        Ok(Some(ws))
+    }
+
+    /// The staged record of `meta_key` if this thread deferred a write to it: `Some(None)`
+    /// when it was deleted, `None` when nothing is staged for it.
+    pub(super) fn deferred_meta(&self, meta_key: &[u8]) -> Option<StoreResult<Option<Meta>>> {
+        PENDING.with(|p| {
+            let p = p.borrow();
+            let staged = p.as_ref()?.metas.get(meta_key)?;
+            Some(staged.as_deref().map(Meta::decode).transpose())
+        })
+    }
+}
