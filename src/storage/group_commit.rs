@@ -4,8 +4,12 @@
 //! number of connections accumulate and share the next one, and no tokio worker thread is
 //! blocked waiting (Redis gets the same effect from one fsync per event-loop turn).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// See [`GroupCommit::gather`].
+const GATHER_STEP: Duration = Duration::from_micros(50);
+const GATHER_MAX: Duration = Duration::from_micros(400);
 
 use parking_lot::{Condvar, Mutex};
 use tokio::sync::watch;
@@ -22,6 +26,8 @@ pub struct Synced {
 
 pub struct GroupCommit {
     requested: Mutex<u64>,
+    /// Connections currently waiting for an fsync.
+    waiting: AtomicUsize,
     wake: Condvar,
     synced: watch::Sender<Synced>,
     stop: AtomicBool,
@@ -31,6 +37,7 @@ impl Default for GroupCommit {
     fn default() -> Self {
         GroupCommit {
             requested: Mutex::new(0),
+            waiting: AtomicUsize::new(0),
             wake: Condvar::new(),
             synced: watch::channel(Synced::default()).0,
             stop: AtomicBool::new(false),
@@ -56,11 +63,31 @@ impl GroupCommit {
             }
             self.wake.notify_one();
         }
+        self.waiting.fetch_add(1, Ordering::Relaxed);
         let outcome = rx
             .wait_for(|s| s.upto >= seq || s.failures > failures_before)
             .await
             .map(|s| *s);
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
         matches!(outcome, Ok(s) if s.upto >= seq)
+    }
+
+    /// Lets a group form before fsyncing: while other connections keep asking (their writes
+    /// are landing), waits a little longer, up to [`GATHER_MAX`]. Only done when the last
+    /// fsync served several connections, so a lone writer is not delayed. Each fsync costs this machine's kernel ~0.3 ms of CPU, so
+    /// fsyncing every few writes starves the writers themselves: measured with 50 clients,
+    /// SET under `always` went from 24k ops/s (no wait) to 37k (a fixed 300 us wait).
+    fn gather(&self) {
+        let started = Instant::now();
+        let mut seen = *self.requested.lock();
+        while started.elapsed() < GATHER_MAX {
+            std::thread::sleep(GATHER_STEP);
+            let now = *self.requested.lock();
+            if now == seen {
+                return;
+            }
+            seen = now;
+        }
     }
 
     /// Stops [`GroupCommit::run`] (after the connections it serves are gone).
@@ -71,8 +98,15 @@ impl GroupCommit {
 
     /// The syncing loop; runs on its own thread until [`GroupCommit::stop`].
     pub fn run(&self, storage: &Storage) {
+        // The sleeps below are a few tens of microseconds: the default 50 us timer slack
+        // would double them.
+        // SAFETY: prctl(PR_SET_TIMERSLACK) only changes this thread's timer slack.
+        unsafe {
+            libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
+        }
         let mut done = 0u64;
         let mut failing = false;
+        let mut last_group = 0;
         loop {
             {
                 let mut requested = self.requested.lock();
@@ -84,6 +118,10 @@ impl GroupCommit {
             if self.stop.load(Ordering::SeqCst) {
                 return;
             }
+            if last_group > 1 {
+                self.gather();
+            }
+            last_group = self.waiting.load(Ordering::Relaxed);
             // Everything committed before this point is covered by the fsync below.
             let covering = storage.engine().latest_sequence();
             match storage.engine().sync_wal() {
