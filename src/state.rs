@@ -183,8 +183,14 @@ impl ServerState {
                 crate::notify::parse_flags(&self.config.get("notify-keyspace-events")).unwrap_or(0),
                 Ordering::Relaxed,
             ),
-            "maxmemory" | "maxmemory-policy" | "maxmemory-samples" | "hot-tier"
-            | "lfu-log-factor" | "lfu-decay-time" => self.apply_memory_config(),
+            "maxmemory" | "maxmemory-policy" | "hot-tier" | "lfu-log-factor" | "lfu-decay-time" => {
+                self.apply_memory_config()
+            }
+            "maxmemory-samples" => {
+                if let Some(tier) = self.storage.tier() {
+                    tier.set_samples(self.config.get_int(name).max(1) as usize);
+                }
+            }
             "busy-reply-threshold" => self
                 .scripting
                 .busy_threshold_ms

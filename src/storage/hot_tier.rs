@@ -20,7 +20,7 @@
 
 use std::cell::Cell;
 use std::collections::hash_map::RandomState;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use indexmap::map::Entry;
@@ -175,7 +175,8 @@ pub struct HotTier {
     shards: Box<[Mutex<Shard>]>,
     capacity: u64,
     policy: Policy,
-    samples: usize,
+    /// `maxmemory-samples`.
+    samples: AtomicUsize,
     max_entry: u64,
     lfu: LfuTuning,
     created_ms: u64,
@@ -217,7 +218,7 @@ impl HotTier {
             shards,
             capacity,
             policy,
-            samples: samples.max(1),
+            samples: AtomicUsize::new(samples.max(1)),
             max_entry: MAX_ENTRY_BYTES.min(capacity / 8),
             lfu,
             created_ms: now_ms(),
@@ -240,6 +241,11 @@ impl HotTier {
             hit.touch(now_ms(), self.lfu_tracking());
         }
         Some(hit)
+    }
+
+    /// `CONFIG SET maxmemory-samples`: takes effect at the next eviction.
+    pub fn set_samples(&self, samples: usize) {
+        self.samples.store(samples.max(1), Ordering::Relaxed);
     }
 
     pub fn lfu(&self) -> LfuTuning {
@@ -391,7 +397,8 @@ impl HotTier {
     fn pick_victim(&self, shard: &mut Shard) -> usize {
         let now = now_ms();
         let mut best = (0usize, 0u64);
-        for n in 0..self.samples.min(shard.entries.len()) {
+        let samples = self.samples.load(Ordering::Relaxed);
+        for n in 0..samples.min(shard.entries.len()) {
             let index = shard.random_index();
             if self.policy == Policy::Random {
                 return index;
