@@ -53,9 +53,7 @@ impl KeyLocks {
             _guards: idx.into_iter().map(|i| self.stripes[i].lock()).collect(),
         }
     }
-}
 
-impl KeyLocks {
     /// Adds the stripes of `keys` not already in `held`, without waiting; false when one is
     /// taken by someone else (the stripes gained so far stay held).
     pub fn try_lock_more<'a, 'k>(
