@@ -172,6 +172,16 @@ pub fn execute_batched<'a>(
     Some(run(state, client, args, Locking::Held))
 }
 
+/// Whether `args` would have to wait for a key lock another command holds right now.
+pub fn keys_busy(state: &ServerState, args: &[Bytes]) -> bool {
+    match resolve(state, args) {
+        Ok((cmd, _)) if cmd.arity_ok(args.len()) => {
+            state.storage.locks.any_held(keys_of(cmd, args))
+        }
+        _ => false,
+    }
+}
+
 /// Ends a run: commits its writes, then releases its locks.
 pub fn finish_batched(state: &ServerState, mut batch: BatchedRun<'_>) -> RunEnd {
     let outcome = state.storage.finish_deferred();

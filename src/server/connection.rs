@@ -21,7 +21,9 @@ use tokio::sync::{mpsc, watch};
 
 use crate::blocking::BlockRequest;
 use crate::client::{ClientState, ReplyMode};
-use crate::commands::dispatch::{execute, execute_batched, finish_batched, BatchedRun, RunEnd};
+use crate::commands::dispatch::{
+    execute, execute_batched, finish_batched, keys_busy, BatchedRun, RunEnd,
+};
 use crate::protocol::{parse_command, Limits, Reply};
 use crate::pubsub::PubMessage;
 use crate::state::ServerState;
@@ -36,7 +38,13 @@ enum Next {
     CloseNow,
     /// The command (`args`) must wait; see `client.block`.
     Block(Vec<Bytes>),
+    /// The command's key is locked by another worker: yield, then run `args` first.
+    Yield(Vec<Bytes>),
 }
+
+/// Times a command yields to other connections while its key is locked elsewhere before it
+/// waits for the lock, blocking its worker thread.
+const YIELDS_PER_COMMAND: u8 = 2;
 
 struct Conn {
     state: Arc<ServerState>,
@@ -47,6 +55,10 @@ struct Conn {
     input: BytesMut,
     output: BytesMut,
     shutdown: watch::Receiver<bool>,
+    /// A parsed command put back by [`Next::Yield`], run before anything else is parsed.
+    retry: Option<Vec<Bytes>>,
+    /// Yields spent on `retry`.
+    yields: u8,
 }
 
 pub async fn serve(state: Arc<ServerState>, socket: TcpStream, mut client: ClientState) {
@@ -62,6 +74,8 @@ pub async fn serve(state: Arc<ServerState>, socket: TcpStream, mut client: Clien
         input: BytesMut::with_capacity(16 * 1024),
         output: BytesMut::with_capacity(16 * 1024),
         shutdown,
+        retry: None,
+        yields: 0,
     };
     conn.run().await;
     state.blocking.unregister(&conn.client.info);
@@ -77,13 +91,29 @@ impl Conn {
             if need_read && !self.read().await {
                 return;
             }
+            let retry = self.retry.take();
+            let may_yield = self.yields < YIELDS_PER_COMMAND;
             let next = run_batch(
                 &self.state,
                 &mut self.client,
                 &mut self.input,
                 &mut self.output,
+                retry,
+                may_yield,
             );
+            if !matches!(next, Next::Yield(_)) {
+                self.yields = 0;
+            }
             match next {
+                Next::Yield(args) => {
+                    // Let this worker serve other connections instead of sleeping on a lock
+                    // another worker holds for microseconds.
+                    self.retry = Some(args);
+                    self.yields += 1;
+                    need_read = false;
+                    tokio::task::yield_now().await;
+                    continue;
+                }
                 Next::CloseNow => return,
                 Next::Continue => need_read = true,
                 Next::CloseAfterWrite => {
@@ -302,13 +332,19 @@ fn run_batch(
     client: &mut ClientState,
     input: &mut BytesMut,
     output: &mut BytesMut,
+    mut retry: Option<Vec<Bytes>>,
+    mut may_yield: bool,
 ) -> Next {
     let limits = Limits {
         max_bulk_len: state.config.get_int("proto-max-bulk-len"),
     };
     let mut batch: Option<BatchedRun<'_>> = None;
     loop {
-        let args = match parse_command(input, limits) {
+        let parsed = match retry.take() {
+            Some(args) => Ok(Some(args)),
+            None => parse_command(input, limits),
+        };
+        let args = match parsed {
             Ok(Some(args)) => args,
             Ok(None) => {
                 return match end_run(state, client, batch.take(), output) {
@@ -338,6 +374,10 @@ fn run_batch(
         if !end_run(state, client, batch.take(), output) {
             return Next::CloseNow;
         }
+        if may_yield && client.multi.is_none() && keys_busy(state, &args) {
+            return Next::Yield(args);
+        }
+        may_yield = true;
         let mode_before = client.reply_mode;
         let reply = execute(state, client, &args);
         if client.close_now {

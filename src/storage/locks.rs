@@ -44,6 +44,13 @@ impl KeyLocks {
         (h.finish() as usize) % STRIPES
     }
 
+    /// Whether another command holds a stripe of `keys` right now (a hint: it may change at
+    /// once).
+    pub fn any_held<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> bool {
+        keys.into_iter()
+            .any(|k| self.stripes[Self::stripe_of(k)].is_locked())
+    }
+
     /// Locks every stripe covering `keys`, in ascending stripe order.
     pub fn lock<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> KeyGuard<'_> {
         let mut idx: Vec<usize> = keys.into_iter().map(Self::stripe_of).collect();
