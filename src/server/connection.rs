@@ -6,6 +6,11 @@
 //! before it) until a writer signals one of its keys, its timeout passes, `CLIENT UNBLOCK`
 //! releases it, or the client disconnects; commands pipelined after it wait their turn.
 //!
+//! Pipelined string and key commands run as batched runs sharing one engine write (see
+//! `storage::deferred`). A command whose key lock another worker holds yields the worker to
+//! other connections a couple of times before waiting on the lock, so a hot key does not put
+//! worker threads to sleep.
+//!
 //! Invariants: no reply to a write leaves before its WAL sync under `always`; a protocol
 //! error is answered and then only this connection closes; nothing a client sends can panic
 //! the task.
