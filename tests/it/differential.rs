@@ -68,6 +68,19 @@ impl Drop for RealRedis {
 /// Runs each script (one command per line, split like redis-cli) on both servers after a
 /// FLUSHALL and compares every reply.
 fn compare(scripts: &[&str]) {
+    compare_scripts(scripts, false);
+}
+
+/// Like [`compare`], but each script goes out as one pipeline, so Strata runs the commands
+/// the table marks `BATCH` as runs sharing one engine write; replies must still match.
+fn compare_pipelined(scripts: &[String]) {
+    let scripts: Vec<&str> = scripts.iter().map(String::as_str).collect();
+    compare_scripts(&scripts, true);
+}
+
+/// The comparison itself: commands go one at a time (each reply read before the next is
+/// sent), or each script as a single pipeline.
+fn compare_scripts(scripts: &[&str], pipelined: bool) {
     let Some(redis) = RealRedis::start() else {
         return;
     };
@@ -80,62 +93,41 @@ fn compare(scripts: &[&str]) {
         b.cmd(&["FLUSHALL"]);
         a.cmd(&["SELECT", "0"]);
         b.cmd(&["SELECT", "0"]);
-        for line in script.lines().map(str::trim).filter(|l| !l.is_empty()) {
-            let args = strata::protocol::split_args(line.as_bytes()).expect("valid test line");
-            // Arguments stay bytes: scripts may carry "\xHH" escapes.
-            let bytes: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-            let frame = Raw::encode(&bytes);
-            a.send_bytes(&frame);
-            let expected = a
-                .try_read()
-                .unwrap_or_else(|| panic!("redis closed the connection at {line}"));
-            b.send_bytes(&frame);
-            let got = b
-                .try_read()
-                .unwrap_or_else(|| panic!("strata closed the connection at {line}"));
-            if normalize(&expected) != normalize(&got) {
-                mismatches.push(format!("{line}\n  redis:  {expected:?}\n  strata: {got:?}"));
-            }
-        }
-    }
-    assert!(
-        mismatches.is_empty(),
-        "{} mismatches:\n{}",
-        mismatches.len(),
-        mismatches.join("\n")
-    );
-}
-
-/// Like [`compare`], but each script goes out as one pipeline, so Strata runs the commands
-/// the table marks `BATCH` as runs sharing one engine write; replies must still match.
-fn compare_pipelined(scripts: &[String]) {
-    let Some(redis) = RealRedis::start() else {
-        return;
-    };
-    let strata = Server::start();
-    let mut a = Raw::connect_unix(&redis.socket);
-    let mut b = strata.raw();
-    let mut mismatches = Vec::new();
-    for script in scripts {
-        a.cmd(&["FLUSHALL"]);
-        b.cmd(&["FLUSHALL"]);
         let lines: Vec<&str> = script
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty())
             .collect();
-        let mut pipeline = Vec::new();
-        for line in &lines {
-            let args = strata::protocol::split_args(line.as_bytes()).expect("valid test line");
-            let bytes: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-            pipeline.extend(Raw::encode(&bytes));
-        }
-        a.send_bytes(&pipeline);
-        b.send_bytes(&pipeline);
-        for line in &lines {
-            let expected = a.try_read().expect("redis reply");
-            let got = b.try_read().expect("strata reply");
-            if normalize(&expected) != normalize(&got) {
+        // Arguments stay bytes: scripts may carry "\xHH" escapes.
+        let frames: Vec<Vec<u8>> = lines
+            .iter()
+            .map(|line| {
+                let args = strata::protocol::split_args(line.as_bytes()).expect("valid test line");
+                let bytes: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+                Raw::encode(&bytes)
+            })
+            .collect();
+        let replies = |raw: &mut Raw, server: &str| -> Vec<V> {
+            let read = |raw: &mut Raw, line: &str| {
+                raw.try_read()
+                    .unwrap_or_else(|| panic!("{server} closed the connection at {line}"))
+            };
+            if pipelined {
+                raw.send_bytes(&frames.concat());
+                lines.iter().map(|line| read(raw, line)).collect()
+            } else {
+                let mut out = Vec::new();
+                for (frame, line) in frames.iter().zip(&lines) {
+                    raw.send_bytes(frame);
+                    out.push(read(raw, line));
+                }
+                out
+            }
+        };
+        let expected = replies(&mut a, "redis");
+        let got = replies(&mut b, "strata");
+        for ((line, expected), got) in lines.iter().zip(&expected).zip(&got) {
+            if normalize(expected) != normalize(got) {
                 mismatches.push(format!("{line}\n  redis:  {expected:?}\n  strata: {got:?}"));
             }
         }
