@@ -127,59 +127,78 @@ pub enum RunEnd {
 }
 
 /// Runs `args` as part of `batch` (opening one if needed) when the table marks it `BATCH`
-/// and its locks are free right now; `None` when it must run on its own (the caller ends the
-/// run first, then calls [`execute`]).
+/// and its locks are free right now. Hands `args` back when it must run on its own (the
+/// caller ends the run first, then calls [`execute`]). The run keeps the arguments it ran,
+/// to answer them again if its write fails.
 pub fn execute_batched<'a>(
     state: &'a ServerState,
     client: &mut ClientState,
-    args: &[Bytes],
+    args: Vec<Bytes>,
     batch: &mut Option<BatchedRun<'a>>,
     output_len: usize,
-) -> Option<Reply> {
+) -> Result<Reply, Vec<Bytes>> {
     let storage = &state.storage;
-    let (cmd, _) = resolve(state, args).ok()?;
+    let Ok(resolved) = resolve(state, &args) else {
+        return Err(args);
+    };
+    let cmd = resolved.0;
     let eligible = cmd.has(flags::BATCH)
         && cmd.arity_ok(args.len())
         && client.authenticated
         && client.multi.is_none()
         && client.reply_mode == crate::client::ReplyMode::On
         && !client.is_subscribed()
-        && !storage.writes_failing();
+        && !storage.writes_failing()
+        && batch.as_ref().is_none_or(|b| b.commands.len() < MAX_RUN);
     if !eligible {
-        return None;
+        return Err(args);
     }
-    if batch.as_ref().is_some_and(|b| b.commands.len() >= MAX_RUN) {
-        return None;
-    }
-    if batch.is_none() {
-        *batch = Some(BatchedRun {
-            storage,
-            _global: storage.global.try_read()?,
-            stripes: HeldStripes::default(),
-            commands: Vec::new(),
-            output_mark: output_len,
-        });
-        storage.begin_deferred();
-    }
-    let run_state = batch.as_mut()?;
+    let run_state = match batch {
+        Some(run_state) => run_state,
+        None => {
+            let Some(global) = storage.global.try_read() else {
+                return Err(args);
+            };
+            storage.begin_deferred();
+            batch.insert(BatchedRun {
+                storage,
+                _global: global,
+                stripes: HeldStripes::default(),
+                commands: Vec::new(),
+                output_mark: output_len,
+            })
+        }
+    };
     if !storage
         .locks
-        .try_lock_more(&mut run_state.stripes, keys_of(cmd, args))
+        .try_lock_more(&mut run_state.stripes, keys_of(cmd, &args))
+    {
+        return Err(args);
+    }
+    run_state.commands.push(args);
+    let args = &run_state.commands[run_state.commands.len() - 1];
+    Ok(run_resolved(state, client, args, resolved, Locking::Held))
+}
+
+/// [`execute`], unless `args` would have to wait for a key lock another command holds right
+/// now: then `None`, and the caller may let other connections run before trying again.
+pub fn execute_unless_busy(
+    state: &ServerState,
+    client: &mut ClientState,
+    args: &[Bytes],
+) -> Option<Reply> {
+    let Some(resolved) = args.first().and_then(|_| resolve(state, args).ok()) else {
+        return Some(execute(state, client, args));
+    };
+    let cmd = resolved.0;
+    // Commands queued by MULTI take no locks; others that fail the gate need none either.
+    if client.multi.is_none()
+        && cmd.arity_ok(args.len())
+        && state.storage.locks.any_held(keys_of(cmd, args))
     {
         return None;
     }
-    run_state.commands.push(args.to_vec());
-    Some(run(state, client, args, Locking::Held))
-}
-
-/// Whether `args` would have to wait for a key lock another command holds right now.
-pub fn keys_busy(state: &ServerState, args: &[Bytes]) -> bool {
-    match resolve(state, args) {
-        Ok((cmd, _)) if cmd.arity_ok(args.len()) => {
-            state.storage.locks.any_held(keys_of(cmd, args))
-        }
-        _ => false,
-    }
+    Some(run_resolved(state, client, args, resolved, Locking::Take))
 }
 
 /// Ends a run: commits its writes, then releases its locks.
@@ -256,10 +275,20 @@ fn run(state: &ServerState, client: &mut ClientState, args: &[Bytes], locking: L
     if args.is_empty() {
         return Reply::Error(CmdError::custom("ERR empty command").to_wire());
     }
-    let (cmd, full_name) = match resolve(state, args) {
-        Ok(found) => found,
-        Err(e) => return rejected(client, None, e),
-    };
+    match resolve(state, args) {
+        Ok(found) => run_resolved(state, client, args, found, locking),
+        Err(e) => rejected(client, None, e),
+    }
+}
+
+/// [`run`] for a command already looked up by [`resolve`].
+fn run_resolved(
+    state: &ServerState,
+    client: &mut ClientState,
+    args: &[Bytes],
+    (cmd, full_name): (&'static Command, &'static str),
+    locking: Locking,
+) -> Reply {
     let stats = state.commands.stats(full_name);
     if !cmd.arity_ok(args.len()) {
         return rejected(client, stats, CmdError::WrongArity(full_name.to_string()));

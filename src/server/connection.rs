@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, watch};
 use crate::blocking::BlockRequest;
 use crate::client::{ClientState, ReplyMode};
 use crate::commands::dispatch::{
-    execute, execute_batched, finish_batched, keys_busy, BatchedRun, RunEnd,
+    execute, execute_batched, execute_unless_busy, finish_batched, BatchedRun, RunEnd,
 };
 use crate::protocol::{parse_command, Limits, Reply};
 use crate::pubsub::PubMessage;
@@ -369,22 +369,31 @@ fn run_batch(
             continue;
         }
         // A lone command gains nothing from a run; only pipelined ones are batched.
-        if batch.is_some() || !input.is_empty() {
+        let args = if batch.is_some() || !input.is_empty() {
             let mark = output.len();
-            if let Some(reply) = execute_batched(state, client, &args, &mut batch, mark) {
-                reply.encode(output, client.resp3);
-                continue;
+            match execute_batched(state, client, args, &mut batch, mark) {
+                Ok(reply) => {
+                    reply.encode(output, client.resp3);
+                    continue;
+                }
+                Err(args) => args,
             }
-        }
+        } else {
+            args
+        };
         if !end_run(state, client, batch.take(), output) {
             return Next::CloseNow;
         }
-        if may_yield && client.multi.is_none() && keys_busy(state, &args) {
-            return Next::Yield(args);
-        }
-        may_yield = true;
         let mode_before = client.reply_mode;
-        let reply = execute(state, client, &args);
+        let reply = if may_yield {
+            match execute_unless_busy(state, client, &args) {
+                Some(reply) => reply,
+                None => return Next::Yield(args),
+            }
+        } else {
+            execute(state, client, &args)
+        };
+        may_yield = true;
         if client.close_now {
             return Next::CloseNow;
         }
