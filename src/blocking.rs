@@ -67,6 +67,12 @@ impl BlockingRegistry {
         });
     }
 
+    /// Whether any client is blocked (a waiter registers under its keys' locks, so one
+    /// that a writer of those keys must wake is visible to it).
+    pub fn any(&self) -> bool {
+        self.blocked.load(Ordering::Relaxed) != 0
+    }
+
     /// Wakes the oldest waiter of `key`, if any.
     pub fn signal(&self, db: usize, key: &[u8]) {
         if self.blocked.load(Ordering::Relaxed) == 0 {

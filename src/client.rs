@@ -140,9 +140,18 @@ pub struct ClientState {
     pub close_now: bool,
     /// Set by a blocking command that found nothing: the connection parks the client.
     pub block: Option<crate::blocking::BlockRequest>,
+    /// Blocking commands answer at once instead of parking (inside `EXEC` and scripts, as
+    /// Redis's `CLIENT_DENY_BLOCKING`): nothing could wake the client while it holds the
+    /// exclusive lock, and a script's client has no connection to park.
+    pub deny_blocking: bool,
     /// A write command of the current reply batch succeeded: its replies may not leave
     /// unless the WAL is durable (`appendfsync always`).
     pub batch_wrote: bool,
+    /// What the running command's handler reported it changed (see [`Effect`]); drained by
+    /// the dispatch gate after each command, so it only keeps its capacity between them.
+    ///
+    /// [`Effect`]: crate::notify::Effect
+    pub effects: Vec<crate::notify::Effect>,
     /// Commands queued since `MULTI`; `None` outside a transaction.
     pub multi: Option<Vec<Vec<bytes::Bytes>>>,
     /// A command failed to queue: `EXEC` must abort.
@@ -168,7 +177,9 @@ impl ClientState {
             close_after_reply: false,
             close_now: false,
             block: None,
+            deny_blocking: false,
             batch_wrote: false,
+            effects: Vec::new(),
             multi: None,
             multi_error: false,
             watched: Vec::new(),

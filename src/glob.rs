@@ -1,103 +1,96 @@
 //! Redis glob matching (`stringmatchlen`): `*`, `?`, `[abc]`, `[^a-z]`, `\` escapes.
-//! Used by `KEYS`, `SCAN MATCH`, `CONFIG GET` and, later, pattern subscriptions. A leaf module.
+//! Used by `KEYS`, `SCAN`/`HSCAN`/`SSCAN`/`ZSCAN MATCH`, `PSUBSCRIBE`/`PUBSUB CHANNELS`,
+//! `CONFIG GET`, `COMMAND LIST FILTERBY PATTERN` and `FUNCTION LIST`. A leaf module.
+//!
+//! Invariant: matching takes O(pattern × text) time and constant space for any input. A
+//! recursive matcher that tries every split at every `*` is exponential in the number of
+//! stars (Redis's CVE-2022-36021: `KEYS a*a*a*...b` against a long key pinned the CPU).
+//! Every token other than `*` matches exactly one byte, so a greedy scan that remembers only
+//! the most recent `*` and, on a mismatch, lets that star swallow one more byte is complete:
+//! an earlier star can never need to take more, because whatever it would take the later
+//! star can take instead.
 
 /// True when `text` matches `pattern`.
 pub fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
-    match_from(pattern, text, 0)
+    let (mut p, mut s) = (0usize, 0usize);
+    // Pattern position just after the last `*` seen, and the text position it was tried at.
+    let mut backtrack: Option<(usize, usize)> = None;
+    loop {
+        if p < pattern.len() && pattern[p] == b'*' {
+            while p < pattern.len() && pattern[p] == b'*' {
+                p += 1;
+            }
+            if p == pattern.len() {
+                return true;
+            }
+            backtrack = Some((p, s));
+            continue;
+        }
+        if s == text.len() {
+            // Only stars (handled above) can match nothing.
+            return p == pattern.len();
+        }
+        if let Some(next) = (p < pattern.len())
+            .then(|| match_token(pattern, p, text[s]))
+            .flatten()
+        {
+            p = next;
+            s += 1;
+            continue;
+        }
+        match backtrack {
+            Some((star_p, star_s)) => {
+                backtrack = Some((star_p, star_s + 1));
+                p = star_p;
+                s = star_s + 1;
+            }
+            None => return false,
+        }
+    }
 }
 
-fn match_from(mut p: &[u8], mut s: &[u8], depth: usize) -> bool {
-    // Deeply nested stars on hostile patterns: Redis caps recursion the same way.
-    if depth > 1000 {
-        return false;
+/// Matches the single-byte token at `pattern[p]` (not `*`) against `c`: the position after
+/// the token when it matches.
+fn match_token(pattern: &[u8], p: usize, c: u8) -> Option<usize> {
+    match pattern[p] {
+        b'?' => Some(p + 1),
+        b'[' => match_class(pattern, p + 1, c),
+        b'\\' if p + 1 < pattern.len() => (pattern[p + 1] == c).then_some(p + 2),
+        literal => (literal == c).then_some(p + 1),
     }
-    while !p.is_empty() {
-        match p[0] {
-            b'*' => {
-                while p.len() > 1 && p[1] == b'*' {
-                    p = &p[1..];
-                }
-                if p.len() == 1 {
-                    return true;
-                }
-                for start in 0..=s.len() {
-                    if match_from(&p[1..], &s[start..], depth + 1) {
-                        return true;
-                    }
-                }
-                return false;
+}
+
+/// A `[...]` class whose body starts at `pattern[p]`. As in Redis, `\x` is a literal `x`,
+/// `a-z` a range in either order, and a class left open runs to the end of the pattern.
+fn match_class(pattern: &[u8], mut p: usize, c: u8) -> Option<usize> {
+    let negate = pattern.get(p) == Some(&b'^');
+    if negate {
+        p += 1;
+    }
+    let mut matched = false;
+    loop {
+        match pattern.get(p..).unwrap_or(&[]) {
+            [] => break,
+            [b']', ..] => {
+                p += 1;
+                break;
             }
-            b'?' => {
-                if s.is_empty() {
-                    return false;
-                }
-                s = &s[1..];
+            [b'\\', escaped, ..] => {
+                matched |= *escaped == c;
+                p += 2;
             }
-            b'[' => {
-                if s.is_empty() {
-                    return false;
-                }
-                p = &p[1..];
-                let negate = p.first() == Some(&b'^');
-                if negate {
-                    p = &p[1..];
-                }
-                let mut matched = false;
-                loop {
-                    match p.first() {
-                        None => break,
-                        Some(b']') => break,
-                        Some(b'\\') if p.len() >= 2 => {
-                            if p[1] == s[0] {
-                                matched = true;
-                            }
-                            p = &p[2..];
-                        }
-                        Some(&lo) if p.len() >= 3 && p[1] == b'-' => {
-                            let hi = p[2];
-                            let (a, b) = if lo <= hi { (lo, hi) } else { (hi, lo) };
-                            if (a..=b).contains(&s[0]) {
-                                matched = true;
-                            }
-                            p = &p[3..];
-                        }
-                        Some(&c) => {
-                            if c == s[0] {
-                                matched = true;
-                            }
-                            p = &p[1..];
-                        }
-                    }
-                }
-                if negate {
-                    matched = !matched;
-                }
-                if !matched {
-                    return false;
-                }
-                s = &s[1..];
-                if p.is_empty() {
-                    // Unterminated class: Redis treats the pattern as ended.
-                    return s.is_empty();
-                }
+            [lo, b'-', hi, ..] => {
+                let (a, b) = if lo <= hi { (*lo, *hi) } else { (*hi, *lo) };
+                matched |= (a..=b).contains(&c);
+                p += 3;
             }
-            b'\\' if p.len() >= 2 => {
-                if s.first() != Some(&p[1]) {
-                    return false;
-                }
-                p = &p[1..];
-                s = &s[1..];
-            }
-            c => {
-                if s.first() != Some(&c) {
-                    return false;
-                }
-                s = &s[1..];
+            [member, ..] => {
+                matched |= *member == c;
+                p += 1;
             }
         }
-        p = &p[1..];
     }
-    s.is_empty()
+    (matched != negate).then_some(p)
 }
 
 #[cfg(test)]
@@ -118,5 +111,25 @@ mod tests {
         assert!(m("h\\*llo", "h*llo") && !m("h\\*llo", "hello"));
         assert!(m("*", "") && m("**", "abc") && m("a*", "a") && !m("a*b", "ac"));
         assert!(m("[z-a]", "m"));
+    }
+
+    #[test]
+    fn classes_escapes_and_open_ends() {
+        assert!(m("[\\]]x", "]x") && m("a[b", "ab") && !m("a[b", "abc"));
+        assert!(m("[^]", "z") && !m("[]a]", "a") && m("x\\", "x\\"));
+        assert!(m("*[0-9]", "key7") && !m("*[0-9]", "key") && m("?*?", "ab"));
+        assert!(m("a*b*c", "aXbYbZc") && !m("a*b*c", "aXbYbZ") && m("*a*", "bab"));
+        assert!(m("\\*", "*") && !m("\\*", "x"));
+    }
+
+    #[test]
+    fn many_stars_are_linear() {
+        // CVE-2022-36021's shape: exponential for a backtracking matcher.
+        let text = "a".repeat(60);
+        let pattern = format!("{}b", "a*".repeat(30));
+        assert!(!m(&pattern, &text));
+        assert!(m(&format!("{}a", "a*".repeat(30)), &text));
+        let long = "*".repeat(10_000) + "x" + &"*?".repeat(5_000);
+        assert!(!m(&long, &"y".repeat(20_000)));
     }
 }

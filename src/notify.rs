@@ -98,39 +98,21 @@ pub fn publish(hub: &PubSubHub, flags: u32, class: u32, event: &str, db: usize, 
     }
 }
 
-/// The class and event name a successful write command reports for its keys, following
-/// Redis's names where they differ from the command's (INCR -> incrby, HMSET -> hset, ...).
-pub fn event_for(command: &str, acl: &[&str]) -> (u32, String) {
-    let class = if acl.contains(&"@string") || acl.contains(&"@hyperloglog") {
-        STRING
-    } else if acl.contains(&"@list") {
-        LIST
-    } else if acl.contains(&"@hash") {
-        HASH
-    } else if acl.contains(&"@set") {
-        SET
-    } else if acl.contains(&"@sortedset") || acl.contains(&"@geo") {
-        ZSET
-    } else if acl.contains(&"@stream") {
-        STREAM
-    } else {
-        GENERIC
-    };
-    let event = match command {
-        "incr" | "decr" | "decrby" => "incrby",
-        "setnx" | "getset" | "mset" | "msetnx" | "psetex" | "setex" => "set",
-        "hmset" | "hsetnx" => "hset",
-        "unlink" => "del",
-        "pexpire" | "expireat" | "pexpireat" => "expire",
-        "renamenx" => "rename",
-        "getdel" => "del",
-        "zincrby" => "zincr",
-        "pfmerge" => "pfadd",
-        "geoadd" => "zadd",
-        "rpoplpush" | "lmove" => "lmove",
-        other => other,
-    };
-    (class, event.to_string())
+/// What a command did to one key, as its handler reported it through [`Ctx`]
+/// (Redis's `signalModifiedKey` and `notifyKeyspaceEvent`). The dispatch gate applies the
+/// list after the handler returns: it invalidates `WATCH`es of modified keys, wakes clients
+/// blocked on any reported key, and publishes the events. Nothing else guesses what a
+/// command changed.
+///
+/// [`Ctx`]: crate::commands::Ctx
+#[derive(Debug, Clone)]
+pub struct Effect {
+    pub db: usize,
+    pub key: Bytes,
+    /// The key's value changed: watchers' transactions fail (`signalModifiedKey`).
+    pub modified: bool,
+    /// The keyspace event it fires, as (class, name).
+    pub event: Option<(u32, &'static str)>,
 }
 
 #[cfg(test)]

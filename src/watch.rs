@@ -44,6 +44,12 @@ impl WatchRegistry {
         }
     }
 
+    /// Whether any client watches any key (relaxed: a watch that matters to a writer was
+    /// registered under the key's lock, which the writer now holds).
+    pub fn any(&self) -> bool {
+        self.count.load(Ordering::Relaxed) != 0
+    }
+
     /// A write to `key` in `db`: its watchers' transactions will fail.
     pub fn touch(&self, db: usize, key: &[u8]) {
         if self.count.load(Ordering::Relaxed) == 0 {

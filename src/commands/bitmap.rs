@@ -4,6 +4,7 @@ use bytes::Bytes;
 
 use super::{arg_i64, is, Ctx};
 use crate::error::{CmdError, CmdResult};
+use crate::notify::{GENERIC, STRING};
 use crate::protocol::Reply;
 use crate::storage::types::bitmap::{bit_at, bitop as combine, popcount, BitOp};
 
@@ -32,13 +33,17 @@ pub fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
             ))
         }
     };
-    Ok(Reply::Int(i64::from(ctx.storage().setbit(
-        ctx.db(),
-        &args[1],
-        offset,
-        on,
-        max,
-    )?)))
+    // Redis reports a SETBIT that created or grew the string, or flipped the bit.
+    let len_before = if ctx.observed() {
+        ctx.storage().string_length(ctx.db(), &args[1])?
+    } else {
+        0
+    };
+    let old = ctx.storage().setbit(ctx.db(), &args[1], offset, on, max)?;
+    if old != u8::from(on) || offset / 8 >= len_before {
+        ctx.changed(STRING, "setbit", &args[1]);
+    }
+    Ok(Reply::Int(i64::from(old)))
 }
 
 pub fn getbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
@@ -162,9 +167,12 @@ pub fn bitop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     }
     let result = combine(op, &sources);
     let len = result.len() as i64;
-    let storage = ctx.storage();
+    let state = ctx.state;
+    let storage = &state.storage;
     if result.is_empty() {
-        storage.delete_keys(ctx.db(), &[&args[2]])?;
+        if storage.delete_keys(ctx.db(), &[&args[2]])? > 0 {
+            ctx.changed(GENERIC, "del", &args[2]);
+        }
     } else {
         use crate::storage::types::string::{SetCondition, TtlChange};
         storage.set_string(
@@ -175,6 +183,7 @@ pub fn bitop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
             TtlChange::Clear,
             false,
         )?;
+        ctx.changed(STRING, "set", &args[2]);
     }
     Ok(Reply::Int(len))
 }
@@ -405,6 +414,14 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdRe
             replies = run_field_ops(&mut value, &ops);
             Ok(value)
         })?;
+    // A SET or INCRBY that OVERFLOW FAIL refused answers nil and counts as no change.
+    let changed = ops
+        .iter()
+        .zip(&replies)
+        .any(|(op, reply)| !matches!(op, FieldOp::Get { .. }) && !matches!(reply, Reply::Nil));
+    if changed {
+        ctx.changed(STRING, "setbit", &args[1]);
+    }
     Ok(Reply::Array(replies))
 }
 

@@ -1,7 +1,9 @@
 //! The one dispatch gate. Every command — from a socket today, from `EXEC` and Lua later —
 //! passes here: lookup (with `rename-command` applied), subcommand resolution, arity,
 //! authentication, locking from the table's key spec and flags, then the handler, then
-//! statistics. Handlers can therefore assume valid arity and held locks.
+//! statistics. Handlers can therefore assume valid arity and held locks. A handler that
+//! panics is answered with `-ERR` here (`answer_panic`), so no panic reaches a client, a
+//! script's VM or the connection task.
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -11,7 +13,7 @@ use bytes::Bytes;
 use super::table::{flags, keys_of, Command};
 use super::Ctx;
 use crate::client::ClientState;
-use crate::error::CmdError;
+use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
 use crate::state::ServerState;
 use crate::storage::deferred::DeferredOutcome;
@@ -226,28 +228,54 @@ pub fn finish_batched(state: &ServerState, mut batch: BatchedRun<'_>) -> RunEnd 
     }
 }
 
-/// Keyspace events of a successful write (`notify-keyspace-events`).
-fn notify_write(state: &ServerState, cmd: &Command, db: usize, keys: &[&[u8]]) {
-    if state.notify_flags.load(Ordering::Relaxed) == 0 {
-        return;
-    }
-    if matches!(cmd.name, "rename" | "renamenx") && keys.len() == 2 {
-        state.notify(crate::notify::GENERIC, "rename_from", db, keys[0]);
-        state.notify(crate::notify::GENERIC, "rename_to", db, keys[1]);
-        return;
-    }
-    let (class, event) = crate::notify::event_for(cmd.name, cmd.acl);
-    for key in keys {
-        let gone = !state.storage.exists(db, key).unwrap_or(true);
-        if event == "expire" && gone {
-            // A deadline in the past deleted the key: Redis reports `del`, not `expire`.
-            state.notify(crate::notify::GENERIC, "del", db, key);
-            continue;
+/// Applies what the handler reported it changed (`client.effects` from `from` on), while
+/// the command's key locks are still held: `WATCH`ers of modified keys are marked (so an
+/// `EXEC` that checks its watches after taking the global lock cannot miss the write),
+/// clients blocked on any reported key are woken, and the keyspace events are published in
+/// the order the handler reported them. Nothing is guessed from the command's key
+/// arguments: a `SETNX` that wrote nothing, or the source keys of `SUNIONSTORE`, report
+/// nothing and so touch nothing.
+fn apply_effects(state: &ServerState, client: &mut ClientState, from: usize) {
+    let flags = state.notify_flags.load(Ordering::Relaxed);
+    // A command that parked (XREADGROUP BLOCK creating its consumer) made nothing available
+    // to waiters, and must not wake itself.
+    let wake = client.block.is_none();
+    for effect in client.effects.drain(from..) {
+        if effect.modified {
+            state.watches.touch(effect.db, &effect.key);
         }
-        state.notify(class, &event, db, key);
-        if gone && class != crate::notify::GENERIC && class != crate::notify::STRING {
-            // A collection emptied by a pop or removal no longer exists.
-            state.notify(crate::notify::GENERIC, "del", db, key);
+        if wake {
+            state.blocking.signal(effect.db, &effect.key);
+        }
+        if let Some((class, event)) = effect.event {
+            crate::notify::publish(&state.pubsub, flags, class, event, effect.db, &effect.key);
+        }
+    }
+}
+
+/// Runs `call` where it does not hold a runtime worker: `block_in_place` on the
+/// multi-threaded runtime the server uses; directly anywhere else (tests, fuzz harnesses).
+fn off_worker<T>(call: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(call)
+        }
+        _ => call(),
+    }
+}
+
+/// Runs a handler, turning a panic into an error reply. A panic is a bug, never an outage:
+/// the locks and guards the command held are released as the panic unwinds, the connection
+/// stays usable, and the log names the command but not its arguments (they may be secrets).
+fn answer_panic(full_name: &str, handler: impl FnOnce() -> CmdResult<Reply>) -> CmdResult<Reply> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(handler)) {
+        Ok(result) => result,
+        Err(_) => {
+            tracing::error!(command = full_name, "command handler panicked");
+            Err(CmdError::custom(format!(
+                "ERR internal error while running '{full_name}' (a bug: the server logged it)"
+            )))
         }
     }
 }
@@ -372,41 +400,38 @@ fn run_resolved(
         // TOUCH is the one read a NO-TOUCH client still counts, as in Redis.
         let untouched = cmd.has(flags::NO_TOUCH)
             || (client.info.no_touch.load(Ordering::Relaxed) && cmd.name != "touch");
+        // A command run by EXEC or a script reports into its caller's list: its own
+        // reports start here.
+        let effects_from = client.effects.len();
         let mut ctx = Ctx { state, client };
         let mut call = move || {
-            if untouched {
-                without_touch(|| handler(&mut ctx, args))
-            } else {
-                handler(&mut ctx, args)
-            }
+            answer_panic(full_name, || {
+                if untouched {
+                    without_touch(|| handler(&mut ctx, args))
+                } else {
+                    handler(&mut ctx, args)
+                }
+            })
         };
-        let result = if cmd.has(flags::EXCLUSIVE) && locking == Locking::Take {
-            // A script may run for seconds: hand this worker's queued tasks to another
-            // thread first, or connections parked behind it could not even get -BUSY.
-            tokio::task::block_in_place(call)
+        let result = if cmd.has(flags::EXCLUSIVE | flags::OFF_WORKER) && locking == Locking::Take {
+            // A script may run for seconds, a KEYS over millions of keys too: hand this
+            // worker's queued tasks to another thread first, or connections parked behind it
+            // could not even get -BUSY, and two such commands would starve every client.
+            off_worker(call)
         } else {
             call()
         };
-        // Watchers are marked while the keys are still locked: an EXEC that checks its
-        // watches after taking the global lock then cannot miss this write.
-        if result.is_ok() && cmd.has(flags::WRITE) && client.block.is_none() {
-            for key in &key_args {
-                state.watches.touch(client.db, key);
-            }
+        // Whatever the handler reported happened, even if it then failed.
+        if client.effects.len() > effects_from {
+            apply_effects(state, client, effects_from);
         }
         result
     };
     let reply = match result {
         Ok(reply) => {
-            // A blocking command that parked changed nothing, so it must not wake anyone
-            // (least of all itself).
+            // A blocking command that parked wrote nothing.
             if cmd.has(flags::WRITE) && client.block.is_none() {
                 client.batch_wrote = true;
-                // Blocked clients waiting on these keys may now be served.
-                for key in &key_args {
-                    state.blocking.signal(client.db, key);
-                }
-                notify_write(state, cmd, client.db, &key_args);
             }
             reply
         }

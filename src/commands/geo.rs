@@ -127,7 +127,13 @@ pub fn geoadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         })?;
         items.push((score, &triple[2][..]));
     }
-    match ctx.storage().zadd(ctx.db(), &args[1], &items, flags)? {
+    let (result, changed) = ctx
+        .storage()
+        .zadd_reporting(ctx.db(), &args[1], &items, flags)?;
+    if changed {
+        ctx.changed(crate::notify::ZSET, "zadd", &args[1]);
+    }
+    match result {
         ZAddResult::Count(n) => Ok(Reply::Int(n)),
         ZAddResult::Score(_) => Err(CmdError::Internal("GEOADD never increments".into())),
     }
@@ -371,11 +377,18 @@ fn search_generic(ctx: &mut Ctx<'_>, args: &[Bytes], variant: Variant) -> CmdRes
     };
     let exists = geo_key_exists(ctx, key)?;
     let q = parse_query(ctx, args, variant, key, exists)?;
-    let (db, storage) = (ctx.db(), ctx.storage());
+    let state = ctx.state;
+    let (db, storage) = (ctx.db(), &state.storage);
+    let store_event = match variant {
+        Variant::Search { .. } => "geosearchstore",
+        Variant::Radius { .. } => "georadiusstore",
+    };
     let (Some(center), Some((shape, per)), true) = (q.center, q.shape, exists) else {
         return match q.store {
             Some(dest) => {
-                storage.delete_keys(db, &[dest])?;
+                if storage.delete_keys(db, &[dest])? > 0 {
+                    ctx.changed(crate::notify::GENERIC, "del", &Bytes::copy_from_slice(dest));
+                }
                 Ok(Reply::Int(0))
             }
             None => Ok(Reply::Array(Vec::new())),
@@ -404,7 +417,11 @@ fn search_generic(ctx: &mut Ctx<'_>, args: &[Bytes], variant: Variant) -> CmdRes
                 (f.member, score)
             })
             .collect();
-        return Ok(Reply::Int(storage.zstore(db, dest, &items)?));
+        let dest = Bytes::copy_from_slice(dest);
+        let replaced = ctx.empty_store_deletes(&dest, items.is_empty())?;
+        let len = storage.zstore(db, &dest, &items)?;
+        ctx.stored(crate::notify::ZSET, store_event, &dest, len > 0, replaced);
+        return Ok(Reply::Int(len));
     }
     Ok(Reply::Array(
         found.into_iter().map(|f| result_item(&q, f, per)).collect(),

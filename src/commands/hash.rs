@@ -5,6 +5,7 @@ use rand::seq::IndexedRandom;
 
 use super::{arg_f64, arg_i64, is, ok, Ctx};
 use crate::error::{CmdError, CmdResult};
+use crate::notify::HASH;
 use crate::protocol::Reply;
 
 fn field_pairs<'a>(args: &'a [Bytes], name: &str) -> CmdResult<Vec<(&'a [u8], &'a [u8])>> {
@@ -19,28 +20,26 @@ fn field_pairs<'a>(args: &'a [Bytes], name: &str) -> CmdResult<Vec<(&'a [u8], &'
 
 pub fn hset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let pairs = field_pairs(args, "hset")?;
-    Ok(Reply::Int(ctx.storage().hset(
-        ctx.db(),
-        &args[1],
-        &pairs,
-        false,
-    )?))
+    let added = ctx.storage().hset(ctx.db(), &args[1], &pairs, false)?;
+    // Overwriting a field with its own value still counts, as in Redis.
+    ctx.changed(HASH, "hset", &args[1]);
+    Ok(Reply::Int(added))
 }
 
 pub fn hmset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let pairs = field_pairs(args, "hmset")?;
     ctx.storage().hset(ctx.db(), &args[1], &pairs, false)?;
+    ctx.changed(HASH, "hset", &args[1]);
     ok()
 }
 
 pub fn hsetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let pairs = [(&args[2][..], &args[3][..])];
-    Ok(Reply::Int(ctx.storage().hset(
-        ctx.db(),
-        &args[1],
-        &pairs,
-        true,
-    )?))
+    let added = ctx.storage().hset(ctx.db(), &args[1], &pairs, true)?;
+    if added > 0 {
+        ctx.changed(HASH, "hset", &args[1]);
+    }
+    Ok(Reply::Int(added))
 }
 
 pub fn hget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
@@ -80,11 +79,12 @@ pub fn hvals(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 
 pub fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let fields: Vec<&[u8]> = args[2..].iter().map(|a| &a[..]).collect();
-    Ok(Reply::Int(ctx.storage().hdel(
-        ctx.db(),
-        &args[1],
-        &fields,
-    )?))
+    let removed = ctx.storage().hdel(ctx.db(), &args[1], &fields)?;
+    if removed > 0 {
+        ctx.changed(HASH, "hdel", &args[1]);
+        ctx.deleted_if_gone(&args[1])?;
+    }
+    Ok(Reply::Int(removed))
 }
 
 pub fn hexists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
@@ -107,22 +107,18 @@ pub fn hstrlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 
 pub fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let delta = arg_i64(&args[3])?;
-    Ok(Reply::Int(ctx.storage().hincrby(
-        ctx.db(),
-        &args[1],
-        &args[2],
-        delta,
-    )?))
+    let value = ctx.storage().hincrby(ctx.db(), &args[1], &args[2], delta)?;
+    ctx.changed(HASH, "hincrby", &args[1]);
+    Ok(Reply::Int(value))
 }
 
 pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let delta = arg_f64(&args[3])?;
-    Ok(Reply::bulk(ctx.storage().hincrbyfloat(
-        ctx.db(),
-        &args[1],
-        &args[2],
-        delta,
-    )?))
+    let value = ctx
+        .storage()
+        .hincrbyfloat(ctx.db(), &args[1], &args[2], delta)?;
+    ctx.changed(HASH, "hincrbyfloat", &args[1]);
+    Ok(Reply::bulk(value))
 }
 
 pub fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
@@ -306,6 +302,13 @@ fn hexpire_generic(
         .storage()
         .hexpire(ctx.db(), &args[1], &fields, when as u64, cond)?;
     use crate::storage::types::hash::FieldExpire as F;
+    // Redis 7.4+: `hdel` when a past deadline deleted fields, else `hexpire`.
+    if results.contains(&F::Deleted) {
+        ctx.changed(HASH, "hdel", &args[1]);
+        ctx.deleted_if_gone(&args[1])?;
+    } else if results.contains(&F::Set) {
+        ctx.changed(HASH, "hexpire", &args[1]);
+    }
     Ok(Reply::Array(
         results
             .into_iter()
@@ -378,12 +381,19 @@ pub fn hpexpiretime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 pub fn hpersist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let fields = fields_arg(args, 2)?;
     let results = ctx.storage().hpersist(ctx.db(), &args[1], &fields)?;
+    if results.contains(&1) {
+        ctx.changed(HASH, "hpersist", &args[1]);
+    }
     Ok(Reply::Array(results.into_iter().map(Reply::Int).collect()))
 }
 
 pub fn hgetdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let fields = fields_arg(args, 2)?;
     let values = ctx.storage().hgetdel(ctx.db(), &args[1], &fields)?;
+    if values.iter().any(Option::is_some) {
+        ctx.changed(HASH, "hdel", &args[1]);
+        ctx.deleted_if_gone(&args[1])?;
+    }
     Ok(Reply::Array(
         values.into_iter().map(Reply::bulk_opt).collect(),
     ))
@@ -418,12 +428,13 @@ fn ttl_option(
 pub fn hgetex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let (ttl, next) = ttl_option(args, 2, "PERSIST", "hgetex")?;
     let fields = fields_arg(args, next)?;
-    let values = ctx.storage().hgetex(
-        ctx.db(),
-        &args[1],
-        &fields,
-        ttl.flatten().or(ttl.map(|_| 0)),
-    )?;
+    let deadline = ttl.flatten().or(ttl.map(|_| 0));
+    let values = ctx
+        .storage()
+        .hgetex(ctx.db(), &args[1], &fields, deadline)?;
+    if values.iter().any(Option::is_some) {
+        ttl_events(ctx, &args[1], deadline)?;
+    }
     Ok(Reply::Array(
         values.into_iter().map(Reply::bulk_opt).collect(),
     ))
@@ -477,5 +488,24 @@ pub fn hsetex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let set = ctx
         .storage()
         .hsetex(ctx.db(), &args[1], &pairs, cond, ttl)?;
+    if set {
+        ctx.changed(HASH, "hset", &args[1]);
+        ttl_events(ctx, &args[1], ttl.filter(|&t| t != 0))?;
+    }
     Ok(Reply::Int(i64::from(set)))
+}
+
+/// Events of HGETEX/HSETEX applying `deadline` to existing fields (Redis 8): `hpersist`
+/// for 0, `hdel` (and `del` if the hash emptied) for a past one, else `hexpire`.
+fn ttl_events(ctx: &mut Ctx<'_>, key: &Bytes, deadline: Option<u64>) -> CmdResult<()> {
+    match deadline {
+        None => {}
+        Some(0) => ctx.changed(HASH, "hpersist", key),
+        Some(t) if t <= crate::storage::now_ms() => {
+            ctx.changed(HASH, "hdel", key);
+            ctx.deleted_if_gone(key)?;
+        }
+        Some(_) => ctx.changed(HASH, "hexpire", key),
+    }
+    Ok(())
 }

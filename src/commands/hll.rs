@@ -5,6 +5,7 @@ use bytes::Bytes;
 
 use super::{is, text, Ctx};
 use crate::error::{CmdError, CmdResult};
+use crate::notify::STRING;
 use crate::protocol::Reply;
 use crate::storage::types::hll;
 
@@ -21,6 +22,9 @@ pub fn pfadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let changed = ctx
         .storage()
         .pfadd(ctx.db(), &args[1], &elements, sparse_max(ctx))?;
+    if changed {
+        ctx.changed(STRING, "pfadd", &args[1]);
+    }
     Ok(Reply::Int(i64::from(changed)))
 }
 
@@ -34,6 +38,8 @@ pub fn pfmerge(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let sources = refs(&args[2..]);
     ctx.storage()
         .pfmerge(ctx.db(), &args[1], &sources, sparse_max(ctx))?;
+    // Always written, even when the sources are missing (as in Redis).
+    ctx.changed(STRING, "pfadd", &args[1]);
     Ok(Reply::Ok)
 }
 

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use super::{arg_db, arg_i64, is, ok, Ctx};
 use crate::error::{CmdError, CmdResult};
 use crate::glob::glob_match;
+use crate::notify::GENERIC;
 use crate::num::parse_i64;
 use crate::protocol::Reply;
 use crate::storage::encoding::KeyType;
@@ -13,7 +14,20 @@ use crate::storage::now_ms;
 
 pub fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let keys: Vec<&[u8]> = args[1..].iter().map(|k| &k[..]).collect();
-    Ok(Reply::Int(ctx.storage().delete_keys(ctx.db(), &keys)?))
+    // Which keys exist decides which fire `del`; nobody needs to know otherwise.
+    let mut live = Vec::new();
+    if ctx.observed() {
+        for (i, key) in args[1..].iter().enumerate() {
+            if !args[1..1 + i].contains(key) && ctx.storage().exists(ctx.db(), key)? {
+                live.push(key);
+            }
+        }
+    }
+    let removed = ctx.storage().delete_keys(ctx.db(), &keys)?;
+    for key in live {
+        ctx.changed(GENERIC, "del", key);
+    }
+    Ok(Reply::Int(removed))
 }
 
 /// `EXISTS` and `TOUCH`: a key named twice counts twice.
@@ -83,6 +97,15 @@ fn expire_generic(
     }
     let cond = parse_condition(&args[3..])?;
     let changed = ctx.storage().expire_at(ctx.db(), &args[1], when, cond)?;
+    if changed {
+        // A deadline already past deleted the key (see `Storage::expire_at`).
+        let event = if when <= now_ms() as i64 {
+            "del"
+        } else {
+            "expire"
+        };
+        ctx.changed(GENERIC, event, &args[1]);
+    }
     Ok(Reply::Int(i64::from(changed)))
 }
 
@@ -133,9 +156,19 @@ pub fn pexpiretime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 }
 
 pub fn persist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    Ok(Reply::Int(i64::from(
-        ctx.storage().persist(ctx.db(), &args[1])?,
-    )))
+    let persisted = ctx.storage().persist(ctx.db(), &args[1])?;
+    if persisted {
+        ctx.changed(GENERIC, "persist", &args[1]);
+    }
+    Ok(Reply::Int(i64::from(persisted)))
+}
+
+/// Events of a rename that happened (RENAME to itself changes nothing).
+fn renamed(ctx: &mut Ctx<'_>, args: &[Bytes]) {
+    if args[1] != args[2] {
+        ctx.changed(GENERIC, "rename_from", &args[1]);
+        ctx.changed(GENERIC, "rename_to", &args[2]);
+    }
 }
 
 pub fn rename(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
@@ -146,6 +179,7 @@ pub fn rename(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     {
         return Err(CmdError::NoSuchKey);
     }
+    renamed(ctx, args);
     ok()
 }
 
@@ -158,9 +192,11 @@ pub fn renamenx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     if args[1] == args[2] || storage.exists(db, &args[2])? {
         return Ok(Reply::Int(0));
     }
-    Ok(Reply::Int(i64::from(
-        storage.copy_key(db, &args[1], db, &args[2], false, true)?,
-    )))
+    let done = storage.copy_key(db, &args[1], db, &args[2], false, true)?;
+    if done {
+        renamed(ctx, args);
+    }
+    Ok(Reply::Int(i64::from(done)))
 }
 
 pub fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
@@ -187,7 +223,7 @@ pub fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         .storage()
         .copy_key(ctx.db(), &args[1], dst_db, &args[2], replace, false)?;
     if copied {
-        ctx.state.watches.touch(dst_db, &args[2]);
+        ctx.changed_in(dst_db, GENERIC, "copy_to", &args[2]);
     }
     Ok(Reply::Int(i64::from(copied)))
 }
@@ -203,7 +239,8 @@ pub fn move_key(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         .storage()
         .copy_key(ctx.db(), &args[1], dst_db, &args[1], false, true)?;
     if moved {
-        ctx.state.watches.touch(dst_db, &args[1]);
+        ctx.changed(GENERIC, "move_from", &args[1]);
+        ctx.changed_in(dst_db, GENERIC, "move_to", &args[1]);
     }
     Ok(Reply::Int(i64::from(moved)))
 }
@@ -303,6 +340,14 @@ fn flush_mode_ok(args: &[Bytes]) -> CmdResult<()> {
     }
 }
 
+/// Reports watched keys a whole-database operation changed (no keyspace events, as in
+/// Redis).
+fn report_modified(ctx: &mut Ctx<'_>, keys: Vec<(usize, Vec<u8>)>) {
+    for (db, key) in keys {
+        ctx.modified_in(db, &Bytes::from(key));
+    }
+}
+
 /// Watched keys (of `db`, or all) that exist now: a flush will invalidate them.
 fn existing_watched(ctx: &Ctx<'_>, db: Option<usize>) -> CmdResult<Vec<(usize, Vec<u8>)>> {
     let mut out = Vec::new();
@@ -318,9 +363,7 @@ pub fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     flush_mode_ok(args)?;
     let invalidated = existing_watched(ctx, Some(ctx.db()))?;
     ctx.storage().flush_db(ctx.db())?;
-    invalidated
-        .iter()
-        .for_each(|(db, k)| ctx.state.watches.touch(*db, k));
+    report_modified(ctx, invalidated);
     ok()
 }
 
@@ -330,9 +373,7 @@ pub fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     for db in 0..ctx.storage().databases() {
         ctx.storage().flush_db(db)?;
     }
-    invalidated
-        .iter()
-        .for_each(|(db, k)| ctx.state.watches.touch(*db, k));
+    report_modified(ctx, invalidated);
     ok()
 }
 
@@ -355,9 +396,7 @@ pub fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
             }
         }
         ctx.storage().swap_db(a, b)?;
-        invalidated
-            .iter()
-            .for_each(|(db, k)| ctx.state.watches.touch(*db, k));
+        report_modified(ctx, invalidated);
     }
     ok()
 }

@@ -4,10 +4,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::set::{numkeys, positive_count};
+use super::numkeys::mpop_keys;
+use super::set::positive_count;
 use super::{arg_i64, is, ok, Ctx};
 use crate::blocking::BlockRequest;
 use crate::error::{CmdError, CmdResult};
+use crate::notify::LIST;
 use crate::num::parse_f64;
 use crate::protocol::Reply;
 use crate::storage::types::list::End;
@@ -17,13 +19,44 @@ fn elems(args: &[Bytes]) -> Vec<&[u8]> {
 }
 
 fn push(ctx: &mut Ctx<'_>, args: &[Bytes], end: End, only_existing: bool) -> CmdResult<Reply> {
-    Ok(Reply::Int(ctx.storage().push(
-        ctx.db(),
-        &args[1],
-        &elems(&args[2..]),
-        end,
-        only_existing,
-    )?))
+    let len = ctx
+        .storage()
+        .push(ctx.db(), &args[1], &elems(&args[2..]), end, only_existing)?;
+    // LPUSHX/RPUSHX of a missing key answer 0 and write nothing.
+    if len > 0 {
+        ctx.changed(LIST, push_event(end), &args[1]);
+    }
+    Ok(Reply::Int(len))
+}
+
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpush",
+        End::Right => "rpush",
+    }
+}
+
+fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpop",
+        End::Right => "rpop",
+    }
+}
+
+/// Reports a pop of `popped` elements from `key` (and its deletion if that emptied it).
+fn report_pop(ctx: &mut Ctx<'_>, key: &Bytes, end: End, n: usize) -> CmdResult<()> {
+    if n > 0 {
+        ctx.changed(LIST, pop_event(end), key);
+        ctx.deleted_if_gone(key)?;
+    }
+    Ok(())
+}
+
+/// Reports an LMOVE that moved an element: the push to `dst`, then the pop from `src`, as
+/// Redis orders them.
+fn moved(ctx: &mut Ctx<'_>, src: &Bytes, dst: &Bytes, from: End, to: End) -> CmdResult<()> {
+    ctx.changed(LIST, push_event(to), dst);
+    report_pop(ctx, src, from, 1)
 }
 
 pub fn lpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
@@ -41,15 +74,15 @@ pub fn rpushx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 
 fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> CmdResult<Reply> {
     match args.len() {
-        2 => Ok(Reply::bulk_opt(
-            ctx.storage()
-                .pop(ctx.db(), &args[1], end, 1)?
-                .into_iter()
-                .next(),
-        )),
+        2 => {
+            let value = ctx.storage().pop(ctx.db(), &args[1], end, 1)?;
+            report_pop(ctx, &args[1], end, value.len())?;
+            Ok(Reply::bulk_opt(value.into_iter().next()))
+        }
         3 => {
             let count = positive_count(&args[2])?;
             let popped = ctx.storage().pop(ctx.db(), &args[1], end, count)?;
+            report_pop(ctx, &args[1], end, popped.len())?;
             if popped.is_empty() && count > 0 {
                 return Ok(Reply::NilArray);
             }
@@ -95,6 +128,7 @@ pub fn lindex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 pub fn lset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let index = arg_i64(&args[2])?;
     ctx.storage().lset(ctx.db(), &args[1], index, &args[3])?;
+    ctx.changed(LIST, "lset", &args[1]);
     ok()
 }
 
@@ -106,28 +140,34 @@ pub fn linsert(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     } else {
         return Err(CmdError::Syntax);
     };
-    Ok(Reply::Int(ctx.storage().linsert(
-        ctx.db(),
-        &args[1],
-        before,
-        &args[3],
-        &args[4],
-    )?))
+    let len = ctx
+        .storage()
+        .linsert(ctx.db(), &args[1], before, &args[3], &args[4])?;
+    if len > 0 {
+        ctx.changed(LIST, "linsert", &args[1]);
+    }
+    Ok(Reply::Int(len))
 }
 
 pub fn lrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let count = arg_i64(&args[2])?;
-    Ok(Reply::Int(ctx.storage().lrem(
-        ctx.db(),
-        &args[1],
-        count,
-        &args[3],
-    )?))
+    let removed = ctx.storage().lrem(ctx.db(), &args[1], count, &args[3])?;
+    if removed > 0 {
+        ctx.changed(LIST, "lrem", &args[1]);
+        ctx.deleted_if_gone(&args[1])?;
+    }
+    Ok(Reply::Int(removed))
 }
 
 pub fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let (start, stop) = (arg_i64(&args[2])?, arg_i64(&args[3])?);
+    // LTRIM of an existing list reports even when it keeps every element, as in Redis.
+    let existed = ctx.observed() && ctx.storage().exists(ctx.db(), &args[1])?;
     ctx.storage().ltrim(ctx.db(), &args[1], start, stop)?;
+    if existed {
+        ctx.changed(LIST, "ltrim", &args[1]);
+        ctx.deleted_if_gone(&args[1])?;
+    }
     ok()
 }
 
@@ -213,23 +253,21 @@ fn end_arg(arg: &[u8]) -> CmdResult<End> {
 
 pub fn lmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let (from, to) = (end_arg(&args[3])?, end_arg(&args[4])?);
-    Ok(Reply::bulk_opt(ctx.storage().lmove(
-        ctx.db(),
-        &args[1],
-        &args[2],
-        from,
-        to,
-    )?))
+    lmove_generic(ctx, args, from, to)
 }
 
 pub fn rpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    Ok(Reply::bulk_opt(ctx.storage().lmove(
-        ctx.db(),
-        &args[1],
-        &args[2],
-        End::Right,
-        End::Left,
-    )?))
+    lmove_generic(ctx, args, End::Right, End::Left)
+}
+
+fn lmove_generic(ctx: &mut Ctx<'_>, args: &[Bytes], from: End, to: End) -> CmdResult<Reply> {
+    let value = ctx
+        .storage()
+        .lmove(ctx.db(), &args[1], &args[2], from, to)?;
+    if value.is_some() {
+        moved(ctx, &args[1], &args[2], from, to)?;
+    }
+    Ok(Reply::bulk_opt(value))
 }
 
 /// `LMPOP`/`BLMPOP` tail: `LEFT|RIGHT [COUNT n]` starting at `args[i]`.
@@ -263,6 +301,7 @@ fn mpop_first(
 ) -> CmdResult<Option<Reply>> {
     for key in keys {
         let popped = ctx.storage().pop(ctx.db(), key, end, count)?;
+        report_pop(ctx, key, end, popped.len())?;
         if !popped.is_empty() {
             return Ok(Some(Reply::Array(vec![
                 Reply::Bulk(key.clone()),
@@ -274,7 +313,8 @@ fn mpop_first(
 }
 
 pub fn lmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    let (keys, i) = numkeys(args, 1)?;
+    let span = mpop_keys(args, 1)?;
+    let (keys, i) = (&args[span.clone()], span.end);
     let (end, count) = mpop_options(args, i)?;
     Ok(mpop_first(ctx, keys, end, count)?.unwrap_or(Reply::NilArray))
 }
@@ -295,13 +335,18 @@ pub fn parse_timeout(arg: &[u8]) -> CmdResult<Option<Instant>> {
     ))
 }
 
-/// Parks the client on `keys` until a writer signals one of them or the deadline passes.
+/// Parks the client on `keys` until a writer signals one of them or the deadline passes;
+/// a client that may not block (`deny_blocking`) gets the timeout reply at once, with no
+/// waiter registered.
 pub fn block_on(
     ctx: &mut Ctx<'_>,
     keys: &[Bytes],
     deadline: Option<Instant>,
     timeout_reply: Reply,
 ) -> CmdResult<Reply> {
+    if ctx.client.deny_blocking {
+        return Ok(timeout_reply);
+    }
     ctx.state
         .blocking
         .register(ctx.db(), keys, &ctx.client.info);
@@ -319,6 +364,7 @@ fn bpop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> CmdResult<Reply> {
     let keys = &args[1..args.len() - 1];
     for key in keys {
         if let Some(v) = ctx.storage().pop(ctx.db(), key, end, 1)?.into_iter().next() {
+            report_pop(ctx, key, end, 1)?;
             return Ok(Reply::Array(vec![Reply::Bulk(key.clone()), Reply::bulk(v)]));
         }
     }
@@ -344,7 +390,10 @@ fn bmove(
         .storage()
         .lmove(ctx.db(), &args[1], &args[2], from, to)?
     {
-        Some(v) => Ok(Reply::bulk(v)),
+        Some(v) => {
+            moved(ctx, &args[1], &args[2], from, to)?;
+            Ok(Reply::bulk(v))
+        }
         None => block_on(ctx, &args[1..2], deadline, Reply::NilArray),
     }
 }
@@ -360,7 +409,8 @@ pub fn brpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 
 pub fn blmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let deadline = parse_timeout(&args[1])?;
-    let (keys, i) = numkeys(args, 2)?;
+    let span = mpop_keys(args, 2)?;
+    let (keys, i) = (&args[span.clone()], span.end);
     let (end, count) = mpop_options(args, i)?;
     match mpop_first(ctx, keys, end, count)? {
         Some(r) => Ok(r),

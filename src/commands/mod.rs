@@ -15,6 +15,7 @@ pub mod info;
 pub mod key;
 pub mod list;
 pub mod memory;
+pub mod numkeys;
 pub mod persistence;
 pub mod pubsub;
 pub mod scripting;
@@ -27,10 +28,13 @@ pub mod table;
 pub mod txn;
 pub mod zset;
 
+use std::sync::atomic::Ordering;
+
 use bytes::Bytes;
 
 use crate::client::ClientState;
 use crate::error::{CmdError, CmdResult};
+use crate::notify;
 use crate::num::{parse_f64, parse_i64};
 use crate::protocol::Reply;
 use crate::state::ServerState;
@@ -49,6 +53,96 @@ impl Ctx<'_> {
 
     pub fn db(&self) -> usize {
         self.client.db
+    }
+
+    /// Whether anything can observe a command's side effects right now: keyspace events,
+    /// a `WATCH`, or a blocked client. When nothing can, reports cost nothing and handlers
+    /// skip reads they would make only to report precisely (a `DEL` of a missing key).
+    /// A watcher or waiter of a key registers under that key's lock, so one that matters to
+    /// the running command is already visible here.
+    pub fn observed(&self) -> bool {
+        self.state.notify_flags.load(Ordering::Relaxed) != 0
+            || self.state.watches.any()
+            || self.state.blocking.any()
+    }
+
+    /// Whether keyspace events of `class` are published: handlers check this before reads
+    /// that only decide an event (did this pop empty the key?).
+    pub fn notifying(&self, class: u32) -> bool {
+        let flags = self.state.notify_flags.load(Ordering::Relaxed);
+        flags & class != 0 && flags & (notify::KEYSPACE | notify::KEYEVENT) != 0
+    }
+
+    /// `key` (of the client's database) was modified and fires `event` of `class`: the
+    /// usual report of a write (Redis's `signalModifiedKey` + `notifyKeyspaceEvent`).
+    pub fn changed(&mut self, class: u32, event: &'static str, key: &Bytes) {
+        self.report(self.client.db, key, true, Some((class, event)));
+    }
+
+    /// [`Ctx::changed`] for a key of database `db` (`MOVE`, `COPY ... DB`).
+    pub fn changed_in(&mut self, db: usize, class: u32, event: &'static str, key: &Bytes) {
+        self.report(db, key, true, Some((class, event)));
+    }
+
+    /// `key` fires `event` without invalidating `WATCH`es: Redis 7's consumer-group
+    /// commands (`XGROUP`, `XREADGROUP`, `XACK`, ...) notify but do not signal the key.
+    pub fn notify(&mut self, class: u32, event: &'static str, key: &Bytes) {
+        self.report(self.client.db, key, false, Some((class, event)));
+    }
+
+    /// `key` of database `db` was modified without a keyspace event (`FLUSHDB`, `SWAPDB`).
+    pub fn modified_in(&mut self, db: usize, key: &Bytes) {
+        self.report(db, key, true, None);
+    }
+
+    /// After removing from the collection at `key`: the `del` event if that emptied it
+    /// (and so deleted it). Reads the key only when `del` events are published.
+    pub fn deleted_if_gone(&mut self, key: &Bytes) -> CmdResult<()> {
+        if self.notifying(notify::GENERIC) && !self.storage().exists(self.db(), key)? {
+            self.changed(notify::GENERIC, "del", key);
+        }
+        Ok(())
+    }
+
+    /// Before a `*STORE` command writes `dst`: whether its empty result deletes an existing
+    /// `dst` (read only when someone can observe it).
+    pub fn empty_store_deletes(&self, dst: &Bytes, empty: bool) -> CmdResult<bool> {
+        Ok(empty && self.observed() && self.storage().exists(self.db(), dst)?)
+    }
+
+    /// Reports a `*STORE` command's write to `dst`: `event` when it stored something, `del`
+    /// when an empty result deleted an existing `dst`, nothing otherwise. Its source keys
+    /// were only read and report nothing.
+    pub fn stored(
+        &mut self,
+        class: u32,
+        event: &'static str,
+        dst: &Bytes,
+        any: bool,
+        deleted: bool,
+    ) {
+        if any {
+            self.changed(class, event, dst);
+        } else if deleted {
+            self.changed(notify::GENERIC, "del", dst);
+        }
+    }
+
+    fn report(
+        &mut self,
+        db: usize,
+        key: &Bytes,
+        modified: bool,
+        event: Option<(u32, &'static str)>,
+    ) {
+        if self.observed() {
+            self.client.effects.push(notify::Effect {
+                db,
+                key: key.clone(),
+                modified,
+                event,
+            });
+        }
     }
 }
 

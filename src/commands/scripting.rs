@@ -3,26 +3,17 @@
 
 use bytes::Bytes;
 
+use super::numkeys::script_keys;
 use super::{is, text, Ctx};
 use crate::error::{CmdError, CmdResult};
-use crate::num::parse_i64;
 use crate::protocol::Reply;
 use crate::scripting::Invocation;
 
 /// Splits `numkeys key ... arg ...` (starting at `args[2]`) into keys and arguments.
 /// `bad_count` is the error for a non-integer count (EVAL and FCALL word it differently).
 fn keys_and_args(args: &[Bytes], bad_count: CmdError) -> CmdResult<(&[Bytes], &[Bytes])> {
-    let n = parse_i64(&args[2]).ok_or(bad_count)?;
-    if n < 0 {
-        return Err(CmdError::custom("ERR Number of keys can't be negative"));
-    }
-    let rest = &args[3..];
-    if n as u64 > rest.len() as u64 {
-        return Err(CmdError::custom(
-            "ERR Number of keys can't be greater than number of args",
-        ));
-    }
-    Ok(rest.split_at(n as usize))
+    let span = script_keys(args, 2, bad_count)?;
+    Ok((&args[span.clone()], &args[span.end..]))
 }
 
 fn run_eval(ctx: &mut Ctx<'_>, args: &[Bytes], by_sha: bool, read_only: bool) -> CmdResult<Reply> {

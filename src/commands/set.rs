@@ -7,6 +7,7 @@ use super::hash::{parse_scan_args, ScanArgs};
 use super::{arg_i64, is, Ctx};
 use crate::error::{CmdError, CmdResult};
 use crate::glob::glob_match;
+use crate::notify::SET;
 use crate::protocol::Reply;
 use crate::storage::types::set::SetOp;
 
@@ -15,19 +16,24 @@ fn members(args: &[Bytes]) -> Vec<&[u8]> {
 }
 
 pub fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    Ok(Reply::Int(ctx.storage().sadd(
-        ctx.db(),
-        &args[1],
-        &members(&args[2..]),
-    )?))
+    let added = ctx
+        .storage()
+        .sadd(ctx.db(), &args[1], &members(&args[2..]))?;
+    if added > 0 {
+        ctx.changed(SET, "sadd", &args[1]);
+    }
+    Ok(Reply::Int(added))
 }
 
 pub fn srem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    Ok(Reply::Int(ctx.storage().srem(
-        ctx.db(),
-        &args[1],
-        &members(&args[2..]),
-    )?))
+    let removed = ctx
+        .storage()
+        .srem(ctx.db(), &args[1], &members(&args[2..]))?;
+    if removed > 0 {
+        ctx.changed(SET, "srem", &args[1]);
+        ctx.deleted_if_gone(&args[1])?;
+    }
+    Ok(Reply::Int(removed))
 }
 
 pub fn sismember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
@@ -75,16 +81,20 @@ pub fn positive_count(arg: &[u8]) -> CmdResult<usize> {
 }
 
 pub fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    match args.len() {
-        2 => {
-            let popped = ctx.storage().spop(ctx.db(), &args[1], 1)?;
-            Ok(Reply::bulk_opt(popped.into_iter().next()))
-        }
-        3 => {
-            let count = positive_count(&args[2])?;
-            Ok(set_reply(ctx.storage().spop(ctx.db(), &args[1], count)?))
-        }
-        _ => Err(CmdError::Syntax),
+    let count = match args.len() {
+        2 => 1,
+        3 => positive_count(&args[2])?,
+        _ => return Err(CmdError::Syntax),
+    };
+    let popped = ctx.storage().spop(ctx.db(), &args[1], count)?;
+    if !popped.is_empty() {
+        ctx.changed(SET, "spop", &args[1]);
+        ctx.deleted_if_gone(&args[1])?;
+    }
+    if args.len() == 2 {
+        Ok(Reply::bulk_opt(popped.into_iter().next()))
+    } else {
+        Ok(set_reply(popped))
     }
 }
 
@@ -115,12 +125,19 @@ pub fn srandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 }
 
 pub fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    Ok(Reply::Int(i64::from(ctx.storage().smove(
-        ctx.db(),
-        &args[1],
-        &args[2],
-        &args[3],
-    )?)))
+    let (src, dst) = (&args[1], &args[2]);
+    // Only a destination that lacked the member changes.
+    let dst_had =
+        ctx.observed() && src != dst && ctx.storage().sismember(ctx.db(), dst, &args[3])?;
+    let moved = ctx.storage().smove(ctx.db(), src, dst, &args[3])?;
+    if moved && src != dst {
+        ctx.changed(SET, "srem", src);
+        ctx.deleted_if_gone(src)?;
+        if !dst_had {
+            ctx.changed(SET, "sadd", dst);
+        }
+    }
+    Ok(Reply::Int(i64::from(moved)))
 }
 
 fn combine(ctx: &Ctx<'_>, keys: &[Bytes], op: SetOp) -> CmdResult<Vec<Vec<u8>>> {
@@ -139,41 +156,30 @@ pub fn sdiff(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     Ok(set_reply(combine(ctx, &args[1..], SetOp::Diff)?))
 }
 
-fn store(ctx: &mut Ctx<'_>, args: &[Bytes], op: SetOp) -> CmdResult<Reply> {
+fn store(ctx: &mut Ctx<'_>, args: &[Bytes], op: SetOp, event: &'static str) -> CmdResult<Reply> {
     let result = combine(ctx, &args[2..], op)?;
-    Ok(Reply::Int(ctx.storage().set_store(
-        ctx.db(),
-        &args[1],
-        &result,
-    )?))
+    let replaced = ctx.empty_store_deletes(&args[1], result.is_empty())?;
+    let len = ctx.storage().set_store(ctx.db(), &args[1], &result)?;
+    ctx.stored(SET, event, &args[1], len > 0, replaced);
+    Ok(Reply::Int(len))
 }
 
 pub fn sinterstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    store(ctx, args, SetOp::Inter)
+    store(ctx, args, SetOp::Inter, "sinterstore")
 }
 
 pub fn sunionstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    store(ctx, args, SetOp::Union)
+    store(ctx, args, SetOp::Union, "sunionstore")
 }
 
 pub fn sdiffstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    store(ctx, args, SetOp::Diff)
+    store(ctx, args, SetOp::Diff, "sdiffstore")
 }
 
 /// Parses `numkeys key [key ...]` at `args[at]`; returns the keys and the index after them.
 pub fn numkeys(args: &[Bytes], at: usize) -> CmdResult<(&[Bytes], usize)> {
-    let n =
-        arg_i64(&args[at]).map_err(|_| CmdError::custom("ERR numkeys should be greater than 0"))?;
-    if n <= 0 {
-        return Err(CmdError::custom("ERR numkeys should be greater than 0"));
-    }
-    let n = n as usize;
-    if at + 1 + n > args.len() {
-        return Err(CmdError::custom(
-            "ERR Number of keys can't be greater than number of args",
-        ));
-    }
-    Ok((&args[at + 1..at + 1 + n], at + 1 + n))
+    let span = super::numkeys::set_keys(args, at)?;
+    Ok((&args[span.clone()], span.end))
 }
 
 pub fn sintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {

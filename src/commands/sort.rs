@@ -87,7 +87,8 @@ fn sort_generic(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdResult
         }
         i += 1;
     }
-    let storage = ctx.storage();
+    let state = ctx.state;
+    let storage = &state.storage;
     let key = &args[1];
     let kind = storage.key_type(ctx.db(), key)?;
     let mut elems: Vec<Vec<u8>> = match kind {
@@ -165,7 +166,7 @@ fn sort_generic(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdResult
         Some(dst) => {
             let values: Vec<Vec<u8>> = out.into_iter().map(Option::unwrap_or_default).collect();
             let n = values.len() as i64;
-            storage.delete_keys(ctx.db(), &[&dst])?;
+            let deleted = storage.delete_keys(ctx.db(), &[&dst])? > 0;
             if n > 0 {
                 let refs: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
                 storage.push(
@@ -176,6 +177,7 @@ fn sort_generic(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdResult
                     false,
                 )?;
             }
+            ctx.stored(crate::notify::LIST, "sortstore", &dst, n > 0, deleted);
             Ok(Reply::Int(n))
         }
         None => Ok(Reply::Array(out.into_iter().map(Reply::bulk_opt).collect())),

@@ -9,6 +9,7 @@ use super::list::block_on;
 use super::{arg_i64, is, text, Ctx};
 use crate::blocking::BlockRequest;
 use crate::error::{CmdError, CmdResult};
+use crate::notify::STREAM;
 use crate::protocol::Reply;
 use crate::storage::types::stream::{
     AutoClaim, ClaimOptions, Entry, Fields, GroupRead, IdSpec, Pending, SetIdOptions, Stream,
@@ -31,6 +32,46 @@ fn parse_timeout_ms(arg: &[u8]) -> CmdResult<Option<std::time::Instant>> {
 }
 
 const INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argument";
+
+/// Entries in the stream at `key` (0 if missing), read only when stream events are
+/// published: XADD reports `xtrim` when its MAXLEN/MINID removed entries.
+fn length_if_notifying(ctx: &Ctx<'_>, key: &[u8]) -> CmdResult<u64> {
+    if !ctx.notifying(STREAM) {
+        return Ok(0);
+    }
+    Ok(ctx.storage().stream(ctx.db(), key)?.map_or(0, |s| s.len()))
+}
+
+/// Whether `consumer` of `group` exists on the stream at `key`, read only when stream
+/// events are published (implicit consumer creation fires `xgroup-createconsumer`).
+fn consumer_known(ctx: &Ctx<'_>, key: &[u8], group: &[u8], consumer: &[u8]) -> CmdResult<bool> {
+    if !ctx.notifying(STREAM) {
+        return Ok(true);
+    }
+    let storage = ctx.storage();
+    let Some(s) = storage.stream(ctx.db(), key)? else {
+        return Ok(false);
+    };
+    Ok(storage
+        .consumers(&s, group)?
+        .iter()
+        .any(|(name, _)| name.as_slice() == consumer))
+}
+
+/// Reports a consumer the command created as a side effect (Redis notifies without
+/// signalling the key).
+fn consumer_created(
+    ctx: &mut Ctx<'_>,
+    key: &Bytes,
+    group: &[u8],
+    consumer: &[u8],
+    before: bool,
+) -> CmdResult<()> {
+    if !before && consumer_known(ctx, key, group, consumer)? {
+        ctx.notify(STREAM, "xgroup-createconsumer", key);
+    }
+    Ok(())
+}
 
 // ---- ids ----
 
@@ -262,10 +303,22 @@ pub fn xadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         .chunks_exact(2)
         .map(|p| (&p[0][..], &p[1][..]))
         .collect();
+    let trims = trim.is_some();
+    let before = if trims {
+        length_if_notifying(ctx, &args[1])?
+    } else {
+        0
+    };
     let added = ctx
         .storage()
         .xadd(ctx.db(), &args[1], spec, &fields, no_mkstream, trim)
         .map_err(|e| stream_err(e, String::new))?;
+    if added.is_some() {
+        ctx.changed(STREAM, "xadd", &args[1]);
+        if trims && length_if_notifying(ctx, &args[1])? < before + 1 {
+            ctx.changed(STREAM, "xtrim", &args[1]);
+        }
+    }
     Ok(added.map_or(Reply::Nil, id_reply))
 }
 
@@ -278,6 +331,9 @@ pub fn xtrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         .storage()
         .xtrim(ctx.db(), &args[1], trim)
         .map_err(|e| stream_err(e, String::new))?;
+    if removed > 0 {
+        ctx.changed(STREAM, "xtrim", &args[1]);
+    }
     Ok(Reply::Int(removed as i64))
 }
 
@@ -336,6 +392,9 @@ pub fn xdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         .storage()
         .xdel(ctx.db(), &args[1], &ids)
         .map_err(|e| stream_err(e, String::new))?;
+    if deleted > 0 {
+        ctx.changed(STREAM, "xdel", &args[1]);
+    }
     Ok(Reply::Int(deleted as i64))
 }
 
@@ -367,6 +426,8 @@ pub fn xsetid(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     ctx.storage()
         .xsetid(ctx.db(), &args[1], id, opts)
         .map_err(|e| stream_err(e, String::new))?;
+    // Redis 7 notifies without signalling the key (WATCH stays valid).
+    ctx.notify(STREAM, "xsetid", &args[1]);
     Ok(Reply::Ok)
 }
 
@@ -572,7 +633,8 @@ pub fn xreadgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let Some((group, consumer)) = r.group else {
         return Err(CmdError::Syntax);
     };
-    let storage = ctx.storage();
+    let state = ctx.state;
+    let storage = &state.storage;
     let db = ctx.db();
     let mut froms = Vec::with_capacity(r.keys.len());
     for (key, id) in r.keys.iter().zip(r.ids) {
@@ -596,6 +658,11 @@ pub fn xreadgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
             }
             raw => ReadFrom::After(parse_id(raw, 0, true)?),
         });
+    }
+    // Consumers the command will create, per stream, for `xgroup-createconsumer`.
+    let mut known = Vec::with_capacity(r.keys.len());
+    for key in r.keys {
+        known.push(consumer_known(ctx, key, group, consumer)?);
     }
     let mut results = Vec::new();
     let mut any_history = false;
@@ -625,13 +692,19 @@ pub fn xreadgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         }
     }
     if !results.is_empty() || any_history {
+        for (key, before) in r.keys.iter().zip(known) {
+            consumer_created(ctx, key, group, consumer, before)?;
+        }
         return Ok(streams_reply(ctx, results));
     }
-    // Nothing new: the consumer exists from now on, as in Redis.
+    // Nothing new: the consumer exists from now on, as in Redis 7.2.
     for key in r.keys {
         storage
             .touch_consumer(db, key, group, consumer)
             .map_err(|e| stream_err(e, || no_group_for_key(key, group)))?;
+    }
+    for (key, before) in r.keys.iter().zip(known) {
+        consumer_created(ctx, key, group, consumer, before)?;
     }
     match r.block {
         Some(deadline) => park(ctx, r.keys, deadline, None),
@@ -676,12 +749,19 @@ pub fn xgroup_create(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         i += 1;
     }
     let id = group_id(&args[4])?;
+    let created = mkstream && ctx.observed() && !ctx.storage().exists(ctx.db(), key)?;
     ctx.storage()
         .xgroup_create(ctx.db(), key, group, id, mkstream, entries_read)
         .map_err(|e| match e {
             StreamError::NoSuchKey => CmdError::custom(XGROUP_NEEDS_KEY),
             other => stream_err(other, String::new),
         })?;
+    // Redis signals the key only when MKSTREAM created it.
+    if created {
+        ctx.changed(STREAM, "xgroup-create", key);
+    } else {
+        ctx.notify(STREAM, "xgroup-create", key);
+    }
     Ok(Reply::Ok)
 }
 
@@ -716,6 +796,7 @@ pub fn xgroup_setid(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     ctx.storage()
         .xgroup_setid(ctx.db(), key, group, id, entries_read)
         .map_err(xgroup_err(key, group))?;
+    ctx.notify(STREAM, "xgroup-setid", key);
     Ok(Reply::Ok)
 }
 
@@ -725,6 +806,10 @@ pub fn xgroup_destroy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         .storage()
         .xgroup_destroy(ctx.db(), key, group)
         .map_err(xgroup_err(key, group))?;
+    if destroyed {
+        // Also wakes XREADGROUP clients blocked on the group, to answer -NOGROUP.
+        ctx.notify(STREAM, "xgroup-destroy", key);
+    }
     Ok(Reply::Int(i64::from(destroyed)))
 }
 
@@ -734,15 +819,27 @@ pub fn xgroup_createconsumer(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Rep
         .storage()
         .xgroup_createconsumer(ctx.db(), key, group, &args[4])
         .map_err(xgroup_err(key, group))?;
+    if created {
+        ctx.notify(STREAM, "xgroup-createconsumer", key);
+    }
     Ok(Reply::Int(i64::from(created)))
 }
 
 pub fn xgroup_delconsumer(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let (key, group) = (&args[2], &args[3]);
+    let existed = ctx.notifying(STREAM)
+        && ctx
+            .storage()
+            .group_exists(ctx.db(), key, group)
+            .unwrap_or(false)
+        && consumer_known(ctx, key, group, &args[4])?;
     let pending = ctx
         .storage()
         .xgroup_delconsumer(ctx.db(), key, group, &args[4])
         .map_err(xgroup_err(key, group))?;
+    if existed {
+        ctx.notify(STREAM, "xgroup-delconsumer", key);
+    }
     Ok(Reply::Int(pending as i64))
 }
 
@@ -871,9 +968,11 @@ fn claim_number(arg: &[u8], what: &str) -> CmdResult<i64> {
 
 pub fn xclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let (key, group, consumer) = (&args[1], &args[2], &args[3]);
-    let storage = ctx.storage();
+    let state = ctx.state;
+    let storage = &state.storage;
     let db = ctx.db();
     require_group(storage, db, key, group)?;
+    let known = consumer_known(ctx, key, group, consumer)?;
     let min_idle = claim_number(&args[4], "min-idle-time argument for XCLAIM")?.max(0) as u64;
     let mut ids = Vec::new();
     let mut j = 5;
@@ -925,6 +1024,7 @@ pub fn xclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let claimed = storage
         .xclaim(db, key, group, consumer, &ids, opts)
         .map_err(|e| stream_err(e, || no_group_for_key(key, group)))?;
+    consumer_created(ctx, key, group, consumer, known)?;
     Ok(Reply::Array(
         claimed
             .into_iter()
@@ -938,9 +1038,11 @@ pub fn xclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 
 pub fn xautoclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let (key, group, consumer) = (&args[1], &args[2], &args[3]);
-    let storage = ctx.storage();
+    let state = ctx.state;
+    let storage = &state.storage;
     let db = ctx.db();
     require_group(storage, db, key, group)?;
+    let known = consumer_known(ctx, key, group, consumer)?;
     let min_idle = claim_number(&args[4], "min-idle-time argument for XAUTOCLAIM")?.max(0) as u64;
     let start = interval_id(&args[5], 0, true)?;
     let mut count = 100usize;
@@ -968,6 +1070,7 @@ pub fn xautoclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     } = storage
         .xautoclaim(db, key, group, consumer, min_idle, start, count, just_id)
         .map_err(|e| stream_err(e, || no_group_for_key(key, group)))?;
+    consumer_created(ctx, key, group, consumer, known)?;
     Ok(Reply::Array(vec![
         id_reply(next),
         Reply::Array(

@@ -5,6 +5,7 @@ use bytes::Bytes;
 
 use super::{arg_f64, arg_i64, is, ok, Ctx};
 use crate::error::{CmdError, CmdResult};
+use crate::notify::{GENERIC, STRING};
 use crate::protocol::Reply;
 use crate::storage::now_ms;
 use crate::storage::types::string::{lcs as compute_lcs, SetCondition, TtlChange};
@@ -117,6 +118,12 @@ pub fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let outcome =
         ctx.storage()
             .set_string(ctx.db(), &args[1], &args[2], opts.cond, ttl, opts.get)?;
+    if outcome.written {
+        ctx.changed(STRING, "set", &args[1]);
+        if let TtlChange::At(_) = ttl {
+            ctx.changed(GENERIC, "expire", &args[1]);
+        }
+    }
     Ok(if opts.get {
         Reply::bulk_opt(outcome.previous)
     } else if outcome.written {
@@ -135,6 +142,9 @@ pub fn setnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         TtlChange::Clear,
         false,
     )?;
+    if outcome.written {
+        ctx.changed(STRING, "set", &args[1]);
+    }
     Ok(Reply::Int(i64::from(outcome.written)))
 }
 
@@ -148,6 +158,8 @@ fn set_with_ttl(ctx: &mut Ctx<'_>, args: &[Bytes], unit_ms: i64, name: &str) -> 
         TtlChange::At(at),
         false,
     )?;
+    ctx.changed(STRING, "set", &args[1]);
+    ctx.changed(GENERIC, "expire", &args[1]);
     ok()
 }
 
@@ -168,22 +180,37 @@ pub fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         TtlChange::Clear,
         true,
     )?;
+    ctx.changed(STRING, "set", &args[1]);
     Ok(Reply::bulk_opt(outcome.previous))
 }
 
 pub fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    Ok(Reply::bulk_opt(
-        ctx.storage().get_del_string(ctx.db(), &args[1])?,
-    ))
+    let value = ctx.storage().get_del_string(ctx.db(), &args[1])?;
+    if value.is_some() {
+        ctx.changed(GENERIC, "del", &args[1]);
+    }
+    Ok(Reply::bulk_opt(value))
 }
 
 pub fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let opts = parse_extended(args, 2, ExtendedCommand::GetEx)?;
-    Ok(Reply::bulk_opt(ctx.storage().get_ex_string(
-        ctx.db(),
-        &args[1],
-        opts.ttl,
-    )?))
+    // PERSIST reports only when there was a TTL to remove.
+    let had_ttl = opts.ttl == Some(TtlChange::Clear)
+        && ctx.observed()
+        && matches!(
+            ctx.storage().ttl(ctx.db(), &args[1]),
+            Ok(crate::storage::keyspace::Ttl::At(_))
+        );
+    let value = ctx.storage().get_ex_string(ctx.db(), &args[1], opts.ttl)?;
+    if value.is_some() {
+        match opts.ttl {
+            Some(TtlChange::At(ms)) if ms <= now_ms() => ctx.changed(GENERIC, "del", &args[1]),
+            Some(TtlChange::At(_)) => ctx.changed(GENERIC, "expire", &args[1]),
+            Some(TtlChange::Clear) if had_ttl => ctx.changed(GENERIC, "persist", &args[1]),
+            _ => {}
+        }
+    }
+    Ok(Reply::bulk_opt(value))
 }
 
 pub fn mget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
@@ -211,16 +238,24 @@ fn pairs(args: &[Bytes], name: &str) -> CmdResult<Vec<(Bytes, Bytes)>> {
 pub fn mset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let pairs = pairs(args, "mset")?;
     ctx.storage().set_strings(ctx.db(), &pairs, false)?;
+    set_events(ctx, args);
     ok()
+}
+
+/// `set` for every key of an MSET/MSETNX, in argument order (a repeated key twice).
+fn set_events(ctx: &mut Ctx<'_>, args: &[Bytes]) {
+    for key in args[1..].iter().step_by(2) {
+        ctx.changed(STRING, "set", key);
+    }
 }
 
 pub fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let pairs = pairs(args, "msetnx")?;
-    Ok(Reply::Int(i64::from(ctx.storage().set_strings(
-        ctx.db(),
-        &pairs,
-        true,
-    )?)))
+    let written = ctx.storage().set_strings(ctx.db(), &pairs, true)?;
+    if written {
+        set_events(ctx, args);
+    }
+    Ok(Reply::Int(i64::from(written)))
 }
 
 pub fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
@@ -228,6 +263,7 @@ pub fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let len = ctx
         .storage()
         .append_string(ctx.db(), &args[1], &args[2], max)?;
+    ctx.changed(STRING, "append", &args[1]);
     Ok(Reply::Int(len as i64))
 }
 
@@ -236,8 +272,10 @@ pub fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     Ok(Reply::Int(len as i64))
 }
 
-fn incr_common(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) -> CmdResult<Reply> {
-    Ok(Reply::Int(ctx.storage().incr_by(ctx.db(), key, delta)?))
+fn incr_common(ctx: &mut Ctx<'_>, key: &Bytes, delta: i64) -> CmdResult<Reply> {
+    let value = ctx.storage().incr_by(ctx.db(), key, delta)?;
+    ctx.changed(STRING, "incrby", key);
+    Ok(Reply::Int(value))
 }
 
 pub fn incr(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
@@ -263,11 +301,9 @@ pub fn decrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 
 pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let delta = arg_f64(&args[2])?;
-    Ok(Reply::bulk(ctx.storage().incr_by_float(
-        ctx.db(),
-        &args[1],
-        delta,
-    )?))
+    let value = ctx.storage().incr_by_float(ctx.db(), &args[1], delta)?;
+    ctx.changed(STRING, "incrbyfloat", &args[1]);
+    Ok(Reply::bulk(value))
 }
 
 pub fn getrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
@@ -291,6 +327,10 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let len = ctx
         .storage()
         .set_range_string(ctx.db(), &args[1], offset as usize, &args[3], max)?;
+    // An empty patch writes nothing, not even a missing key.
+    if !args[3].is_empty() {
+        ctx.changed(STRING, "setrange", &args[1]);
+    }
     Ok(Reply::Int(len as i64))
 }
 

@@ -42,6 +42,10 @@ pub mod flags {
     /// `storage::deferred`). Only commands whose reads of `meta` go through
     /// `Storage::raw_meta` and that never read the `expire` family may carry it.
     pub const BATCH: u32 = 1 << 29;
+    /// Strata-internal: the command's cost grows with the data (`KEYS`, `SORT`, set algebra,
+    /// ...), so the gate runs it off the runtime's worker threads (`block_in_place`): two
+    /// such commands cannot occupy every worker and starve other clients' `PING`.
+    pub const OFF_WORKER: u32 = 1 << 28;
 
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),
@@ -133,12 +137,8 @@ impl Command {
         if dest {
             out.push(1);
         }
-        let n = args
-            .get(numkeys_at)
-            .and_then(|a| crate::num::parse_i64(a))
-            .filter(|&n| n > 0 && numkeys_at + (n as usize) < args.len());
-        if let Some(n) = n {
-            out.extend(numkeys_at + 1..numkeys_at + 1 + n as usize);
+        if let Ok(span) = super::numkeys::key_span(args, numkeys_at) {
+            out.extend(span);
         }
         out
     }
@@ -212,6 +212,9 @@ const W: u32 = WRITE;
 const WD: u32 = WRITE | DENYOOM;
 const WDF: u32 = WRITE | DENYOOM | FAST;
 const WF: u32 = WRITE | FAST;
+/// Read or write commands whose cost grows with the data (see [`flags::OFF_WORKER`]).
+const RL: u32 = READONLY | OFF_WORKER;
+const WDL: u32 = WRITE | DENYOOM | OFF_WORKER;
 
 static CLIENT_SUBS: &[Command] = &[
     cmd!(
@@ -956,7 +959,7 @@ static DEBUG_SUBS: &[Command] = &[
     cmd!(
         "compact",
         2,
-        ADMIN | NOSCRIPT,
+        ADMIN | NOSCRIPT | OFF_WORKER,
         ["@admin", "@slow", "@dangerous"],
         NOKEYS,
         "server",
@@ -967,7 +970,7 @@ static DEBUG_SUBS: &[Command] = &[
     cmd!(
         "sleep",
         3,
-        ADMIN | NOSCRIPT | LOADING | STALE,
+        ADMIN | NOSCRIPT | LOADING | STALE | OFF_WORKER,
         ["@admin", "@slow", "@dangerous"],
         NOKEYS,
         "server",
@@ -1027,12 +1030,12 @@ pub static COMMANDS: &[Command] = &[
     cmd!("getbit", 3, RF, ["@read", "@bitmap", "@fast"], keys(1, 1, 1), "bitmap", "2.2.0", "Returns a bit value by offset.", bitmap::getbit),
     cmd!("bitcount", -2, R, ["@read", "@bitmap", "@slow"], keys(1, 1, 1), "bitmap", "2.6.0", "Counts the number of set bits (population counting) in a string.", bitmap::bitcount),
     cmd!("bitpos", -3, R, ["@read", "@bitmap", "@slow"], keys(1, 1, 1), "bitmap", "2.8.7", "Finds the first set (1) or clear (0) bit in a string.", bitmap::bitpos),
-    cmd!("bitop", -4, WD, ["@write", "@bitmap", "@slow"], keys(2, -1, 1), "bitmap", "2.6.0", "Performs bitwise operations on multiple strings, and stores the result.", bitmap::bitop),
+    cmd!("bitop", -4, WDL, ["@write", "@bitmap", "@slow"], keys(2, -1, 1), "bitmap", "2.6.0", "Performs bitwise operations on multiple strings, and stores the result.", bitmap::bitop),
     cmd!("bitfield", -2, WD, ["@write", "@bitmap", "@slow"], keys(1, 1, 1), "bitmap", "3.2.0", "Performs arbitrary bitfield integer operations on strings.", bitmap::bitfield),
     cmd!("bitfield_ro", -2, RF, ["@read", "@bitmap", "@fast"], keys(1, 1, 1), "bitmap", "6.0.0", "Performs arbitrary read-only bitfield integer operations on strings.", bitmap::bitfield_ro),
     cmd!("pfadd", -2, WDF, ["@write", "@hyperloglog", "@fast"], keys(1, 1, 1), "hyperloglog", "2.8.9", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", hll::pfadd),
-    cmd!("pfcount", -2, R, ["@read", "@hyperloglog", "@slow"], keys(1, -1, 1), "hyperloglog", "2.8.9", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).", hll::pfcount),
-    cmd!("pfmerge", -2, WD, ["@write", "@hyperloglog", "@slow"], keys(1, -1, 1), "hyperloglog", "2.8.9", "Merges one or more HyperLogLog values into a single key.", hll::pfmerge),
+    cmd!("pfcount", -2, RL, ["@read", "@hyperloglog", "@slow"], keys(1, -1, 1), "hyperloglog", "2.8.9", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).", hll::pfcount),
+    cmd!("pfmerge", -2, WDL, ["@write", "@hyperloglog", "@slow"], keys(1, -1, 1), "hyperloglog", "2.8.9", "Merges one or more HyperLogLog values into a single key.", hll::pfmerge),
     cmd!("pfdebug", 3, WD | ADMIN, ["@write", "@hyperloglog", "@admin", "@slow", "@dangerous"], keys(2, 2, 1), "hyperloglog", "2.8.9", "Internal commands for debugging HyperLogLog values.", hll::pfdebug),
     cmd!("pfselftest", 1, ADMIN, ["@hyperloglog", "@admin", "@slow", "@dangerous"], NOKEYS, "hyperloglog", "2.8.9", "An internal command for testing HyperLogLog values.", hll::pfselftest),
     cmd!("geoadd", -5, WD, ["@write", "@geo", "@slow"], keys(1, 1, 1), "geo", "3.2.0", "Adds one or more members to a geospatial index. The key is created if it doesn't exist.", geo::geoadd),
@@ -1076,7 +1079,7 @@ pub static COMMANDS: &[Command] = &[
     cmd!("hincrby", 4, WDF, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", hash::hincrby),
     cmd!("hincrbyfloat", 4, WDF, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.6.0", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", hash::hincrbyfloat),
     cmd!("hrandfield", -2, R, ["@read", "@hash", "@slow"], keys(1, 1, 1), "hash", "6.2.0", "Returns one or more random fields from a hash.", hash::hrandfield),
-    cmd!("hscan", -3, R, ["@read", "@hash", "@slow"], keys(1, 1, 1), "hash", "2.8.0", "Iterates over fields and values of a hash.", hash::hscan),
+    cmd!("hscan", -3, RL, ["@read", "@hash", "@slow"], keys(1, 1, 1), "hash", "2.8.0", "Iterates over fields and values of a hash.", hash::hscan),
     cmd!("hexpire", -6, WF, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "7.4.0", "Set expiry for hash field using relative time to expire (seconds)", hash::hexpire),
     cmd!("hpexpire", -6, WF, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "7.4.0", "Set expiry for hash field using relative time to expire (milliseconds)", hash::hpexpire),
     cmd!("hexpireat", -6, WF, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "7.4.0", "Set expiry for hash field using an absolute Unix timestamp (seconds)", hash::hexpireat),
@@ -1122,14 +1125,14 @@ pub static COMMANDS: &[Command] = &[
     cmd!("spop", -2, WF, ["@write", "@set", "@fast"], keys(1, 1, 1), "set", "1.0.0", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", set::spop),
     cmd!("srandmember", -2, R, ["@read", "@set", "@slow"], keys(1, 1, 1), "set", "1.0.0", "Get one or multiple random members from a set", set::srandmember),
     cmd!("smove", 4, WF, ["@write", "@set", "@fast"], keys(1, 2, 1), "set", "1.0.0", "Moves a member from one set to another.", set::smove),
-    cmd!("sinter", -2, R, ["@read", "@set", "@slow"], keys(1, -1, 1), "set", "1.0.0", "Returns the intersect of multiple sets.", set::sinter),
-    cmd!("sintercard", -3, R, ["@read", "@set", "@slow"], KeySpec::Keynum { numkeys_at: 1, dest: false }, "set", "7.0.0", "Returns the number of members of the intersect of multiple sets.", set::sintercard),
-    cmd!("sinterstore", -3, WD, ["@write", "@set", "@slow"], keys(1, -1, 1), "set", "1.0.0", "Stores the intersect of multiple sets in a key.", set::sinterstore),
-    cmd!("sunion", -2, R, ["@read", "@set", "@slow"], keys(1, -1, 1), "set", "1.0.0", "Returns the union of multiple sets.", set::sunion),
-    cmd!("sunionstore", -3, WD, ["@write", "@set", "@slow"], keys(1, -1, 1), "set", "1.0.0", "Stores the union of multiple sets in a key.", set::sunionstore),
-    cmd!("sdiff", -2, R, ["@read", "@set", "@slow"], keys(1, -1, 1), "set", "1.0.0", "Returns the difference of multiple sets.", set::sdiff),
-    cmd!("sdiffstore", -3, WD, ["@write", "@set", "@slow"], keys(1, -1, 1), "set", "1.0.0", "Stores the difference of multiple sets in a key.", set::sdiffstore),
-    cmd!("sscan", -3, R, ["@read", "@set", "@slow"], keys(1, 1, 1), "set", "2.8.0", "Iterates over members of a set.", set::sscan),
+    cmd!("sinter", -2, RL, ["@read", "@set", "@slow"], keys(1, -1, 1), "set", "1.0.0", "Returns the intersect of multiple sets.", set::sinter),
+    cmd!("sintercard", -3, RL, ["@read", "@set", "@slow"], KeySpec::Keynum { numkeys_at: 1, dest: false }, "set", "7.0.0", "Returns the number of members of the intersect of multiple sets.", set::sintercard),
+    cmd!("sinterstore", -3, WDL, ["@write", "@set", "@slow"], keys(1, -1, 1), "set", "1.0.0", "Stores the intersect of multiple sets in a key.", set::sinterstore),
+    cmd!("sunion", -2, RL, ["@read", "@set", "@slow"], keys(1, -1, 1), "set", "1.0.0", "Returns the union of multiple sets.", set::sunion),
+    cmd!("sunionstore", -3, WDL, ["@write", "@set", "@slow"], keys(1, -1, 1), "set", "1.0.0", "Stores the union of multiple sets in a key.", set::sunionstore),
+    cmd!("sdiff", -2, RL, ["@read", "@set", "@slow"], keys(1, -1, 1), "set", "1.0.0", "Returns the difference of multiple sets.", set::sdiff),
+    cmd!("sdiffstore", -3, WDL, ["@write", "@set", "@slow"], keys(1, -1, 1), "set", "1.0.0", "Stores the difference of multiple sets in a key.", set::sdiffstore),
+    cmd!("sscan", -3, RL, ["@read", "@set", "@slow"], keys(1, 1, 1), "set", "2.8.0", "Iterates over members of a set.", set::sscan),
     // sorted sets
     cmd!("zadd", -4, WDF, ["@write", "@sortedset", "@fast"], keys(1, 1, 1), "sorted_set", "1.2.0", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", zset::zadd),
     cmd!("zincrby", 4, WDF, ["@write", "@sortedset", "@fast"], keys(1, 1, 1), "sorted_set", "1.2.0", "Increments the score of a member in a sorted set.", zset::zincrby),
@@ -1157,17 +1160,17 @@ pub static COMMANDS: &[Command] = &[
     cmd!("bzpopmax", -3, WF | NOSCRIPT | BLOCKING, ["@write", "@sortedset", "@fast", "@blocking"], keys(1, -2, 1), "sorted_set", "5.0.0", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.", zset::bzpopmax),
     cmd!("zmpop", -4, W, ["@write", "@sortedset", "@slow"], KeySpec::Keynum { numkeys_at: 1, dest: false }, "sorted_set", "7.0.0", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", zset::zmpop),
     cmd!("bzmpop", -5, W | BLOCKING, ["@write", "@sortedset", "@slow", "@blocking"], KeySpec::Keynum { numkeys_at: 2, dest: false }, "sorted_set", "7.0.0", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", zset::bzmpop),
-    cmd!("zunion", -3, R, ["@read", "@sortedset", "@slow"], KeySpec::Keynum { numkeys_at: 1, dest: false }, "sorted_set", "6.2.0", "Returns the union of multiple sorted sets.", zset::zunion),
-    cmd!("zunionstore", -4, WD, ["@write", "@sortedset", "@slow"], KeySpec::Keynum { numkeys_at: 2, dest: true }, "sorted_set", "2.0.0", "Stores the union of multiple sorted sets in a key.", zset::zunionstore),
-    cmd!("zinter", -3, R, ["@read", "@sortedset", "@slow"], KeySpec::Keynum { numkeys_at: 1, dest: false }, "sorted_set", "6.2.0", "Returns the intersect of multiple sorted sets.", zset::zinter),
-    cmd!("zinterstore", -4, WD, ["@write", "@sortedset", "@slow"], KeySpec::Keynum { numkeys_at: 2, dest: true }, "sorted_set", "2.0.0", "Stores the intersect of multiple sorted sets in a key.", zset::zinterstore),
-    cmd!("zintercard", -3, R, ["@read", "@sortedset", "@slow"], KeySpec::Keynum { numkeys_at: 1, dest: false }, "sorted_set", "7.0.0", "Returns the number of members of the intersect of multiple sorted sets.", zset::zintercard),
-    cmd!("zdiff", -3, R, ["@read", "@sortedset", "@slow"], KeySpec::Keynum { numkeys_at: 1, dest: false }, "sorted_set", "6.2.0", "Returns the difference between multiple sorted sets.", zset::zdiff),
-    cmd!("zdiffstore", -4, WD, ["@write", "@sortedset", "@slow"], KeySpec::Keynum { numkeys_at: 2, dest: true }, "sorted_set", "6.2.0", "Stores the difference of multiple sorted sets in a key.", zset::zdiffstore),
+    cmd!("zunion", -3, RL, ["@read", "@sortedset", "@slow"], KeySpec::Keynum { numkeys_at: 1, dest: false }, "sorted_set", "6.2.0", "Returns the union of multiple sorted sets.", zset::zunion),
+    cmd!("zunionstore", -4, WDL, ["@write", "@sortedset", "@slow"], KeySpec::Keynum { numkeys_at: 2, dest: true }, "sorted_set", "2.0.0", "Stores the union of multiple sorted sets in a key.", zset::zunionstore),
+    cmd!("zinter", -3, RL, ["@read", "@sortedset", "@slow"], KeySpec::Keynum { numkeys_at: 1, dest: false }, "sorted_set", "6.2.0", "Returns the intersect of multiple sorted sets.", zset::zinter),
+    cmd!("zinterstore", -4, WDL, ["@write", "@sortedset", "@slow"], KeySpec::Keynum { numkeys_at: 2, dest: true }, "sorted_set", "2.0.0", "Stores the intersect of multiple sorted sets in a key.", zset::zinterstore),
+    cmd!("zintercard", -3, RL, ["@read", "@sortedset", "@slow"], KeySpec::Keynum { numkeys_at: 1, dest: false }, "sorted_set", "7.0.0", "Returns the number of members of the intersect of multiple sorted sets.", zset::zintercard),
+    cmd!("zdiff", -3, RL, ["@read", "@sortedset", "@slow"], KeySpec::Keynum { numkeys_at: 1, dest: false }, "sorted_set", "6.2.0", "Returns the difference between multiple sorted sets.", zset::zdiff),
+    cmd!("zdiffstore", -4, WDL, ["@write", "@sortedset", "@slow"], KeySpec::Keynum { numkeys_at: 2, dest: true }, "sorted_set", "6.2.0", "Stores the difference of multiple sorted sets in a key.", zset::zdiffstore),
     cmd!("zrandmember", -2, R, ["@read", "@sortedset", "@slow"], keys(1, 1, 1), "sorted_set", "6.2.0", "Returns one or more random members from a sorted set.", zset::zrandmember),
-    cmd!("zscan", -3, R, ["@read", "@sortedset", "@slow"], keys(1, 1, 1), "sorted_set", "2.8.0", "Iterates over members and scores of a sorted set.", zset::zscan),
-    cmd!("sort", -2, WD, ["@write", "@set", "@sortedset", "@list", "@slow", "@dangerous"], KeySpec::Custom(sort::sort_keys), "generic", "1.0.0", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.", sort::sort),
-    cmd!("sort_ro", -2, R, ["@read", "@set", "@sortedset", "@list", "@slow", "@dangerous"], keys(1, 1, 1), "generic", "7.0.0", "Returns the sorted elements of a list, a set, or a sorted set.", sort::sort_ro),
+    cmd!("zscan", -3, RL, ["@read", "@sortedset", "@slow"], keys(1, 1, 1), "sorted_set", "2.8.0", "Iterates over members and scores of a sorted set.", zset::zscan),
+    cmd!("sort", -2, WDL, ["@write", "@set", "@sortedset", "@list", "@slow", "@dangerous"], KeySpec::Custom(sort::sort_keys), "generic", "1.0.0", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.", sort::sort),
+    cmd!("sort_ro", -2, RL, ["@read", "@set", "@sortedset", "@list", "@slow", "@dangerous"], keys(1, 1, 1), "generic", "7.0.0", "Returns the sorted elements of a list, a set, or a sorted set.", sort::sort_ro),
     // pub/sub
     cmd!("subscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, ["@pubsub", "@slow"], NOKEYS, "pubsub", "2.0.0", "Listens for messages published to channels.", ps::subscribe),
     cmd!("unsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, ["@pubsub", "@slow"], NOKEYS, "pubsub", "2.0.0", "Stops listening to messages posted to channels.", ps::unsubscribe),
@@ -1185,7 +1188,7 @@ pub static COMMANDS: &[Command] = &[
     cmd!("strata.checkpoint", -1, ADMIN | NOSCRIPT | NO_MULTI, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "0.1.0", "Strata: creates a checkpoint now and reports its path, sequence number and size.", persistence::strata_checkpoint),
     // transactions
     cmd!("multi", 1, NOSCRIPT | LOADING | STALE | FAST, ["@fast", "@transaction"], NOKEYS, "transactions", "1.2.0", "Starts a transaction.", txn::multi),
-    cmd!("exec", 1, NOSCRIPT | LOADING | STALE, ["@slow", "@transaction"], NOKEYS, "transactions", "1.2.0", "Executes all commands in a transaction.", txn::exec),
+    cmd!("exec", 1, NOSCRIPT | LOADING | STALE | EXCLUSIVE, ["@slow", "@transaction"], NOKEYS, "transactions", "1.2.0", "Executes all commands in a transaction.", txn::exec),
     cmd!("discard", 1, NOSCRIPT | LOADING | STALE | FAST, ["@fast", "@transaction"], NOKEYS, "transactions", "2.0.0", "Discards a transaction.", txn::discard),
     cmd!("watch", -2, NOSCRIPT | LOADING | STALE | FAST, ["@fast", "@transaction"], keys(1, -1, 1), "transactions", "2.2.0", "Monitors changes to keys to determine the execution of a transaction.", txn::watch),
     cmd!("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST, ["@fast", "@transaction"], NOKEYS, "transactions", "2.2.0", "Forgets about watched keys of a transaction.", txn::unwatch),
@@ -1208,8 +1211,8 @@ pub static COMMANDS: &[Command] = &[
     cmd!("copy", -3, WD, ["@keyspace", "@write", "@slow"], keys(1, 2, 1), "generic", "6.2.0", "Copies the value of a key to a new key.", key::copy),
     cmd!("move", 3, WF, ["@keyspace", "@write", "@fast"], keys(1, 1, 1), "generic", "1.0.0", "Moves a key to another database.", key::move_key),
     cmd!("touch", -2, RF, ["@keyspace", "@read", "@fast"], keys(1, -1, 1), "generic", "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", key::exists),
-    cmd!("keys", 2, R, ["@keyspace", "@read", "@slow", "@dangerous"], NOKEYS, "generic", "1.0.0", "Returns all key names that match a pattern.", key::keys),
-    cmd!("scan", -2, R, ["@keyspace", "@read", "@slow"], NOKEYS, "generic", "2.8.0", "Iterates over the key names in the database.", key::scan),
+    cmd!("keys", 2, RL, ["@keyspace", "@read", "@slow", "@dangerous"], NOKEYS, "generic", "1.0.0", "Returns all key names that match a pattern.", key::keys),
+    cmd!("scan", -2, RL, ["@keyspace", "@read", "@slow"], NOKEYS, "generic", "2.8.0", "Iterates over the key names in the database.", key::scan),
     cmd!("randomkey", 1, R, ["@keyspace", "@read", "@slow"], NOKEYS, "generic", "1.0.0", "Returns a random key name from the database.", key::randomkey),
     cmd!("dbsize", 1, RF, ["@keyspace", "@read", "@fast"], NOKEYS, "server", "1.0.0", "Returns the number of keys in the database.", key::dbsize),
     cmd!("flushdb", -1, W | EXCLUSIVE, ["@keyspace", "@write", "@slow", "@dangerous"], NOKEYS, "server", "1.0.0", "Removes all keys from the current database.", key::flushdb),

@@ -77,10 +77,10 @@ pub fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
     };
     let aborted = std::mem::take(&mut ctx.client.multi_error);
     let state = ctx.state;
-    // Watches are checked under the exclusive lock: a write that commits before it is taken
-    // has marked its watchers by then (writers mark them while holding their key locks), and
-    // none can commit after it until the transaction is done.
-    let _exclusive = state.storage.global.write();
+    // The gate holds the exclusive lock (the table's EXCLUSIVE flag, which also keeps the
+    // -BUSY path of a running script working): watches are checked under it, so a write that
+    // committed before it was taken has marked its watchers by then (writers mark them while
+    // holding their key locks), and none can commit after it until the transaction is done.
     let now = crate::storage::now_ms();
     // A watched key that expired since WATCH counts as modified, as in Redis.
     let expired = ctx
@@ -99,13 +99,11 @@ pub fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
         return Ok(Reply::NilArray);
     }
     let mut replies = Vec::with_capacity(queue.len());
+    // Blocking commands run non-blocking inside a transaction, as in Redis.
+    ctx.client.deny_blocking = true;
     for args in &queue {
-        let mut reply = super::dispatch::execute_queued(state, ctx.client, args);
-        if let Some(request) = ctx.client.block.take() {
-            state.blocking.unregister(&ctx.client.info);
-            reply = request.timeout_reply;
-        }
-        replies.push(reply);
+        replies.push(super::dispatch::execute_queued(state, ctx.client, args));
     }
+    ctx.client.deny_blocking = false;
     Ok(Reply::Array(replies))
 }

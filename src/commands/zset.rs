@@ -7,9 +7,10 @@ use bytes::Bytes;
 use rand::seq::IndexedRandom;
 
 use super::list::{block_on, parse_timeout};
-use super::set::numkeys;
+use super::numkeys::{mpop_keys, zset_keys};
 use super::{arg_i64, is, Ctx};
 use crate::error::{CmdError, CmdResult};
+use crate::notify::ZSET;
 use crate::num::parse_f64;
 use crate::protocol::Reply;
 use crate::storage::types::zset::{LexBound, ScoreBound, Scored, ZAddFlags, ZAddResult, ZRange};
@@ -101,7 +102,13 @@ pub fn zadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     for pair in rest.chunks_exact(2) {
         items.push((score_arg(&pair[0])?, &pair[1][..]));
     }
-    Ok(match ctx.storage().zadd(ctx.db(), &args[1], &items, f)? {
+    let (result, changed) = ctx
+        .storage()
+        .zadd_reporting(ctx.db(), &args[1], &items, f)?;
+    if changed {
+        ctx.changed(ZSET, if f.incr { "zincr" } else { "zadd" }, &args[1]);
+    }
+    Ok(match result {
         ZAddResult::Count(n) => Reply::Int(n),
         ZAddResult::Score(Some(s)) => Reply::Double(s),
         ZAddResult::Score(None) => Reply::Nil,
@@ -114,24 +121,32 @@ pub fn zincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         incr: true,
         ..Default::default()
     };
-    Ok(
-        match ctx
-            .storage()
-            .zadd(ctx.db(), &args[1], &[(delta, &args[3][..])], f)?
-        {
-            ZAddResult::Score(Some(s)) => Reply::Double(s),
-            _ => Reply::Nil,
-        },
-    )
+    let (result, changed) =
+        ctx.storage()
+            .zadd_reporting(ctx.db(), &args[1], &[(delta, &args[3][..])], f)?;
+    if changed {
+        ctx.changed(ZSET, "zincr", &args[1]);
+    }
+    Ok(match result {
+        ZAddResult::Score(Some(s)) => Reply::Double(s),
+        _ => Reply::Nil,
+    })
 }
 
 pub fn zrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let members: Vec<&[u8]> = args[2..].iter().map(|a| &a[..]).collect();
-    Ok(Reply::Int(ctx.storage().zrem(
-        ctx.db(),
-        &args[1],
-        &members,
-    )?))
+    let removed = ctx.storage().zrem(ctx.db(), &args[1], &members)?;
+    removed_from(ctx, &args[1], "zrem", removed as usize)?;
+    Ok(Reply::Int(removed))
+}
+
+/// Reports the removal of `n` members of the zset at `key` (and its deletion if emptied).
+fn removed_from(ctx: &mut Ctx<'_>, key: &Bytes, event: &'static str, n: usize) -> CmdResult<()> {
+    if n > 0 {
+        ctx.changed(ZSET, event, key);
+        ctx.deleted_if_gone(key)?;
+    }
+    Ok(())
 }
 
 pub fn zcard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
@@ -302,11 +317,20 @@ pub fn zrevrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 pub fn zrangestore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let spec = parse_range(args, 3, None, false)?;
     let items = run_range(ctx, &args[2], &spec)?;
-    Ok(Reply::Int(ctx.storage().zstore(
-        ctx.db(),
-        &args[1],
-        &items,
-    )?))
+    store_zset(ctx, &args[1], &items, "zrangestore")
+}
+
+/// Writes `items` to `dst` for a `*STORE` command and reports it.
+fn store_zset(
+    ctx: &mut Ctx<'_>,
+    dst: &Bytes,
+    items: &[Scored],
+    event: &'static str,
+) -> CmdResult<Reply> {
+    let replaced = ctx.empty_store_deletes(dst, items.is_empty())?;
+    let len = ctx.storage().zstore(ctx.db(), dst, items)?;
+    ctx.stored(ZSET, event, dst, len > 0, replaced);
+    Ok(Reply::Int(len))
 }
 
 pub fn zcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
@@ -329,27 +353,21 @@ pub fn zlexcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 
 pub fn zremrangebyrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let range = ZRange::Rank(arg_i64(&args[2])?, arg_i64(&args[3])?);
-    Ok(Reply::Int(ctx.storage().zremrange(
-        ctx.db(),
-        &args[1],
-        &range,
-    )?))
+    let removed = ctx.storage().zremrange(ctx.db(), &args[1], &range)?;
+    removed_from(ctx, &args[1], "zremrangebyrank", removed as usize)?;
+    Ok(Reply::Int(removed))
 }
 pub fn zremrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let range = ZRange::Score(score_bound(&args[2])?, score_bound(&args[3])?);
-    Ok(Reply::Int(ctx.storage().zremrange(
-        ctx.db(),
-        &args[1],
-        &range,
-    )?))
+    let removed = ctx.storage().zremrange(ctx.db(), &args[1], &range)?;
+    removed_from(ctx, &args[1], "zremrangebyscore", removed as usize)?;
+    Ok(Reply::Int(removed))
 }
 pub fn zremrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let range = ZRange::Lex(lex_bound(&args[2])?, lex_bound(&args[3])?);
-    Ok(Reply::Int(ctx.storage().zremrange(
-        ctx.db(),
-        &args[1],
-        &range,
-    )?))
+    let removed = ctx.storage().zremrange(ctx.db(), &args[1], &range)?;
+    removed_from(ctx, &args[1], "zremrangebylex", removed as usize)?;
+    Ok(Reply::Int(removed))
 }
 
 fn pop_cmd(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> CmdResult<Reply> {
@@ -361,6 +379,7 @@ fn pop_cmd(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> CmdResult<Reply> {
     let popped = ctx
         .storage()
         .zpop(ctx.db(), &args[1], max, count.unwrap_or(1))?;
+    removed_from(ctx, &args[1], pop_event(max), popped.len())?;
     if count.is_none() {
         // Without COUNT the reply is flat even in RESP3.
         let flat: Vec<Reply> = popped
@@ -370,6 +389,14 @@ fn pop_cmd(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> CmdResult<Reply> {
         return Ok(Reply::Array(flat));
     }
     Ok(scored_reply(ctx, popped, true))
+}
+
+fn pop_event(max: bool) -> &'static str {
+    if max {
+        "zpopmax"
+    } else {
+        "zpopmin"
+    }
 }
 
 pub fn zpopmin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
@@ -389,6 +416,7 @@ fn bzpop(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> CmdResult<Reply> {
             .into_iter()
             .next()
         {
+            removed_from(ctx, key, pop_event(max), 1)?;
             return Ok(Reply::Array(vec![
                 Reply::Bulk(key.clone()),
                 Reply::bulk(m),
@@ -436,6 +464,7 @@ fn mpop_first(
 ) -> CmdResult<Option<Reply>> {
     for key in keys {
         let popped = ctx.storage().zpop(ctx.db(), key, max, count)?;
+        removed_from(ctx, key, pop_event(max), popped.len())?;
         if !popped.is_empty() {
             let items = scored_pairs(popped);
             return Ok(Some(Reply::Array(vec![Reply::Bulk(key.clone()), items])));
@@ -455,14 +484,16 @@ fn scored_pairs(items: Vec<Scored>) -> Reply {
 }
 
 pub fn zmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    let (keys, i) = numkeys(args, 1)?;
+    let span = mpop_keys(args, 1)?;
+    let (keys, i) = (&args[span.clone()], span.end);
     let (max, count) = mpop_options(args, i)?;
     Ok(mpop_first(ctx, keys, max, count)?.unwrap_or(Reply::NilArray))
 }
 
 pub fn bzmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let deadline = parse_timeout(&args[1])?;
-    let (keys, i) = numkeys(args, 2)?;
+    let span = mpop_keys(args, 2)?;
+    let (keys, i) = (&args[span.clone()], span.end);
     let (max, count) = mpop_options(args, i)?;
     match mpop_first(ctx, keys, max, count)? {
         Some(r) => Ok(r),
@@ -491,18 +522,9 @@ fn combine(
     numkeys_at: usize,
     op: Combine,
 ) -> CmdResult<(Vec<Scored>, bool)> {
-    let n = arg_i64(&args[numkeys_at])?;
-    if n < 1 {
-        let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
-        return Err(CmdError::custom(format!(
-            "ERR at least 1 input key is needed for '{name}' command"
-        )));
-    }
-    if numkeys_at as i64 + 1 + n > args.len() as i64 {
-        return Err(CmdError::Syntax);
-    }
-    let keys = &args[numkeys_at + 1..numkeys_at + 1 + n as usize];
-    let mut i = numkeys_at + 1 + n as usize;
+    let span = zset_keys(args, numkeys_at)?;
+    let keys = &args[span.clone()];
+    let mut i = span.end;
     let mut weights = vec![1.0; keys.len()];
     let mut agg = Aggregate::Sum;
     let mut with_scores = false;
@@ -626,11 +648,12 @@ fn combine_cmd(ctx: &mut Ctx<'_>, args: &[Bytes], op: Combine) -> CmdResult<Repl
 
 fn combine_store(ctx: &mut Ctx<'_>, args: &[Bytes], op: Combine) -> CmdResult<Reply> {
     let (items, _) = combine(ctx, args, 2, op)?;
-    Ok(Reply::Int(ctx.storage().zstore(
-        ctx.db(),
-        &args[1],
-        &items,
-    )?))
+    let event = match op {
+        Combine::Union => "zunionstore",
+        Combine::Inter => "zinterstore",
+        Combine::Diff => "zdiffstore",
+    };
+    store_zset(ctx, &args[1], &items, event)
 }
 
 pub fn zunion(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
@@ -653,7 +676,8 @@ pub fn zdiffstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 }
 
 pub fn zintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    let (keys, rest) = numkeys(args, 1)?;
+    let span = zset_keys(args, 1)?;
+    let (keys, rest) = (&args[span.clone()], span.end);
     let limit = super::set::card_limit(&args[rest..])?;
     let mut sub_args = vec![args[0].clone(), args[1].clone()];
     sub_args.extend(keys.iter().cloned());

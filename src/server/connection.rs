@@ -12,8 +12,9 @@
 //! worker threads to sleep.
 //!
 //! Invariants: no reply to a write leaves before its WAL sync under `always`; a protocol
-//! error is answered and then only this connection closes; nothing a client sends can panic
-//! the task.
+//! error is answered and then only this connection closes; a panicking command handler is
+//! answered `-ERR` by the gate, and should anything else in the task panic, `Conn`'s drop
+//! guard still releases the client's registry entry, waiters, watches and subscriptions.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -29,7 +30,7 @@ use crate::client::{ClientState, ReplyMode};
 use crate::commands::dispatch::{
     execute, execute_batched, execute_unless_busy, finish_batched, BatchedRun, RunEnd,
 };
-use crate::protocol::{parse_command, Limits, Reply};
+use crate::protocol::{Limits, Reply, RequestParser};
 use crate::pubsub::PubMessage;
 use crate::state::ServerState;
 
@@ -58,6 +59,8 @@ struct Conn {
     /// Published messages for this client (see `pubsub`).
     messages: mpsc::Receiver<PubMessage>,
     input: BytesMut,
+    /// Its place in a request still arriving in `input`.
+    parser: RequestParser,
     output: BytesMut,
     shutdown: watch::Receiver<bool>,
     /// A parsed command put back by [`Next::Yield`], run before anything else is parsed.
@@ -68,7 +71,6 @@ struct Conn {
 
 pub async fn serve(state: Arc<ServerState>, socket: TcpStream, mut client: ClientState) {
     let shutdown = state.shutdown_signal();
-    let id = client.info.id;
     let (queue, messages) = mpsc::channel(crate::pubsub::QUEUE_LIMIT);
     client.pubsub_queue = Some(queue);
     let mut conn = Conn {
@@ -77,16 +79,27 @@ pub async fn serve(state: Arc<ServerState>, socket: TcpStream, mut client: Clien
         client,
         messages,
         input: BytesMut::with_capacity(16 * 1024),
+        parser: RequestParser::default(),
         output: BytesMut::with_capacity(16 * 1024),
         shutdown,
         retry: None,
         yields: 0,
     };
     conn.run().await;
-    state.blocking.unregister(&conn.client.info);
-    crate::commands::txn::unwatch_all(&state, &mut conn.client);
-    crate::commands::pubsub::unsubscribe_all(&state, &mut conn.client);
-    state.clients.unregister(id);
+}
+
+impl Drop for Conn {
+    /// Releases everything the connection held, however it ended: a normal close, a kill,
+    /// shutdown, or a panic unwinding out of the task (tokio drops the task's future, and
+    /// with it this `Conn`). Without this a panic leaked the client's registry entry, so
+    /// `connected_clients` grew until `maxclients` refused everyone.
+    fn drop(&mut self) {
+        let state = self.state.clone();
+        state.blocking.unregister(&self.client.info);
+        crate::commands::txn::unwatch_all(&state, &mut self.client);
+        crate::commands::pubsub::unsubscribe_all(&state, &mut self.client);
+        state.clients.unregister(self.client.info.id);
+    }
 }
 
 impl Conn {
@@ -101,7 +114,7 @@ impl Conn {
             let next = run_batch(
                 &self.state,
                 &mut self.client,
-                &mut self.input,
+                (&mut self.parser, &mut self.input),
                 &mut self.output,
                 retry,
                 may_yield,
@@ -196,7 +209,9 @@ impl Conn {
                     .config
                     .get_int("client-query-buffer-limit")
                     .max(0) as usize;
-                if self.input.len() > limit {
+                // What is reserved counts, not only what arrived: a bulk still arriving
+                // has its buffer grown ahead of its bytes.
+                if self.input.len().max(self.input.capacity()) > limit {
                     tracing::warn!(
                         client = self.client.info.id,
                         "closing client that reached max query buffer length"
@@ -335,19 +350,22 @@ fn encode_message(msg: &PubMessage, resp3: bool, out: &mut BytesMut) {
 fn run_batch(
     state: &ServerState,
     client: &mut ClientState,
-    input: &mut BytesMut,
+    (parser, input): (&mut RequestParser, &mut BytesMut),
     output: &mut BytesMut,
     mut retry: Option<Vec<Bytes>>,
     mut may_yield: bool,
 ) -> Next {
-    let limits = Limits {
-        max_bulk_len: state.config.get_int("proto-max-bulk-len"),
-    };
+    let max_bulk_len = state.config.get_int("proto-max-bulk-len");
     let mut batch: Option<BatchedRun<'_>> = None;
     loop {
+        // Re-read per command: an `AUTH` earlier in the pipeline lifts the pre-auth limits.
+        let limits = Limits {
+            max_bulk_len,
+            unauthenticated: !client.authenticated,
+        };
         let parsed = match retry.take() {
             Some(args) => Ok(Some(args)),
-            None => parse_command(input, limits),
+            None => parser.parse(input, limits),
         };
         let args = match parsed {
             Ok(Some(args)) => args,

@@ -10,14 +10,18 @@ use std::time::Duration;
 
 use crate::harness::{eventually, Raw, Server, V};
 
-struct RealRedis {
+/// A `redis-server` on a Unix socket in a temporary directory (also used by
+/// `notifications.rs`).
+pub struct RealRedis {
     child: Child,
-    socket: std::path::PathBuf,
+    pub socket: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl RealRedis {
-    fn start() -> Option<RealRedis> {
+    /// `None` (the test is skipped) when `redis-server` is not installed, unless
+    /// `STRATA_REQUIRE_REDIS=1`.
+    pub fn start() -> Option<RealRedis> {
         let dir = tempfile::tempdir().ok()?;
         let socket = dir.path().join("redis.sock");
         let spawned = Command::new("redis-server")

@@ -16,6 +16,7 @@ mod hyperloglog;
 mod keys;
 mod long_strings;
 mod model;
+mod notifications;
 mod persistence;
 mod pipelining;
 mod protocol;

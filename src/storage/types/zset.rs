@@ -184,6 +184,18 @@ impl Storage {
         items: &[(f64, &[u8])],
         f: ZAddFlags,
     ) -> StoreResult<ZAddResult> {
+        Ok(self.zadd_reporting(db, key, items, f)?.0)
+    }
+
+    /// [`Storage::zadd`], also telling whether anything was added or rescored (what makes
+    /// `ZADD`/`ZINCRBY`/`GEOADD` a modification: the reply alone cannot say without `CH`).
+    pub fn zadd_reporting(
+        &self,
+        db: usize,
+        key: &[u8],
+        items: &[(f64, &[u8])],
+        f: ZAddFlags,
+    ) -> StoreResult<(ZAddResult, bool)> {
         let mut w = self.coll_for_write(db, key, Z)?;
         let mut ws = WriteSet::default();
         let (mut added, mut changed) = (0i64, 0i64);
@@ -231,11 +243,12 @@ impl Storage {
             self.stage_coll(&mut ws, db, key, w.raw.as_ref(), &w.coll);
             self.commit(ws)?;
         }
-        Ok(if f.incr {
+        let result = if f.incr {
             ZAddResult::Score(incr_result)
         } else {
             ZAddResult::Count(if f.ch { added + changed } else { added })
-        })
+        };
+        Ok((result, added + changed > 0))
     }
 
     pub fn zscore(&self, db: usize, key: &[u8], member: &[u8]) -> StoreResult<Option<f64>> {
