@@ -9,6 +9,7 @@ mod crash;
 mod differential;
 mod disk_full;
 mod geo;
+mod hardening;
 mod harness;
 mod hash_ttl;
 mod hot_tier;
