@@ -1,5 +1,5 @@
 # Convenience targets; the scripts are the source of truth.
-.PHONY: run test build fmt lint bench microbench larger-than-ram
+.PHONY: run test build fmt lint bench microbench larger-than-ram netfuzz soak fuzz
 
 run:
 	./scripts/run.sh
@@ -31,3 +31,25 @@ microbench:
 larger-than-ram:
 	./scripts/setup.sh
 	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target} cargo test --release --test it larger_than_ram -- --ignored --nocapture
+
+# Issue 14's acceptance run: hostile-argument fuzz of every command over 100 connections for
+# 10 minutes; fails on a PING slower than 100 ms, a panic, a dropped connection or a
+# connected_clients drift. Shorter: make netfuzz NETFUZZ_SECONDS=60.
+NETFUZZ_SECONDS ?= 600
+NETFUZZ_CONNS ?= 100
+NETFUZZ_PING_MS ?= 100
+netfuzz: build
+	python3 tests/fuzz/netfuzz.py --duration $(NETFUZZ_SECONDS) --conns $(NETFUZZ_CONNS) \
+		--ping-deadline-ms $(NETFUZZ_PING_MS) $(NETFUZZ_ARGS)
+
+# 1,000 connections of verified mixed traffic, pub/sub and blocking pops for 10 minutes;
+# fails on any error or RSS growth past 1.5x (RSS at 20% of the run).
+SOAK_SECONDS ?= 600
+SOAK_CONNS ?= 1000
+soak: build
+	python3 tests/soak/soak.py --duration $(SOAK_SECONDS) --conns $(SOAK_CONNS) $(SOAK_ARGS)
+
+# Coverage-guided fuzz targets (libFuzzer, stable toolchain), FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 60
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) ./fuzz/fuzz.sh

@@ -20,4 +20,11 @@ for tier in yes no; do
     echo "== python (redis-py, redis-cli), hot tier $tier"
     STRATA_HOT_TIER=$tier STRATA_BIN="$CARGO_TARGET_DIR/release/strata" .venv/bin/pytest -q tests/python
 done
+# A short bounded network fuzz (the full one is `make netfuzz`): random commands with hostile
+# arguments over 50 connections. The PING bound is looser than the 100 ms of the 10-minute
+# acceptance run because CI shares two cores between this server, the fuzzer and the rest.
+echo "== network fuzz (45 s, 50 connections)"
+.venv/bin/python tests/fuzz/netfuzz.py --duration "${NETFUZZ_SECONDS:-45}" --conns 50 \
+    --ping-deadline-ms "${NETFUZZ_PING_MS:-2000}" ${NETFUZZ_SEED:+--seed "$NETFUZZ_SEED"} \
+    --bin "$CARGO_TARGET_DIR/release/strata" --report "$CARGO_TARGET_DIR/netfuzz-report.json"
 echo "== all tests passed"
