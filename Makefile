@@ -1,5 +1,5 @@
 # Convenience targets; the scripts are the source of truth.
-.PHONY: run test build fmt lint bench microbench larger-than-ram netfuzz soak fuzz
+.PHONY: run test build fmt lint bench microbench larger-than-ram keys-10m netfuzz soak fuzz
 
 run:
 	./scripts/run.sh
@@ -53,3 +53,9 @@ soak: build
 FUZZ_SECONDS ?= 60
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) ./fuzz/fuzz.sh
+
+# Issue 14: KEYS * over ten million keys while another client PINGs (STRATA_KEYS_N=1000000
+# for a quicker run). Prints the KEYS duration and the slowest PING.
+keys-10m:
+	./scripts/setup.sh
+	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target} cargo test --release --test it keys_over_ten_million_keys -- --ignored --nocapture

@@ -327,11 +327,35 @@ pub fn parse_timeout(arg: &[u8]) -> CmdResult<Option<Instant>> {
     if secs < 0.0 {
         return Err(CmdError::custom("ERR timeout is negative"));
     }
-    if secs == 0.0 {
+    // Redis works in whole milliseconds, rounded up, and refuses what would overflow them.
+    let ms = (secs * 1000.0).ceil();
+    if ms >= i64::MAX as f64 {
+        return Err(timeout_out_of_range());
+    }
+    deadline_after_ms(ms as i64)
+}
+
+fn timeout_out_of_range() -> CmdError {
+    CmdError::custom("ERR timeout is out of range")
+}
+
+/// The deadline `ms` (> 0) from now, or none for 0 (wait forever). As Redis, a timeout whose
+/// absolute Unix time would not fit in 64 bits is out of range.
+pub fn deadline_after_ms(ms: i64) -> CmdResult<Option<Instant>> {
+    if ms == 0 {
         return Ok(None);
     }
+    let now = i64::try_from(crate::storage::now_ms()).unwrap_or(i64::MAX);
+    if ms > i64::MAX - now {
+        return Err(timeout_out_of_range());
+    }
+    // Far beyond any uptime: waits that long are waits without end, and an Instant that far
+    // out need not be representable.
+    let wait = Duration::from_millis(ms as u64);
     Ok(Some(
-        Instant::now() + Duration::from_secs_f64(secs.min(1e9)),
+        Instant::now()
+            .checked_add(wait)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(100 * 365 * 86_400)),
     ))
 }
 

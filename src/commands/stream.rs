@@ -23,12 +23,7 @@ fn parse_timeout_ms(arg: &[u8]) -> CmdResult<Option<std::time::Instant>> {
     if ms < 0 {
         return Err(CmdError::custom("ERR timeout is negative"));
     }
-    if ms == 0 {
-        return Ok(None);
-    }
-    Ok(Some(
-        std::time::Instant::now() + std::time::Duration::from_millis(ms as u64),
-    ))
+    super::list::deadline_after_ms(ms)
 }
 
 const INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argument";

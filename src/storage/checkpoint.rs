@@ -117,6 +117,10 @@ impl Storage {
     /// `SAVE`: a checkpoint under `<dir>/checkpoints` (or at `to`), keeping the newest
     /// `retain` checkpoints there.
     pub fn save_checkpoint(&self, to: Option<&Path>, retain: usize) -> StoreResult<CheckpointInfo> {
+        // One checkpoint at a time, as Redis saves one at a time: concurrent SAVEs raced for
+        // the same `cp-<ms>` name and for the retention sweep, and failed with I/O errors.
+        static SAVING: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+        let _one_at_a_time = SAVING.lock();
         let dir = self.data_dir();
         let target = match to {
             Some(p) => p.to_path_buf(),

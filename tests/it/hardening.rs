@@ -314,3 +314,65 @@ fn keys_over_ten_million_keys_leaves_ping_answered() {
     let _ = std::io::stdout().flush();
     assert!(pings > 1, "no PING was answered while KEYS ran");
 }
+
+#[test]
+fn exec_during_a_long_script_gets_busy_and_script_kill_still_works() {
+    let server = Server::start_with(&["--busy-reply-threshold", "100"]);
+    let mut runner = server.raw();
+    let mut tx = server.raw();
+    assert_eq!(tx.cmd(&["MULTI"]), V::Status("OK".into()));
+    assert_eq!(tx.cmd(&["SET", "k", "v"]), V::Status("QUEUED".into()));
+    runner.send_bytes(&Raw::encode(&[b"EVAL", b"while true do end", b"0"]));
+    let mut other = server.raw();
+    eventually("the script is busy", Duration::from_secs(30), || {
+        matches!(other.cmd(&["GET", "x"]), V::Error(e) if e.starts_with("BUSY "))
+    });
+    // EXEC waits for the exclusive lock in the gate, which answers -BUSY while a script
+    // runs instead of parking the connection behind the script.
+    assert!(tx.err(&["EXEC"]).starts_with("BUSY "));
+    assert_eq!(other.cmd(&["SCRIPT", "KILL"]), V::Status("OK".into()));
+    assert!(matches!(runner.read(), V::Error(e) if e.contains("Script killed")));
+    assert_eq!(other.cmd(&["GET", "k"]), V::Nil);
+    assert_alive(&mut other);
+}
+
+#[test]
+fn extreme_counters_and_timeouts_are_checked() {
+    let server = Server::start();
+    let mut c = server.raw();
+    c.cmd(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM", "ENTRIESREAD", HUGE]);
+    c.cmd(&["XADD", "s", "*", "f", "v"]);
+    // The group's read counter saturates instead of overflowing.
+    assert!(matches!(
+        c.cmd(&["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"]),
+        V::Array(_)
+    ));
+    // Redis 7.2's texts (7.0 overflows its own conversion and calls these negative).
+    for timeout in ["1e30", "18446744073709551616", HUGE, "9223372036854775"] {
+        assert_eq!(
+            c.err(&["BLPOP", "l", timeout]),
+            "ERR timeout is out of range",
+            "{timeout}"
+        );
+    }
+    assert_eq!(
+        c.err(&["XREAD", "BLOCK", HUGE, "STREAMS", "s", "$"]),
+        "ERR timeout is out of range"
+    );
+    assert_alive(&mut c);
+}
+
+#[test]
+fn concurrent_saves_all_succeed() {
+    let server = Server::start();
+    server.raw().cmd(&["SET", "k", "v"]);
+    let savers: Vec<_> = (0..6)
+        .map(|_| {
+            let addr = server.addr.clone();
+            std::thread::spawn(move || Raw::connect(&addr).cmd(&["SAVE"]))
+        })
+        .collect();
+    for saver in savers {
+        assert_eq!(saver.join().expect("saver"), V::Status("OK".into()));
+    }
+}

@@ -176,7 +176,8 @@ impl Storage {
                 let first = self.first_entry_id(&s)?;
                 for (id, _) in &entries {
                     if group.entries_read != UNKNOWN_READS && !s.has_tombstones_from(*id, first) {
-                        group.entries_read += 1;
+                        // A client may set the counter to i64::MAX (ENTRIESREAD).
+                        group.entries_read = group.entries_read.saturating_add(1);
                     } else if s.info.entries_added > 0 {
                         group.entries_read = s.estimate_reads(*id, first);
                     }
