@@ -1,73 +1,86 @@
 //! The `bit` library (LuaBitOp) Redis gives scripts: 32-bit operations on Lua numbers, with
-//! results normalised to signed 32-bit integers.
+//! results normalised to signed 32-bit integers. `band`/`bor`/`bxor` take any number of
+//! arguments through `trampoline::packed` (no mlua reference per argument); the others have
+//! fixed arguments. Errors carry LuaBitOp's texts (`bad argument #1 to 'band' (number
+//! expected, got no value)`). Depends on mlua and the helpers of `scripting`.
 
-use mlua::{Lua, Table, Variadic};
+use mlua::{Lua, Table, Value};
+
+use super::{direct_function, number_arg, packed_function};
 
 /// LuaBitOp's conversion: round to an integer, keep the low 32 bits, read them as signed.
 fn tobit(n: f64) -> i32 {
     let rounded = n.round_ties_even();
+    if !rounded.is_finite() {
+        return 0;
+    }
     (rounded.rem_euclid(4_294_967_296.0) as u64 as u32) as i32
 }
 
-fn fold(args: Variadic<f64>, op: fn(i32, i32) -> i32) -> mlua::Result<f64> {
-    let mut it = args.into_iter();
-    let first = it
-        .next()
-        .ok_or_else(|| mlua::Error::runtime("bad argument #1 (number expected, got no value)"))?;
-    Ok(f64::from(it.fold(tobit(first), |acc, x| op(acc, tobit(x)))))
+fn num(v: &Value, n: usize, fname: &str) -> mlua::Result<i32> {
+    number_arg(v, n, fname).map(tobit)
+}
+
+fn result(x: i32) -> Value {
+    Value::Number(f64::from(x))
+}
+
+fn fold(lua: &Lua, name: &'static str, op: fn(i32, i32) -> i32) -> mlua::Result<mlua::Function> {
+    packed_function(lua, move |_, args| {
+        let mut acc = tobit(args.number(1, name)?);
+        for i in 2..=args.len() {
+            acc = op(acc, tobit(args.number(i, name)?));
+        }
+        Ok(Ok(result(acc)))
+    })
 }
 
 pub fn install(lua: &Lua) -> mlua::Result<Table> {
     let bit = lua.create_table()?;
-    bit.set(
+    bit.raw_set(
         "tobit",
-        lua.create_function(|_, x: f64| Ok(f64::from(tobit(x))))?,
+        direct_function(lua, |_, x: Value| Ok(result(num(&x, 1, "tobit")?)))?,
     )?;
-    bit.set(
+    bit.raw_set(
         "bnot",
-        lua.create_function(|_, x: f64| Ok(f64::from(!tobit(x))))?,
+        direct_function(lua, |_, x: Value| Ok(result(!num(&x, 1, "bnot")?)))?,
     )?;
-    bit.set(
-        "band",
-        lua.create_function(|_, a: Variadic<f64>| fold(a, |x, y| x & y))?,
-    )?;
-    bit.set(
-        "bor",
-        lua.create_function(|_, a: Variadic<f64>| fold(a, |x, y| x | y))?,
-    )?;
-    bit.set(
-        "bxor",
-        lua.create_function(|_, a: Variadic<f64>| fold(a, |x, y| x ^ y))?,
-    )?;
-    let shift = |f: fn(u32, u32) -> u32| {
-        move |_: &Lua, (x, n): (f64, f64)| {
-            Ok(f64::from(f(tobit(x) as u32, (tobit(n) & 31) as u32) as i32))
-        }
+    bit.raw_set("band", fold(lua, "band", |x, y| x & y)?)?;
+    bit.raw_set("bor", fold(lua, "bor", |x, y| x | y)?)?;
+    bit.raw_set("bxor", fold(lua, "bxor", |x, y| x ^ y)?)?;
+    let shift = |name: &'static str, f: fn(u32, u32) -> u32| {
+        direct_function(lua, move |_, (x, n): (Value, Value)| {
+            let x = num(&x, 1, name)? as u32;
+            let n = (num(&n, 2, name)? & 31) as u32;
+            Ok(result(f(x, n) as i32))
+        })
     };
-    bit.set("lshift", lua.create_function(shift(|x, n| x << n))?)?;
-    bit.set("rshift", lua.create_function(shift(|x, n| x >> n))?)?;
-    bit.set(
+    bit.raw_set("lshift", shift("lshift", |x, n| x << n)?)?;
+    bit.raw_set("rshift", shift("rshift", |x, n| x >> n)?)?;
+    bit.raw_set(
         "arshift",
-        lua.create_function(shift(|x, n| ((x as i32) >> n) as u32))?,
+        shift("arshift", |x, n| ((x as i32) >> n) as u32)?,
     )?;
-    bit.set("rol", lua.create_function(shift(|x, n| x.rotate_left(n)))?)?;
-    bit.set("ror", lua.create_function(shift(|x, n| x.rotate_right(n)))?)?;
-    bit.set(
+    bit.raw_set("rol", shift("rol", |x, n| x.rotate_left(n))?)?;
+    bit.raw_set("ror", shift("ror", |x, n| x.rotate_right(n))?)?;
+    bit.raw_set(
         "bswap",
-        lua.create_function(|_, x: f64| Ok(f64::from(tobit(x).swap_bytes())))?,
+        direct_function(lua, |_, x: Value| {
+            Ok(result(num(&x, 1, "bswap")?.swap_bytes()))
+        })?,
     )?;
-    bit.set(
+    bit.raw_set(
         "tohex",
-        lua.create_function(|_, (x, n): (f64, Option<f64>)| {
-            let n = n.map_or(8, tobit);
+        direct_function(lua, |lua, (x, n): (Value, Value)| {
+            let value = num(&x, 1, "tohex")? as u32;
+            let n = if n.is_nil() { 8 } else { num(&n, 2, "tohex")? };
             let digits = n.unsigned_abs().min(8) as usize;
-            let value = tobit(x) as u32;
             let text = if n < 0 {
                 format!("{value:08X}")
             } else {
                 format!("{value:08x}")
             };
-            Ok(text[8 - digits..].to_string())
+            Ok(Value::String(lua.create_string(&text[8 - digits..])?))
         })?,
     )?;
     Ok(bit)
@@ -80,5 +93,6 @@ mod tests {
         assert_eq!(super::tobit(4_294_967_296.0 + 5.0), 5);
         assert_eq!(super::tobit(-1.0), -1);
         assert_eq!(super::tobit(2_147_483_648.0), i32::MIN);
+        assert_eq!(super::tobit(f64::NAN), 0);
     }
 }

@@ -2,13 +2,19 @@
 //! `redis.register_function`, called with `FCALL`/`FCALL_RO`. Libraries are stored in RocksDB
 //! by name; `FUNCTION DUMP` payloads are Strata's own format (a checksummed list of library
 //! sources), restorable only by Strata.
+//!
+//! Invariants: a library body runs in the same sandbox as scripts, for at most 500 ms (Redis's
+//! `FUNCTION LOAD timeout`, enforced by the VM's instruction hook); the callbacks it registers
+//! are kept in a Lua table (`Vm::callbacks`), never one mlua reference each; `FUNCTION STATS`
+//! reads counters, so it answers while a script holds the VM.
 
 use std::cell::RefCell;
+use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use mlua::{Function, Table, Value};
 
-use super::{Invocation, Library, Registered, RunSpec, Scripting};
+use super::{Args, Invocation, Library, Registered, RunSpec, Scripting, LOAD_TIMEOUT_MS};
 use crate::client::ClientState;
 use crate::glob::glob_match;
 use crate::protocol::Reply;
@@ -56,16 +62,13 @@ fn checksum(bytes: &[u8]) -> u64 {
     })
 }
 
-fn registration(args: mlua::MultiValue) -> mlua::Result<(String, Function, bool)> {
-    let mut it = args.into_iter();
+fn registration(args: &Args) -> mlua::Result<(String, Function, bool)> {
     let bad = |m: &str| mlua::Error::runtime(m.to_string());
-    match (it.next(), it.next()) {
-        (Some(Value::String(name)), Some(Value::Function(f))) => {
-            Ok((name.to_string_lossy(), f, false))
-        }
-        (Some(Value::Table(t)), None) => {
+    match (args.len(), args.get(1)?, args.get(2)?) {
+        (2, Value::String(name), Value::Function(f)) => Ok((name.to_string_lossy(), f, false)),
+        (1, Value::Table(t), _) => {
             let name: mlua::String =
-                match t.get::<Value>("function_name")? {
+                match t.raw_get::<Value>("function_name")? {
                     Value::String(s) => s,
                     Value::Nil => {
                         return Err(bad(
@@ -76,7 +79,7 @@ fn registration(args: mlua::MultiValue) -> mlua::Result<(String, Function, bool)
                         "function_name argument given to redis.register_function must be a string",
                     )),
                 };
-            let f: Function = match t.get::<Value>("callback")? {
+            let f: Function = match t.raw_get::<Value>("callback")? {
                 Value::Function(f) => f,
                 Value::Nil => {
                     return Err(bad("redis.register_function must get a callback argument"))
@@ -87,22 +90,30 @@ fn registration(args: mlua::MultiValue) -> mlua::Result<(String, Function, bool)
                     ))
                 }
             };
-            let flags: Option<Table> = t.get("flags").ok();
-            let no_writes = flags.is_some_and(|flags| {
-                flags
-                    .sequence_values::<String>()
-                    .filter_map(Result::ok)
-                    .any(|f| f == "no-writes")
-            });
+            let mut no_writes = false;
+            if let Value::Table(flags) = t.raw_get::<Value>("flags")? {
+                for i in 1..=flags.raw_len() {
+                    if let Value::String(flag) = flags.raw_get::<Value>(i)? {
+                        no_writes |= &*flag.as_bytes() == b"no-writes";
+                    }
+                }
+            }
             Ok((name.to_string_lossy(), f, no_writes))
         }
-        (Some(_), None) => Err(bad(
+        (1, _, _) => Err(bad(
             "calling redis.register_function with a single argument is only applicable to Lua \
              table (representing named arguments).",
         )),
-        _ => Err(bad(
-            "wrong number of arguments given to redis.register_function",
-        )),
+        _ => Err(bad("wrong number of arguments to redis.register_function")),
+    }
+}
+
+/// Clears the `FUNCTION LOAD` deadline however the load ends.
+struct LoadDeadline<'a>(&'a std::sync::atomic::AtomicU64);
+
+impl Drop for LoadDeadline<'_> {
+    fn drop(&mut self) {
+        self.0.store(0, Ordering::Relaxed);
     }
 }
 
@@ -131,41 +142,67 @@ impl Scripting {
                     super::lua_error_text(&e)
                 )
             })?;
-        let registered: RefCell<Vec<(String, Function, bool)>> = RefCell::new(Vec::new());
+        // Names and flags in registration order; the callbacks wait in a Lua table.
+        let registered: RefCell<Vec<(String, bool)>> = RefCell::new(Vec::new());
+        let pending = vm
+            .lua
+            .create_table()
+            .map_err(|e| format!("ERR {}", super::lua_error_text(&e)))?;
         let loaded = vm.lua.scope(|scope| {
-            let register = scope.create_function(|_, args: mlua::MultiValue| {
-                let (fname, f, no_writes) = registration(args)?;
+            let register = scope.create_function(|lua, (table, n): (Table, i64)| {
+                let args = Args {
+                    table,
+                    n: usize::try_from(n).unwrap_or(0),
+                };
+                // Raised like Redis's `luaPushError`: no position.
+                let fail = |msg: &str| -> mlua::Result<(bool, Value)> {
+                    Ok((false, Value::String(lua.create_string(msg)?)))
+                };
+                let (fname, f, no_writes) = match registration(&args) {
+                    Ok(r) => r,
+                    Err(e) => return fail(&super::lua_error_text(&e)),
+                };
                 if !valid_name(&fname) {
                     // Redis 7 reports a bad function name with its library-name text.
-                    return Err(mlua::Error::runtime(
+                    return fail(
                         "Library names can only contain letters, numbers, or underscores(_) \
                          and must be at least one character long",
-                    ));
+                    );
                 }
-                if registered.borrow().iter().any(|(n, _, _)| *n == fname) {
-                    return Err(mlua::Error::runtime(
-                        "Function already exists in the library",
-                    ));
+                if registered.borrow().iter().any(|(n, _)| *n == fname) {
+                    return fail("Function already exists in the library");
                 }
-                registered.borrow_mut().push((fname, f, no_writes));
-                Ok(())
+                pending.raw_set(fname.as_str(), f)?;
+                registered.borrow_mut().push((fname, no_writes));
+                Ok((true, Value::Nil))
             })?;
-            vm.redis.raw_set("register_function", register)?;
+            vm.redis.raw_set(
+                "register_function",
+                super::trampoline::packed(&vm.lua, register)?,
+            )?;
+            self.load_deadline.store(
+                crate::storage::now_ms().saturating_add(LOAD_TIMEOUT_MS),
+                Ordering::Relaxed,
+            );
+            let _deadline = LoadDeadline(&self.load_deadline);
             let result = chunk.call::<()>(());
             vm.redis.raw_set("register_function", Value::Nil)?;
             result
         });
+        vm.cleanup();
         loaded.map_err(|e| {
             format!(
                 "ERR Error registering functions: {}",
-                super::convert::with_error_code(&super::lua_error_text(&e))
+                super::convert::one_line(&super::convert::with_error_code(&super::lua_error_text(
+                    &e
+                )))
             )
         })?;
         let registered = registered.into_inner();
         if registered.is_empty() {
             return Err("ERR No functions registered".into());
         }
-        for (fname, _, _) in &registered {
+        for (fname, _) in &registered {
             if let Some(other) = vm.functions.get(fname) {
                 if other.library != name {
                     return Err(format!("ERR Function {fname} already exists"));
@@ -178,14 +215,28 @@ impl Scripting {
                 .save_library(&name, code.as_bytes())
                 .map_err(|e| format!("ERR {e}"))?;
         }
-        vm.functions.retain(|_, f| f.library != name);
-        let functions = registered.iter().map(|(n, _, _)| n.clone()).collect();
-        for (fname, callback, no_writes) in registered {
+        let stale: Vec<String> = vm
+            .functions
+            .iter()
+            .filter(|(_, f)| f.library == name)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for fname in stale {
+            vm.functions.remove(&fname);
+            let _ = vm.callbacks.raw_set(fname.as_str(), Value::Nil);
+        }
+        let functions = registered.iter().map(|(n, _)| n.clone()).collect();
+        for (fname, no_writes) in registered {
+            let callback = pending
+                .raw_get::<Value>(fname.as_str())
+                .unwrap_or(Value::Nil);
+            if let Err(e) = vm.callbacks.raw_set(fname.as_str(), callback) {
+                return Err(format!("ERR {}", super::lua_error_text(&e)));
+            }
             vm.functions.insert(
                 fname,
                 Registered {
                     library: name.clone(),
-                    callback,
                     no_writes,
                 },
             );
@@ -197,15 +248,27 @@ impl Scripting {
                 functions,
             },
         );
+        self.count_functions(&vm);
         Ok(name)
+    }
+
+    fn count_functions(&self, vm: &super::Vm) {
+        self.library_count
+            .store(vm.libraries.len(), Ordering::Relaxed);
+        self.function_count
+            .store(vm.functions.len(), Ordering::Relaxed);
     }
 
     pub fn delete_library(&self, state: &ServerState, name: &str) -> Result<(), String> {
         let mut vm = self.vm.lock();
-        if vm.libraries.remove(name).is_none() {
+        let Some(library) = vm.libraries.remove(name) else {
             return Err("ERR Library not found".into());
+        };
+        for fname in &library.functions {
+            vm.functions.remove(fname);
+            let _ = vm.callbacks.raw_set(fname.as_str(), Value::Nil);
         }
-        vm.functions.retain(|_, f| f.library != name);
+        self.count_functions(&vm);
         state
             .storage
             .delete_library(name)
@@ -216,6 +279,10 @@ impl Scripting {
         let mut vm = self.vm.lock();
         vm.libraries.clear();
         vm.functions.clear();
+        if let Ok(t) = vm.lua.create_table() {
+            vm.callbacks = t;
+        }
+        self.count_functions(&vm);
         state
             .storage
             .flush_libraries()
@@ -337,7 +404,6 @@ impl Scripting {
                 (bulk("duration_ms"), Reply::Int(ms as i64)),
             ])
         });
-        let vm = self.vm.lock();
         Reply::Map(vec![
             (bulk("running_script"), running.unwrap_or(Reply::Nil)),
             (
@@ -347,11 +413,11 @@ impl Scripting {
                     Reply::Map(vec![
                         (
                             bulk("libraries_count"),
-                            Reply::Int(vm.libraries.len() as i64),
+                            Reply::Int(self.library_count.load(Ordering::Relaxed) as i64),
                         ),
                         (
                             bulk("functions_count"),
-                            Reply::Int(vm.functions.len() as i64),
+                            Reply::Int(self.function_count.load(Ordering::Relaxed) as i64),
                         ),
                     ]),
                 )]),
@@ -377,20 +443,27 @@ impl Scripting {
             );
         }
         let read_only = call.read_only || function.no_writes;
-        let seq = |items: &[Bytes]| {
-            vm.lua
-                .create_sequence_from(items.iter().filter_map(|b| vm.lua.create_string(b).ok()))
+        let callback = match vm.callbacks.raw_get::<Value>(name) {
+            Ok(Value::Function(f)) => f,
+            _ => return Reply::Error("ERR Function not found".into()),
         };
-        let (Ok(keys), Ok(args)) = (seq(call.keys), seq(call.args)) else {
-            return Reply::Error("ERR cannot create arguments".into());
+        let (keys, args) = match (
+            super::sequence(&vm.lua, call.keys),
+            super::sequence(&vm.lua, call.args),
+        ) {
+            (Ok(k), Ok(a)) => (k, a),
+            (Err(e), _) | (_, Err(e)) => {
+                return Reply::Error(format!(
+                    "ERR cannot create arguments: {}",
+                    super::lua_error_text(&e)
+                ))
+            }
         };
-        let callback = function.callback.clone();
         let origin = format!("script: {name}");
         let spec = RunSpec {
             read_only,
             is_function: true,
             origin: &origin,
-            chunk: "@user_function",
         };
         self.run(state, client, &vm, callback, (keys, args), spec)
     }

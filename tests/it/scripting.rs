@@ -1,9 +1,51 @@
 //! Lua scripting beyond what the differential suite compares: atomicity under load,
-//! `-BUSY` and `SCRIPT KILL`, `UNKILLABLE`, and scripts and libraries surviving a restart.
+//! `-BUSY` and `SCRIPT KILL`, `UNKILLABLE`, scripts and libraries surviving a restart, and
+//! the hardening of issue 14: depth limits on every Lua <-> reply conversion and in cjson and
+//! cmsgpack, the memory bound, the read-only sandbox, blocking commands inside scripts, and
+//! the FUNCTION LOAD timeout. Expected texts are redis-server 7.0.15's unless a test says
+//! otherwise; each test ends by checking the server still answers PING.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::harness::{eventually, Raw, Server, V};
+
+fn sha(script: &str) -> String {
+    sha1_smol::Sha1::from(script).digest().to_string()
+}
+
+/// `EVAL script 0 args...`, raw bytes.
+fn eval(r: &mut Raw, script: &str, args: &[&[u8]]) -> V {
+    let mut cmd: Vec<&[u8]> = vec![b"EVAL", script.as_bytes(), b"0"];
+    cmd.extend_from_slice(args);
+    r.send_bytes(&Raw::encode(&cmd));
+    r.read()
+}
+
+/// The error a script's failure answers: `<text> script: <sha>, on @user_script:1.`
+fn script_error(script: &str, text: &str) -> V {
+    V::Error(format!(
+        "{text} script: {}, on @user_script:1.",
+        sha(script)
+    ))
+}
+
+fn assert_alive(r: &mut Raw) {
+    assert_eq!(r.cmd(&["PING"]), V::Status("PONG".into()));
+}
+
+/// Nesting depth down the first element of arrays, and what is at the bottom.
+fn nesting(v: &V) -> (usize, &V) {
+    let mut depth = 0;
+    let mut v = v;
+    while let V::Array(items) = v {
+        depth += 1;
+        match items.first() {
+            Some(first) => v = first,
+            None => break,
+        }
+    }
+    (depth, v)
+}
 
 #[test]
 fn a_looping_script_makes_others_busy_until_script_kill() {
@@ -136,4 +178,485 @@ fn scripts_and_function_libraries_survive_a_restart() {
     }
     assert_eq!(r.cmd(&["SCRIPT", "FLUSH"]), V::Status("OK".into()));
     assert!(r.err(&["EVALSHA", &sha, "0"]).starts_with("NOSCRIPT"));
+}
+
+#[test]
+fn self_referencing_and_deeply_nested_results_terminate() {
+    // Redis answers nested arrays down to its stack limit (7,995 levels) with the error in
+    // place of the value there; Strata does the same at 1,000 levels.
+    let server = Server::start();
+    let mut r = server.raw();
+    for script in [
+        "local t={} t[1]=t return t",
+        "local t={} local c=t for i=1,10000 do c[1]={} c=c[1] end return t",
+    ] {
+        let reply = eval(&mut r, script, &[]);
+        let (depth, bottom) = nesting(&reply);
+        assert_eq!(depth, 1000, "{script}");
+        assert_eq!(bottom, &V::Error("ERR reached lua stack limit".into()));
+        assert_alive(&mut r);
+    }
+    // A table in a RESP3 map value nests the same way.
+    r.cmd(&["HELLO", "3"]);
+    match eval(&mut r, "local t={} t[1]=t return {map={a=t}}", &[]) {
+        V::Map(pairs) => {
+            assert_eq!(pairs.len(), 1);
+            let (depth, bottom) = nesting(&pairs[0].1);
+            assert_eq!(depth, 999);
+            assert_eq!(bottom, &V::Error("ERR reached lua stack limit".into()));
+        }
+        other => panic!("map reply expected, got {other:?}"),
+    }
+    assert_alive(&mut r);
+}
+
+#[test]
+fn hostile_msgpack_is_an_error_not_a_crash() {
+    let server = Server::start();
+    let mut r = server.raw();
+    let unpack = "return cmsgpack.unpack(ARGV[1])";
+    // The issue's input: 200,000 nested arrays used to overflow the native stack (SIGABRT).
+    let mut deep = vec![0x91u8; 200_000];
+    deep.push(0xc0);
+    assert_eq!(
+        eval(&mut r, unpack, &[&deep]),
+        script_error(
+            unpack,
+            "ERR user_script:1: stack overflow (in function mp_decode_to_lua_array)"
+        )
+    );
+    assert_alive(&mut r);
+    // 3,999 levels is Redis's deepest; the reply itself stops at 1,000 levels.
+    let mut ok = vec![0x91u8; 3999];
+    ok.push(0xc0);
+    let depth = "local r = cmsgpack.unpack(ARGV[1]) local d = 0 \
+                 while type(r) == 'table' do d = d + 1 r = r[1] end return d";
+    assert_eq!(eval(&mut r, depth, &[&ok]), V::Int(3999));
+    // Length headers promising 2^32 elements or bytes reserve nothing.
+    for header in [
+        &b"\xdd\xff\xff\xff\xff"[..],
+        b"\xdf\xff\xff\xff\xff",
+        b"\xdb\xff\xff\xff\xff",
+    ] {
+        assert_eq!(
+            eval(&mut r, unpack, &[header]),
+            script_error(unpack, "ERR user_script:1: Missing bytes in input.")
+        );
+    }
+    // Too many top-level values, and a nil map key, as Redis words them.
+    let count = "return select('#', cmsgpack.unpack(ARGV[1]))";
+    assert_eq!(eval(&mut r, count, &[&[1u8; 7999]]), V::Int(7999));
+    assert_eq!(
+        eval(&mut r, count, &[&[1u8; 8000]]),
+        script_error(
+            count,
+            "ERR user_script:1: stack overflow (too many return values at once; use \
+             unpack_one or unpack_limit instead.)"
+        )
+    );
+    assert_eq!(
+        eval(&mut r, unpack, &[b"\x81\xc0\x01"]),
+        script_error(unpack, "ERR table index is nil")
+    );
+    // Packing a cycle stops at 16 levels, as lua-cmsgpack does.
+    assert_eq!(
+        eval(&mut r, "local t={} t[1]=t return cmsgpack.pack(t)", &[]),
+        V::Bulk([&[0x91u8; 16][..], &[0xc0]].concat())
+    );
+    assert_alive(&mut r);
+}
+
+#[test]
+fn cjson_nesting_limits() {
+    let server = Server::start();
+    let mut r = server.raw();
+    let decode = "return cjson.decode(ARGV[1])";
+    let deep = format!("{}{}", "[".repeat(1001), "]".repeat(1001));
+    let err = script_error(
+        decode,
+        "ERR user_script:1: Found too many nested data structures (1001) at character 1001",
+    );
+    assert_eq!(eval(&mut r, decode, &[deep.as_bytes()]), err);
+    assert_eq!(eval(&mut r, decode, &["[".repeat(200_000).as_bytes()]), err);
+    let encode = "local t = {} t[1] = t return cjson.encode(t)";
+    assert_eq!(
+        eval(&mut r, encode, &[]),
+        script_error(
+            encode,
+            "ERR user_script:1: Cannot serialise, excessive nesting (1001)"
+        )
+    );
+    let roundtrip = "return #cjson.encode(cjson.decode(ARGV[1]))";
+    let ok = format!("{}{}", "[".repeat(1000), "]".repeat(1000));
+    assert_eq!(eval(&mut r, roundtrip, &[ok.as_bytes()]), V::Int(2000));
+    assert_alive(&mut r);
+}
+
+#[test]
+fn script_memory_is_bounded_and_released() {
+    let server = Server::start();
+    let mut r = server.raw();
+    for script in [
+        "return #string.rep('x', 2^30)",
+        "local t = {} for i = 1, 1e9 do t[i] = i end return #t",
+        "local t = {} for i = 1, 1e9 do t[i] = string.rep('y', 1e6) .. i end return #t",
+    ] {
+        let started = Instant::now();
+        match eval(&mut r, script, &[]) {
+            V::Error(e) => assert!(
+                e.starts_with("ERR not enough memory (the Lua VM is limited to 512 MiB)")
+                    && e.contains(&sha(script)),
+                "{script}: {e}"
+            ),
+            other => panic!("{script}: expected an error, got {other:?}"),
+        }
+        assert!(started.elapsed() < Duration::from_secs(60));
+        // The VM is usable again at once.
+        assert_eq!(eval(&mut r, "return 1 + 1", &[]), V::Int(2));
+    }
+    // 2^31 is a negative count to Lua 5.1: an empty string, as in Redis.
+    assert_eq!(
+        eval(&mut r, "return #string.rep('x', 2^31)", &[]),
+        V::Int(0)
+    );
+    // The memory of the failed runs is back.
+    let used = eval(&mut r, "return collectgarbage('count')", &[]);
+    match used {
+        V::Int(kib) => assert!(kib < 64 * 1024, "Lua holds {kib} KiB after the failed runs"),
+        other => panic!("collectgarbage('count'): {other:?}"),
+    }
+    assert_alive(&mut r);
+}
+
+#[test]
+fn the_sandbox_refuses_what_redis_7_refuses() {
+    let server = Server::start();
+    let mut r = server.raw();
+    let positioned = "ERR user_script:1: Attempt to modify a readonly table";
+    for script in [
+        "x = 1",
+        "redis.call = nil",
+        "redis.x = 1",
+        "string.rep = nil",
+        "getmetatable('').__index = {}",
+        "local mt = getmetatable('') mt.__index = {} return 1",
+        "cjson.encode = function() end",
+        "cmsgpack.pack = nil",
+        "bit.band = nil",
+        "struct.pack = nil",
+        "math.floor = nil",
+        "table.insert = nil",
+        "coroutine.create = nil",
+        "getmetatable(_G).__index = nil",
+        "KEYS = {}",
+        "_G.x = 1",
+        "redis = nil",
+        "debug = 1",
+    ] {
+        assert_eq!(
+            eval(&mut r, script, &[]),
+            script_error(script, positioned),
+            "{script}"
+        );
+    }
+    let bare = "ERR Attempt to modify a readonly table";
+    for script in [
+        "rawset(redis, 'x', 1)",
+        "rawset(_G, 'x', 1)",
+        "setmetatable(_G, nil)",
+        "rawset(string, 'x', 1)",
+        "setmetatable(string, {})",
+        "setmetatable(redis, {})",
+        "local mt = getmetatable(_G) rawset(mt, '__index', nil)",
+        "setmetatable(getmetatable(_G), nil)",
+        "table.insert(string, 'x')",
+        "table.insert(_G, 'x')",
+    ] {
+        assert_eq!(
+            eval(&mut r, script, &[]),
+            script_error(script, bare),
+            "{script}"
+        );
+    }
+    for (script, name) in [
+        ("return x", "x"),
+        ("return loadfile", "loadfile"),
+        ("return dofile", "dofile"),
+        ("return print", "print"),
+        ("print('x')", "print"),
+        ("return os.clock()", "os"),
+        ("return type(setfenv)", "setfenv"),
+        ("return type(getfenv)", "getfenv"),
+        ("return type(newproxy)", "newproxy"),
+        ("return type(require)", "require"),
+        ("return type(debug)", "debug"),
+        ("return type(io)", "io"),
+    ] {
+        let text = format!(
+            "ERR user_script:1: Script attempted to access nonexistent global variable '{name}'"
+        );
+        assert_eq!(
+            eval(&mut r, script, &[]),
+            script_error(script, &text),
+            "{script}"
+        );
+    }
+    // What Redis leaves readable stays readable.
+    for (script, want) in [
+        ("return type(getmetatable(_G))", V::bulk("table")),
+        ("return type(getmetatable(''))", V::bulk("table")),
+        (
+            "return tostring(rawequal(getmetatable('').__index, string))",
+            V::bulk("true"),
+        ),
+        ("return type(getmetatable(string))", V::bulk("nil")),
+        ("return type(rawget(string, 'rep'))", V::bulk("function")),
+        ("return type(rawget(_G, 'redis'))", V::bulk("table")),
+        ("return type(next(redis))", V::bulk("string")),
+        ("return ('ab'):rep(2)", V::bulk("abab")),
+        ("KEYS[1] = 'x' return KEYS[1]", V::bulk("x")),
+        ("table.insert(KEYS, 'y') return KEYS[1]", V::bulk("y")),
+        ("local t = {} setmetatable(t, {}) return 1", V::Int(1)),
+        ("return type(loadstring('return 1'))", V::bulk("function")),
+        ("return type(coroutine)", V::bulk("table")),
+        (
+            "local ok, e = pcall(redis.call, 'nosuch') return e",
+            V::bulk("ERR Unknown Redis command called from script"),
+        ),
+        (
+            "local ok, e = pcall(error, {x=1}) return type(e)",
+            V::bulk("table"),
+        ),
+    ] {
+        assert_eq!(eval(&mut r, script, &[]), want, "{script}");
+    }
+    let script = "setmetatable('', {})";
+    assert_eq!(
+        eval(&mut r, script, &[]),
+        script_error(
+            script,
+            "ERR user_script:1: bad argument #1 to 'setmetatable' (table expected, got string)"
+        )
+    );
+    let script = "local f = loadstring('x = 1') f() return 1";
+    match eval(&mut r, script, &[]) {
+        V::Error(e) => assert!(e.contains("Attempt to modify a readonly table"), "{e}"),
+        other => panic!("{script}: {other:?}"),
+    }
+    assert_alive(&mut r);
+}
+
+#[test]
+fn one_script_cannot_change_what_the_next_one_sees() {
+    let server = Server::start();
+    let mut r = server.raw();
+    let tricks = [
+        "redis.call = nil",
+        "rawset(redis, 'call', function() return 'hijacked' end)",
+        "string.rep = nil",
+        "rawset(string, 'rep', nil)",
+        "rawset(_G, 'tostring', nil)",
+        "setmetatable(_G, nil)",
+        "getmetatable('').__index = {}",
+        "rawset(getmetatable(''), '__index', {})",
+        "getmetatable(_G).__index = function() return 'anything' end",
+        "cjson.encode = function() return 'forged' end",
+        "table.insert(_G, 'leak')",
+        "table.insert(string, 'leak')",
+        "leak = 1",
+        "collectgarbage('stop')",
+    ];
+    // Each directly, and all at once under pcall.
+    for trick in tricks {
+        let _ = eval(&mut r, trick, &[]);
+    }
+    let all: String = tricks
+        .iter()
+        .map(|t| format!("pcall(function() {t} end) "))
+        .collect();
+    let _ = eval(&mut r, &format!("{all} return 1"), &[]);
+    let check = "redis.call('set', 'k', 'v') \
+                 return {redis.call('get', 'k'), string.rep('a', 3), cjson.encode({1}), \
+                 tostring(1), type(getmetatable(_G)), ('b'):rep(2), tostring(rawget(_G, 1)), \
+                 tostring(rawget(_G, 'leak')), tostring(string[1]), \
+                 tostring(pcall(function() return undefined_global end))}";
+    assert_eq!(
+        eval(&mut r, check, &[]),
+        V::Array(vec![
+            V::bulk("v"),
+            V::bulk("aaa"),
+            V::bulk("[1]"),
+            V::bulk("1"),
+            V::bulk("table"),
+            V::bulk("bb"),
+            V::bulk("nil"),
+            V::bulk("nil"),
+            V::bulk("nil"),
+            V::bulk("false"),
+        ])
+    );
+    assert_alive(&mut r);
+}
+
+#[test]
+fn blocking_commands_in_scripts_never_block_or_leave_a_waiter() {
+    let server = Server::start();
+    let mut r = server.raw();
+    for (script, text) in [
+        (
+            "return redis.call('blpop', 'q', 0)",
+            "ERR This Redis command is not allowed from script",
+        ),
+        (
+            "return redis.call('brpop', 'q', 1)",
+            "ERR This Redis command is not allowed from script",
+        ),
+        (
+            "return redis.call('blmove', 'q', 'd', 'left', 'right', 0)",
+            "ERR This Redis command is not allowed from script",
+        ),
+        (
+            "return redis.call('brpoplpush', 'q', 'd', 0)",
+            "ERR This Redis command is not allowed from script",
+        ),
+        (
+            "return redis.call('bzpopmin', 'z', 0)",
+            "ERR This Redis command is not allowed from script",
+        ),
+        (
+            "return redis.call('bzpopmax', 'z', 0)",
+            "ERR This Redis command is not allowed from script",
+        ),
+        (
+            "return redis.call('xread', 'block', 0, 'streams', 's', '$')",
+            "ERR xread command is not allowed with BLOCK option from scripts",
+        ),
+        (
+            "return redis.call('XREAD', 'COUNT', 1, 'BLOCK', 0, 'STREAMS', 's', '0')",
+            "ERR XREAD command is not allowed with BLOCK option from scripts",
+        ),
+        (
+            "return redis.call('xreadgroup', 'group', 'g', 'c', 'block', 0, 'streams', 's', '>')",
+            "ERR xreadgroup command is not allowed with BLOCK option from scripts",
+        ),
+    ] {
+        assert_eq!(
+            eval(&mut r, script, &[]),
+            script_error(script, text),
+            "{script}"
+        );
+    }
+    // BLMPOP and BZMPOP answer at once: nil when empty, the element when there is one.
+    let started = Instant::now();
+    assert_eq!(
+        eval(
+            &mut r,
+            "return redis.call('blmpop', 0, 1, 'q', 'left')",
+            &[]
+        ),
+        V::Nil
+    );
+    assert_eq!(
+        eval(&mut r, "return redis.call('bzmpop', 0, 1, 'z', 'min')", &[]),
+        V::Nil
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(
+        eval(
+            &mut r,
+            "redis.call('rpush', 'q', 'a') return redis.call('blmpop', 0, 1, 'q', 'left')",
+            &[]
+        ),
+        V::Array(vec![V::bulk("q"), V::Array(vec![V::bulk("a")])])
+    );
+    // The script's pops left no waiter behind: a client blocking on the key now is the first
+    // in line, and a push wakes it.
+    let mut info = r.cmd(&["INFO", "clients"]).text();
+    assert!(info.contains("blocked_clients:0"), "{info}");
+    let mut waiter = server.raw();
+    waiter.send_bytes(&Raw::encode(&[b"BLPOP", b"q", b"10"]));
+    eventually("the waiter blocks", Duration::from_secs(10), || {
+        info = r.cmd(&["INFO", "clients"]).text();
+        info.contains("blocked_clients:1")
+    });
+    let started = Instant::now();
+    assert_eq!(r.cmd(&["LPUSH", "q", "x"]), V::Int(1));
+    assert_eq!(waiter.read(), V::Array(vec![V::bulk("q"), V::bulk("x")]));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_alive(&mut r);
+}
+
+#[test]
+fn redis_call_takes_thousands_of_arguments() {
+    let server = Server::start();
+    let mut r = server.raw();
+    // Built with varargs: more arguments than Lua's unpack allows, and than mlua has
+    // reference slots for.
+    let grow = "local function grow(n, ...) if n == 0 then return redis.call('rpush', 'big', ...) \
+                end return grow(n - 1, 'v' .. n, ...) end return grow(20000)";
+    assert_eq!(eval(&mut r, grow, &[]), V::Int(20000));
+    assert_eq!(
+        eval(&mut r, "return #redis.call('lrange', 'big', 0, -1)", &[]),
+        V::Int(20000)
+    );
+    let script =
+        "local t = {'set', 'k'} for i = 1, 7000 do t[#t+1] = 'x' end return redis.call(unpack(t))";
+    assert_eq!(
+        eval(&mut r, script, &[]),
+        script_error(script, "ERR syntax error")
+    );
+    // Numbers go out as Redis 7.0 formats them (%.17g).
+    assert_eq!(
+        eval(
+            &mut r,
+            "redis.call('set', 'f', 0.1) return redis.call('get', 'f')",
+            &[]
+        ),
+        V::bulk("0.10000000000000001")
+    );
+    let script = "return redis.call('set', 'k', {})";
+    assert_eq!(
+        eval(&mut r, script, &[]),
+        script_error(
+            script,
+            "ERR Lua redis lib command arguments must be strings or integers"
+        )
+    );
+    assert_alive(&mut r);
+}
+
+#[test]
+fn function_load_is_bounded_in_time_and_sandboxed() {
+    let server = Server::start();
+    let mut r = server.raw();
+    let started = Instant::now();
+    assert_eq!(
+        r.err(&["FUNCTION", "LOAD", "#!lua name=spin\nwhile true do end"]),
+        "ERR Error registering functions: ERR FUNCTION LOAD timeout"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(
+        r.err(&["FUNCTION", "LOAD", "#!lua name=y\nx = 1"]),
+        "ERR Error registering functions: ERR user_function:2: Attempt to modify a readonly table"
+    );
+    assert_eq!(
+        r.err(&[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=y\nredis.register_function('f', function() return 1 end, 3)"
+        ]),
+        "ERR Error registering functions: ERR wrong number of arguments to redis.register_function"
+    );
+    // A library registering thousands of functions is fine (no reference slot each).
+    let many: String = (0..9000)
+        .map(|i| format!("redis.register_function('f{i}', function() return {i} end)\n"))
+        .collect();
+    assert_eq!(
+        r.cmd(&["FUNCTION", "LOAD", &format!("#!lua name=many\n{many}")]),
+        V::bulk("many")
+    );
+    assert_eq!(r.cmd(&["FCALL", "f8999", "0"]), V::Int(8999));
+    // The VM is not stuck after the timeout.
+    assert_eq!(eval(&mut r, "return 7", &[]), V::Int(7));
+    assert_alive(&mut r);
 }
