@@ -352,11 +352,9 @@ pub fn deadline_after_ms(ms: i64) -> CmdResult<Option<Instant>> {
     // Far beyond any uptime: waits that long are waits without end, and an Instant that far
     // out need not be representable.
     let wait = Duration::from_millis(ms as u64);
-    Ok(Some(
-        Instant::now()
-            .checked_add(wait)
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(100 * 365 * 86_400)),
-    ))
+    Ok(Some(Instant::now().checked_add(wait).unwrap_or_else(
+        || Instant::now() + Duration::from_secs(100 * 365 * 86_400),
+    )))
 }
 
 /// Parks the client on `keys` until a writer signals one of them or the deadline passes;

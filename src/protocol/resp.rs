@@ -308,7 +308,10 @@ mod tests {
             }
         }
         assert_eq!(got.len(), 2);
-        assert_eq!(got[0], vec![Bytes::from("SET"), Bytes::from("k"), Bytes::from("value")]);
+        assert_eq!(
+            got[0],
+            vec![Bytes::from("SET"), Bytes::from("k"), Bytes::from("value")]
+        );
         assert_eq!(got[1], vec![Bytes::from("PING")]);
         assert!(buf.is_empty());
     }

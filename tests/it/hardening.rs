@@ -91,10 +91,7 @@ fn many_star_patterns_match_in_linear_time() {
     let mut sub = server.raw();
     sub.cmd(&["PSUBSCRIBE", &pattern]);
     assert_eq!(c.cmd(&["PUBLISH", &key, "m"]), V::Int(0));
-    assert_eq!(
-        c.cmd(&["PUBSUB", "CHANNELS", &pattern]),
-        V::Array(vec![])
-    );
+    assert_eq!(c.cmd(&["PUBSUB", "CHANNELS", &pattern]), V::Array(vec![]));
     assert!(matches!(c.cmd(&["CONFIG", "GET", &pattern]), V::Array(_)));
     assert_eq!(
         c.cmd(&["KEYS", &format!("{}a", "a*".repeat(30))]),
@@ -324,9 +321,11 @@ fn exec_during_a_long_script_gets_busy_and_script_kill_still_works() {
     assert_eq!(tx.cmd(&["SET", "k", "v"]), V::Status("QUEUED".into()));
     runner.send_bytes(&Raw::encode(&[b"EVAL", b"while true do end", b"0"]));
     let mut other = server.raw();
-    eventually("the script is busy", Duration::from_secs(30), || {
-        matches!(other.cmd(&["GET", "x"]), V::Error(e) if e.starts_with("BUSY "))
-    });
+    eventually(
+        "the script is busy",
+        Duration::from_secs(30),
+        || matches!(other.cmd(&["GET", "x"]), V::Error(e) if e.starts_with("BUSY ")),
+    );
     // EXEC waits for the exclusive lock in the gate, which answers -BUSY while a script
     // runs instead of parking the connection behind the script.
     assert!(tx.err(&["EXEC"]).starts_with("BUSY "));
@@ -340,7 +339,16 @@ fn exec_during_a_long_script_gets_busy_and_script_kill_still_works() {
 fn extreme_counters_and_timeouts_are_checked() {
     let server = Server::start();
     let mut c = server.raw();
-    c.cmd(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM", "ENTRIESREAD", HUGE]);
+    c.cmd(&[
+        "XGROUP",
+        "CREATE",
+        "s",
+        "g",
+        "$",
+        "MKSTREAM",
+        "ENTRIESREAD",
+        HUGE,
+    ]);
     c.cmd(&["XADD", "s", "*", "f", "v"]);
     // The group's read counter saturates instead of overflowing.
     assert!(matches!(
