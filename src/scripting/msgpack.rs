@@ -32,6 +32,9 @@ use super::{
 const MAX_PACK_NESTING: usize = 16;
 /// Lua 5.1's LUAI_MAXCSTACK: the stack slots a C function may use.
 const LUA_STACK_SLOTS: i64 = 8000;
+/// Containers decoding at once, at most: half of mlua's reference slots, so nesting through
+/// map keys fails like nesting through values instead of exhausting them.
+const MAX_OPEN_CONTAINERS: usize = 4000;
 const TOO_MANY_VALUES: &str =
     "too many return values at once; use unpack_one or unpack_limit instead.";
 
@@ -235,6 +238,12 @@ impl Reader<'_> {
                          r: &mut Self,
                          open: &mut Vec<Open>|
          -> mlua::Result<Option<Value>> {
+            // Every open container holds an mlua reference, and mlua has ~8,000 of them for
+            // the whole VM: maps nested through their keys (`\x81\x81...`) cost one slot a
+            // level in the count above, so they are capped by depth too.
+            if open.len() >= MAX_OPEN_CONTAINERS {
+                return Err(mlua::Error::runtime(format!("stack overflow ({TOO_MANY_VALUES})")));
+            }
             r.used += 1;
             let t = lua.create_table()?;
             if array {
@@ -539,6 +548,11 @@ mod tests {
         // Top-level values.
         assert_eq!(unpack(&lua, &[1u8; 7999]).unwrap().len(), 7999);
         let e = unpack(&lua, &[1u8; 8000]).unwrap_err();
+        assert!(e.contains(TOO_MANY_VALUES), "{e}");
+        // Maps nested through their keys (the network fuzzer's input).
+        let mut keys = vec![0x81u8; 100_000];
+        keys.push(0xc0);
+        let e = unpack(&lua, &keys).unwrap_err();
         assert!(e.contains(TOO_MANY_VALUES), "{e}");
     }
 

@@ -226,6 +226,15 @@ fn hostile_msgpack_is_an_error_not_a_crash() {
         )
     );
     assert_alive(&mut r);
+    // Maps nested through their keys (found by the network fuzzer) exhausted mlua's
+    // reference slots: a panic the gate caught.
+    let mut keys = vec![0x81u8; 100_000];
+    keys.push(0xc0);
+    match eval(&mut r, unpack, &[&keys]) {
+        V::Error(e) => assert!(e.contains("stack overflow"), "{e}"),
+        other => panic!("map-key nesting replied {other:?}"),
+    }
+    assert_alive(&mut r);
     // 3,999 levels is Redis's deepest; the reply itself stops at 1,000 levels.
     let mut ok = vec![0x91u8; 3999];
     ok.push(0xc0);
