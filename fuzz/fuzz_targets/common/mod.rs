@@ -150,7 +150,9 @@ fn legit_but_huge(args: &[Bytes]) -> bool {
         t.trim_start_matches('#').parse::<i128>().ok()
     };
     match name.as_slice() {
-        b"setbit" | b"setrange" | b"bitfield" | b"bitfield_ro" | b"getbit" => args[2..]
+        b"setbit" | b"setrange" | b"bitfield" | b"bitfield_ro" | b"getbit" => args
+            .get(2..)
+            .unwrap_or_default()
             .iter()
             .filter_map(int)
             .any(|n| (1 << 23..1 << 33).contains(&n)),
