@@ -225,7 +225,14 @@ pub fn check_reply(reply: &Reply, out: &mut BytesMut) {
     for resp3 in [false, true] {
         out.clear();
         reply.encode(out, resp3);
-        let multi = matches!(reply, Reply::Multi(_));
+        // SUBSCRIBE-family replies are several frames; inside EXEC's array the first one
+        // counts as the command's reply and the rest follow it, byte for byte what
+        // redis-server 7.0 sends for `MULTI / SUBSCRIBE a b / EXEC`.
+        let multi = match reply {
+            Reply::Multi(_) => true,
+            Reply::Array(items) => items.iter().any(|i| matches!(i, Reply::Multi(_))),
+            _ => false,
+        };
         if let Err(e) = check_frames(out, multi) {
             panic!(
                 "malformed RESP{} reply ({e}): {:?}",
