@@ -1,9 +1,13 @@
-//! The one dispatch gate. Every command — from a socket today, from `EXEC` and Lua later —
-//! passes here: lookup (with `rename-command` applied), subcommand resolution, arity,
-//! authentication, locking from the table's key spec and flags, then the handler, then
-//! statistics. Handlers can therefore assume valid arity and held locks. A handler that
-//! panics is answered with `-ERR` here (`answer_panic`), so no panic reaches a client, a
-//! script's VM or the connection task.
+//! The one dispatch gate. Every command — from a socket, from `EXEC` and from Lua's
+//! `redis.call` — passes here: lookup (with `rename-command` applied), subcommand
+//! resolution, arity, authentication, locking from the table's key spec and flags, then the
+//! handler, then the side effects the handler reported (WATCH, wake-ups, keyspace events),
+//! then statistics. Handlers can therefore assume valid arity and held locks.
+//!
+//! Nothing here may occupy every runtime worker: commands flagged `EXCLUSIVE` or
+//! `OFF_WORKER` run in `block_in_place`, and a lock that is not free at once is waited for
+//! there too. A handler that panics is answered with `-ERR` here (`answer_panic`), so no
+//! panic reaches a client, a script's VM or the connection task.
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -374,7 +378,12 @@ fn run_resolved(
         if locking == Locking::Held {
             // EXEC holds the global lock exclusively: nothing else runs.
         } else if cmd.has(flags::EXCLUSIVE) {
-            match wait_for_lock(state, || storage.global.try_write_for(LOCK_POLL)) {
+            // Waits (for a script, a transaction, a long command) happen off the runtime's
+            // workers, so waiting clients cannot occupy them all and starve the rest.
+            let guard = storage.global.try_write().or_else(|| {
+                off_worker(|| wait_for_lock(state, || storage.global.try_write_for(LOCK_POLL)))
+            });
+            match guard {
                 Some(guard) => _global_exclusive = guard,
                 None => {
                     return rejected(
@@ -385,7 +394,10 @@ fn run_resolved(
                 }
             }
         } else if !key_args.is_empty() || cmd.has(flags::WRITE) {
-            match wait_for_lock(state, || storage.global.try_read_for(LOCK_POLL)) {
+            let guard = storage.global.try_read().or_else(|| {
+                off_worker(|| wait_for_lock(state, || storage.global.try_read_for(LOCK_POLL)))
+            });
+            match guard {
                 Some(guard) => _global_shared = guard,
                 None => {
                     return rejected(
@@ -395,7 +407,12 @@ fn run_resolved(
                     )
                 }
             }
-            _keys = storage.locks.lock(key_args.iter().copied());
+            let keys = key_args.iter().copied();
+            _keys = if storage.locks.any_held(keys.clone()) {
+                off_worker(|| storage.locks.lock(keys))
+            } else {
+                storage.locks.lock(keys)
+            };
         }
         // TOUCH is the one read a NO-TOUCH client still counts, as in Redis.
         let untouched = cmd.has(flags::NO_TOUCH)

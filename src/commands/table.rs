@@ -33,7 +33,9 @@ pub mod flags {
     pub const NO_AUTH: u32 = 1 << 11;
     /// Runs while a script is busy (`SCRIPT KILL`, `SHUTDOWN`, ...) instead of `-BUSY`.
     pub const ALLOW_BUSY: u32 = 1 << 12;
-    /// Strata-internal: runs under the exclusive global lock (whole-database operations).
+    /// Strata-internal: runs under the exclusive global lock (whole-database operations,
+    /// transactions, scripts, and the script VM's own SCRIPT/FUNCTION commands, which would
+    /// otherwise wait on the VM a running script holds with no `-BUSY` way out).
     pub const EXCLUSIVE: u32 = 1 << 31;
     /// Strata-internal: the command's reads are not accesses (`OBJECT IDLETIME` stays put),
     /// as Redis's lookups with `LOOKUP_NOTOUCH`.
@@ -730,7 +732,7 @@ static SCRIPT_SUBS: &[Command] = &[
     cmd!(
         "load",
         3,
-        NOSCRIPT | STALE,
+        NOSCRIPT | STALE | EXCLUSIVE,
         ["@slow", "@scripting"],
         NOKEYS,
         "scripting",
@@ -741,7 +743,7 @@ static SCRIPT_SUBS: &[Command] = &[
     cmd!(
         "exists",
         -3,
-        NOSCRIPT | STALE,
+        NOSCRIPT | STALE | EXCLUSIVE,
         ["@slow", "@scripting"],
         NOKEYS,
         "scripting",
@@ -752,7 +754,7 @@ static SCRIPT_SUBS: &[Command] = &[
     cmd!(
         "flush",
         -2,
-        NOSCRIPT | STALE,
+        NOSCRIPT | STALE | EXCLUSIVE,
         ["@slow", "@scripting"],
         NOKEYS,
         "scripting",
@@ -788,7 +790,7 @@ static FUNCTION_SUBS: &[Command] = &[
     cmd!(
         "load",
         -3,
-        WRITE | DENYOOM | NOSCRIPT,
+        WRITE | DENYOOM | NOSCRIPT | EXCLUSIVE,
         ["@write", "@slow", "@scripting"],
         NOKEYS,
         "scripting",
@@ -799,7 +801,7 @@ static FUNCTION_SUBS: &[Command] = &[
     cmd!(
         "list",
         -2,
-        NOSCRIPT,
+        NOSCRIPT | EXCLUSIVE,
         ["@slow", "@scripting"],
         NOKEYS,
         "scripting",
@@ -810,7 +812,7 @@ static FUNCTION_SUBS: &[Command] = &[
     cmd!(
         "delete",
         3,
-        WRITE | NOSCRIPT,
+        WRITE | NOSCRIPT | EXCLUSIVE,
         ["@write", "@slow", "@scripting"],
         NOKEYS,
         "scripting",
@@ -821,7 +823,7 @@ static FUNCTION_SUBS: &[Command] = &[
     cmd!(
         "flush",
         -2,
-        WRITE | NOSCRIPT,
+        WRITE | NOSCRIPT | EXCLUSIVE,
         ["@write", "@slow", "@scripting"],
         NOKEYS,
         "scripting",
@@ -832,7 +834,7 @@ static FUNCTION_SUBS: &[Command] = &[
     cmd!(
         "dump",
         2,
-        NOSCRIPT,
+        NOSCRIPT | EXCLUSIVE,
         ["@slow", "@scripting"],
         NOKEYS,
         "scripting",
@@ -843,7 +845,7 @@ static FUNCTION_SUBS: &[Command] = &[
     cmd!(
         "restore",
         -3,
-        WRITE | DENYOOM | NOSCRIPT,
+        WRITE | DENYOOM | NOSCRIPT | EXCLUSIVE,
         ["@write", "@slow", "@scripting"],
         NOKEYS,
         "scripting",

@@ -99,7 +99,8 @@ pub fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
         return Ok(Reply::NilArray);
     }
     let mut replies = Vec::with_capacity(queue.len());
-    // Blocking commands run non-blocking inside a transaction, as in Redis.
+    // Blocking commands run non-blocking inside a transaction, as in Redis. (A queued
+    // command's panic is answered by the gate, so the loop always reaches the reset.)
     ctx.client.deny_blocking = true;
     for args in &queue {
         replies.push(super::dispatch::execute_queued(state, ctx.client, args));

@@ -399,6 +399,35 @@ fn error_value(lua: &Lua, message: &str) -> mlua::Result<Value> {
     convert::error_table(lua, &error_reply_text(message))
 }
 
+/// `loadstring` and `load` for text only. Lua 5.1's loaders run precompiled bytecode when a
+/// chunk starts with ESC, and its bytecode verifier is not a safety boundary: crafted
+/// bytecode corrupts memory (Redis's CVE-2015-4335, the classic escape from its sandbox).
+/// Redis's patched loader parses such a chunk as text, which fails on the ESC byte; these
+/// wrappers do the same by parsing it behind a space, so the error is Redis's
+/// (`[string "..."]:1: unexpected symbol near 'char(27)'`, `(load):1: ...` for `load`).
+const TEXT_ONLY_LOADERS: &str = r#"
+local loadstring, type, byte, concat = loadstring, type, string.byte, table.concat
+local function text_only(chunk, name)
+    if type(chunk) == 'string' and byte(chunk, 1) == 27 then
+        return loadstring(' ' .. chunk, name or chunk)
+    end
+    return loadstring(chunk, name)
+end
+_G.loadstring = text_only
+_G.load = function(reader, name)
+    local pieces = {}
+    while true do
+        local piece = reader()
+        if piece == nil or piece == '' then break end
+        if type(piece) ~= 'string' then
+            return nil, 'reader function must return a string'
+        end
+        pieces[#pieces + 1] = piece
+    end
+    return text_only(concat(pieces), name or '=(load)')
+end
+"#;
+
 fn new_vm(
     kill: Arc<AtomicBool>,
     resp3: Arc<AtomicBool>,
@@ -415,6 +444,9 @@ fn new_vm(
     ] {
         g.raw_set(hidden, Value::Nil)?;
     }
+    lua.load(TEXT_ONLY_LOADERS)
+        .set_name("=loaders")
+        .call::<()>(())?;
     g.raw_set("cjson", cjson::install(&lua)?)?;
     g.raw_set("cmsgpack", msgpack::install(&lua)?)?;
     g.raw_set("bit", bit::install(&lua)?)?;

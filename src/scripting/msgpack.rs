@@ -242,7 +242,9 @@ impl Reader<'_> {
             // the whole VM: maps nested through their keys (`\x81\x81...`) cost one slot a
             // level in the count above, so they are capped by depth too.
             if open.len() >= MAX_OPEN_CONTAINERS {
-                return Err(mlua::Error::runtime(format!("stack overflow ({TOO_MANY_VALUES})")));
+                return Err(mlua::Error::runtime(format!(
+                    "stack overflow ({TOO_MANY_VALUES})"
+                )));
             }
             r.used += 1;
             let t = lua.create_table()?;

@@ -435,10 +435,16 @@ thread_local! {
 
 /// Runs `f` with tier accesses not recorded (introspection commands, `CLIENT NO-TOUCH`).
 pub fn without_touch<R>(f: impl FnOnce() -> R) -> R {
-    let before = NO_TOUCH.with(|c| c.replace(true));
-    let result = f();
-    NO_TOUCH.with(|c| c.set(before));
-    result
+    /// Restores the flag however `f` ends: a panic caught by the dispatch gate must not
+    /// leave the worker thread's later commands untouched for good.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            NO_TOUCH.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(NO_TOUCH.with(|c| c.replace(true)));
+    f()
 }
 
 /// Whether the current command's reads count as accesses.

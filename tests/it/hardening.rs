@@ -384,3 +384,37 @@ fn concurrent_saves_all_succeed() {
         assert_eq!(saver.join().expect("saver"), V::Status("OK".into()));
     }
 }
+
+#[test]
+fn clients_waiting_on_a_running_script_do_not_take_every_worker() {
+    let server = Server::start_with(&["--busy-reply-threshold", "300"]);
+    let mut runner = server.raw();
+    runner.send_bytes(&Raw::encode(&[b"EVAL", b"while true do end", b"0"]));
+    let mut other = server.raw();
+    eventually("the script runs", Duration::from_secs(30), || {
+        other.cmd(&["CLIENT", "LIST"]).text().contains("cmd=eval ")
+    });
+    // More waiters than the runtime has workers, each on something the script holds: the
+    // VM (SCRIPT EXISTS, FUNCTION LIST), the global lock (GET, EXEC) — sent before the
+    // script passes busy-reply-threshold, so none of them is answered -BUSY at once.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut waiters: Vec<Raw> = (0..workers + 2).map(|_| server.raw()).collect();
+    for (i, w) in waiters.iter_mut().enumerate() {
+        let cmd: &[&[u8]] = match i % 3 {
+            0 => &[b"SCRIPT", b"EXISTS", b"x"],
+            1 => &[b"FUNCTION", b"LIST"],
+            _ => &[b"GET", b"k"],
+        };
+        w.send_bytes(&Raw::encode(cmd));
+    }
+    // SCRIPT KILL still finds a worker once the script is busy.
+    eventually("SCRIPT KILL answered OK", Duration::from_secs(30), || {
+        other.cmd(&["SCRIPT", "KILL"]) == V::Status("OK".into())
+    });
+    assert!(matches!(runner.read(), V::Error(e) if e.contains("Script killed")));
+    for w in &mut waiters {
+        // Each waiter got -BUSY or, once the script was gone, its reply.
+        let _ = w.read();
+    }
+    assert_alive(&mut other);
+}

@@ -669,3 +669,63 @@ fn function_load_is_bounded_in_time_and_sandboxed() {
     assert_eq!(eval(&mut r, "return 7", &[]), V::Int(7));
     assert_alive(&mut r);
 }
+
+#[test]
+fn bytecode_cannot_be_loaded() {
+    // Redis's CVE-2015-4335: loading crafted bytecode escapes the sandbox. Redis's loaders
+    // parse such chunks as text; these are redis-server 7.0's replies.
+    let server = Server::start();
+    let mut r = server.raw();
+    // An empty text chunk still loads (as in Redis).
+    match r.cmd(&[
+        "EVAL",
+        "local f, e = load(function() return nil end) return {tostring(f), tostring(e)}",
+        "0",
+    ]) {
+        V::Array(parts) => {
+            assert!(parts[0].text().starts_with("function: "), "{parts:?}");
+            assert_eq!(parts[1], V::bulk("nil"));
+        }
+        other => panic!("load of an empty chunk replied {other:?}"),
+    }
+    let dumped = "local s = string.dump(function() return 1 end) ";
+    match r.cmd(&[
+        "EVAL",
+        &format!("{dumped} local f, e = loadstring(s) return {{tostring(f), e}}"),
+        "0",
+    ]) {
+        V::Array(parts) => {
+            assert_eq!(parts[0], V::bulk("nil"));
+            assert!(
+                parts[1]
+                    .text()
+                    .ends_with(":1: unexpected symbol near 'char(27)'"),
+                "{parts:?}"
+            );
+        }
+        other => panic!("loadstring of bytecode replied {other:?}"),
+    }
+    assert_eq!(
+        r.cmd(&[
+            "EVAL",
+            &format!(
+                "{dumped} local i = 0 local f, e = load(function() i = i + 1 \
+                 if i == 1 then return s end end) return {{tostring(f), tostring(e)}}"
+            ),
+            "0"
+        ]),
+        V::Array(vec![
+            V::bulk("nil"),
+            V::bulk("(load):1: unexpected symbol near 'char(27)'")
+        ])
+    );
+    // A script body that is bytecode is refused too.
+    let body = b"\x1bLuaQ\x00\x01\x04\x08\x04\x08\x00";
+    r.send_bytes(&Raw::encode(&[b"EVAL", body, b"0"]));
+    assert!(matches!(r.read(), V::Error(_)));
+    assert_eq!(
+        r.cmd(&["EVAL", "return loadstring('return 7')()", "0"]),
+        V::Int(7)
+    );
+    assert_eq!(r.cmd(&["PING"]), V::Status("PONG".into()));
+}
