@@ -209,9 +209,12 @@ impl Conn {
                     .config
                     .get_int("client-query-buffer-limit")
                     .max(0) as usize;
-                // What is reserved counts, not only what arrived: a bulk still arriving
-                // has its buffer grown ahead of its bytes.
-                if self.input.len().max(self.input.capacity()) > limit {
+                // Filled bytes are what count: the parser grows the buffer ahead of a bulk
+                // by at most what has already arrived (or 64 KiB), never by what a header
+                // claims, so what is reserved stays within twice what was sent. Counting
+                // capacity would refuse a legitimate bulk just past half the limit, once
+                // the buffer's doubling overshoots.
+                if self.input.len() > limit {
                     tracing::warn!(
                         client = self.client.info.id,
                         "closing client that reached max query buffer length"
