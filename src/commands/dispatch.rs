@@ -408,11 +408,10 @@ fn run_resolved(
                 }
             }
             let keys = key_args.iter().copied();
-            _keys = if storage.locks.any_held(keys.clone()) {
-                off_worker(|| storage.locks.lock(keys))
-            } else {
-                storage.locks.lock(keys)
-            };
+            _keys = storage
+                .locks
+                .try_lock(keys.clone())
+                .unwrap_or_else(|| off_worker(|| storage.locks.lock(keys)));
         }
         // TOUCH is the one read a NO-TOUCH client still counts, as in Redis.
         let untouched = cmd.has(flags::NO_TOUCH)

@@ -17,8 +17,11 @@ pub fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     // Which keys exist decides which fire `del`; nobody needs to know otherwise.
     let mut live = Vec::new();
     if ctx.observed() {
-        for (i, key) in args[1..].iter().enumerate() {
-            if !args[1..1 + i].contains(key) && ctx.storage().exists(ctx.db(), key)? {
+        // A key named twice fires once; a set keeps that linear in the key count (a scan of
+        // the keys before it was quadratic: DEL of 100k keys with a watcher took minutes).
+        let mut seen = std::collections::HashSet::with_capacity(args.len().min(1024));
+        for key in &args[1..] {
+            if seen.insert(&key[..]) && ctx.storage().exists(ctx.db(), key)? {
                 live.push(key);
             }
         }

@@ -61,6 +61,18 @@ impl KeyLocks {
         }
     }
 
+    /// [`KeyLocks::lock`] without waiting: `None` (holding nothing) when a stripe is taken.
+    pub fn try_lock<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> Option<KeyGuard<'_>> {
+        let mut idx: Vec<usize> = keys.into_iter().map(Self::stripe_of).collect();
+        idx.sort_unstable();
+        idx.dedup();
+        let guards = idx
+            .into_iter()
+            .map(|i| self.stripes[i].try_lock())
+            .collect::<Option<Vec<_>>>()?;
+        Some(KeyGuard { _guards: guards })
+    }
+
     /// Adds the stripes of `keys` not already in `held`, without waiting; false when one is
     /// taken by someone else (the stripes gained so far stay held).
     pub fn try_lock_more<'a, 'k>(
@@ -91,6 +103,19 @@ mod tests {
         let _g = locks.lock([&b"a"[..], b"a", b"b"]);
         drop(_g);
         let _again = locks.lock([&b"a"[..]]);
+    }
+
+    #[test]
+    fn try_lock_takes_all_or_nothing() {
+        let locks = KeyLocks::default();
+        let other = locks.lock([&b"c"[..]]);
+        assert!(locks.try_lock([&b"a"[..], b"c"]).is_none());
+        // Nothing of the failed attempt stays held.
+        assert!(
+            !locks.any_held([&b"a"[..]]) || KeyLocks::stripe_of(b"a") == KeyLocks::stripe_of(b"c")
+        );
+        drop(other);
+        assert!(locks.try_lock([&b"a"[..], b"a", b"c"]).is_some());
     }
 
     #[test]

@@ -415,3 +415,22 @@ fn clients_waiting_on_a_running_script_do_not_take_every_worker() {
     }
     assert_alive(&mut other);
 }
+
+#[test]
+fn del_of_many_keys_while_observed_is_linear() {
+    let server = Server::start();
+    let mut watcher = server.raw();
+    watcher.cmd(&["WATCH", "k:1"]);
+    let mut c = server.raw();
+    c.cmd(&["SET", "k:1", "v"]);
+    // 100,000 keys, some named twice: a pairwise dedupe took ~10^10 comparisons.
+    let names: Vec<String> = (0..100_000).map(|i| format!("k:{}", i % 90_000)).collect();
+    let mut args: Vec<&[u8]> = vec![b"DEL"];
+    args.extend(names.iter().map(|n| n.as_bytes()));
+    c.send_bytes(&Raw::encode(&args));
+    assert_eq!(c.read(), V::Int(1));
+    watcher.cmd(&["MULTI"]);
+    watcher.cmd(&["PING"]);
+    assert_eq!(watcher.cmd(&["EXEC"]), V::NilArray);
+    assert_alive(&mut c);
+}
