@@ -49,6 +49,9 @@ pub struct ClientInfo {
     pub watch_dirty: AtomicBool,
     /// Subscription counts shown by `CLIENT LIST` (channels, patterns, shard channels).
     pub subscriptions: [AtomicUsize; 3],
+    /// The connection's message queue (pub/sub, MONITOR, invalidations), set once when the
+    /// connection starts; other clients' tracking redirects deliver through it.
+    pub queue: std::sync::OnceLock<tokio::sync::mpsc::Sender<crate::pubsub::PubMessage>>,
 }
 
 impl ClientInfo {
@@ -144,6 +147,18 @@ pub struct ClientState {
     /// Redis's `CLIENT_DENY_BLOCKING`): nothing could wake the client while it holds the
     /// exclusive lock, and a script's client has no connection to park.
     pub deny_blocking: bool,
+    /// This is a script's client: MONITOR shows its commands as coming from `lua`.
+    pub in_script: bool,
+    /// Set by the gate when `CLIENT PAUSE` held the command back: it did not run, and the
+    /// connection waits for the pause to end before running it again.
+    pub held_by_pause: bool,
+    /// `CLIENT TRACKING ON` options (the server's table holds the delivery side).
+    pub tracking: Option<crate::tracking::TrackingOptions>,
+    /// `CLIENT CACHING yes|no` for the next command.
+    pub caching: Option<bool>,
+    /// The running command emptied whole databases (FLUSHDB/FLUSHALL/SWAPDB): tracking
+    /// clients must drop everything they cached.
+    pub flushed: bool,
     /// A write command of the current reply batch succeeded: its replies may not leave
     /// unless the WAL is durable (`appendfsync always`).
     pub batch_wrote: bool,
@@ -178,6 +193,11 @@ impl ClientState {
             close_now: false,
             block: None,
             deny_blocking: false,
+            in_script: false,
+            held_by_pause: false,
+            tracking: None,
+            caching: None,
+            flushed: false,
             batch_wrote: false,
             effects: Vec::new(),
             multi: None,
@@ -257,6 +277,7 @@ impl ClientRegistry {
             unblock: Mutex::new(None),
             watch_dirty: AtomicBool::new(false),
             subscriptions: Default::default(),
+            queue: std::sync::OnceLock::new(),
         });
         self.clients.lock().insert(id, info.clone());
         info

@@ -234,6 +234,11 @@ fn main() -> ExitCode {
         }
     }
 
+    for notice in config.notices() {
+        tracing::info!("config: {notice}");
+    }
+    let pidfile = PidFile::create(&config.get("pidfile"));
+
     let budget = strata::state::memory_budget(&config);
     let engine_options = EngineOptions {
         block_cache_bytes: budget.block_cache as usize,
@@ -259,6 +264,9 @@ fn main() -> ExitCode {
     state.apply_config_change("notify-keyspace-events");
     state.apply_config_change("maxmemory");
     state.apply_config_change("busy-reply-threshold");
+    state.apply_config_change("slowlog-log-slower-than");
+    state.apply_config_change("latency-monitor-threshold");
+    state.apply_config_change("latency-tracking");
     state.scripting.restore(&state);
     *state.log_level_hook.lock() = Some(Box::new(move |level: &str| {
         let _ = reload_handle.modify(|f| *f = level_filter(level));
@@ -279,11 +287,39 @@ fn main() -> ExitCode {
     // Dropping the last reference closes RocksDB.
     *state.log_level_hook.lock() = None;
     drop(state);
+    drop(pidfile);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("strata: {e}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// `pidfile`: written at start-up (as Redis does, a failure is only logged) and removed at a
+/// clean exit.
+struct PidFile(Option<PathBuf>);
+
+impl PidFile {
+    fn create(path: &str) -> PidFile {
+        if path.is_empty() {
+            return PidFile(None);
+        }
+        match std::fs::write(path, format!("{}\n", std::process::id())) {
+            Ok(()) => PidFile(Some(PathBuf::from(path))),
+            Err(e) => {
+                tracing::warn!("failed to write PID file {path}: {e}");
+                PidFile(None)
+            }
+        }
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = std::fs::remove_file(path);
         }
     }
 }

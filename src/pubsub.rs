@@ -20,6 +20,14 @@ pub const QUEUE_LIMIT: usize = 32 * 1024;
 /// A message on its way to one subscriber.
 #[derive(Debug, Clone)]
 pub enum PubMessage {
+    /// A MONITOR line (see `monitor`), sent as a status reply.
+    Monitor(Bytes),
+    /// A client-side caching invalidation (see `tracking`); `None`: everything.
+    Invalidate {
+        keys: Option<Vec<Bytes>>,
+    },
+    /// The tracking redirect target went away (RESP3 only).
+    TrackingRedirBroken(u64),
     Message {
         channel: Bytes,
         payload: Bytes,

@@ -102,6 +102,17 @@ pub struct ServerState {
     pub scripting: crate::scripting::Scripting,
     /// Persistence status for `BGSAVE`, `LASTSAVE` and `INFO persistence`.
     pub saves: SaveState,
+    pub slowlog: crate::slowlog::SlowLog,
+    pub monitors: crate::monitor::Monitors,
+    pub pause: crate::pause::ClientPause,
+    pub tracking: crate::tracking::TrackingTable,
+    pub latency: crate::latency::LatencyMonitor,
+    /// Cached `latency-tracking`: per-command histograms are recorded.
+    pub latency_tracking: AtomicBool,
+    /// Cached `slowlog-log-slower-than`, read after every command.
+    pub slowlog_threshold_us: std::sync::atomic::AtomicI64,
+    /// `INFO errorstats`: replies per error prefix.
+    pub error_stats: crate::errorstats::ErrorStats,
     /// A handle on the `Arc` holding this state, for work that outlives a command (BGSAVE).
     self_ref: std::sync::OnceLock<std::sync::Weak<ServerState>>,
 }
@@ -115,6 +126,14 @@ pub struct SaveState {
     /// Storage write count at the last successful save.
     pub changes_at_save: AtomicU64,
     pub last_path: Mutex<String>,
+    /// Unix ms the running save started (0: none).
+    pub started_ms: AtomicU64,
+    /// Unix seconds the last save was attempted (for the retry delay after a failure).
+    pub last_try_unix: AtomicU64,
+    /// Whole seconds the last save took (-1: none yet).
+    pub last_duration_secs: std::sync::atomic::AtomicI64,
+    /// Successful saves since start-up (`rdb_saves`).
+    pub completed: AtomicU64,
 }
 
 impl ServerState {
@@ -150,7 +169,18 @@ impl ServerState {
             fsync_always: AtomicBool::new(false),
             notify_flags: std::sync::atomic::AtomicU32::new(0),
             scripting: crate::scripting::Scripting::new(),
-            saves: SaveState::default(),
+            saves: SaveState {
+                last_duration_secs: std::sync::atomic::AtomicI64::new(-1),
+                ..SaveState::default()
+            },
+            slowlog: crate::slowlog::SlowLog::default(),
+            monitors: crate::monitor::Monitors::default(),
+            pause: crate::pause::ClientPause::default(),
+            tracking: crate::tracking::TrackingTable::default(),
+            latency: crate::latency::LatencyMonitor::default(),
+            latency_tracking: AtomicBool::new(true),
+            slowlog_threshold_us: std::sync::atomic::AtomicI64::new(10_000),
+            error_stats: crate::errorstats::ErrorStats::default(),
             self_ref: std::sync::OnceLock::new(),
         }
     }
@@ -191,6 +221,17 @@ impl ServerState {
                     tier.set_samples(self.config.get_int(name).max(1) as usize);
                 }
             }
+            "slowlog-log-slower-than" => self
+                .slowlog_threshold_us
+                .store(self.config.get_int(name), Ordering::Relaxed),
+            "latency-monitor-threshold" => self
+                .latency
+                .threshold_ms
+                .store(self.config.get_int(name).max(0) as u64, Ordering::Relaxed),
+            "latency-tracking" => self
+                .latency_tracking
+                .store(self.config.get_bool(name), Ordering::Relaxed),
+            "slowlog-max-len" => self.slowlog.trim(self.config.get_int(name).max(0) as usize),
             "busy-reply-threshold" => self
                 .scripting
                 .busy_threshold_ms
@@ -245,6 +286,7 @@ impl ServerState {
         ] {
             counter.store(0, Ordering::Relaxed);
         }
+        self.error_stats.reset();
     }
 
     /// Starts a graceful shutdown: listeners stop, connections finish their batch and close.

@@ -10,8 +10,9 @@ use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
 
 /// The version Strata reports where clients expect Redis's (HELLO, INFO): the Redis release
-/// whose behaviour it implements.
-pub const REDIS_COMPAT_VERSION: &str = "7.2.0";
+/// whose behaviour it implements. 7.4: Strata has 7.4's hash-field expiry (HEXPIRE, ...) and
+/// client-side caching, and redis-py turns its client cache on only for 7.4 or later.
+pub const REDIS_COMPAT_VERSION: &str = "7.4.0";
 
 pub fn ping(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     if !ctx.client.resp3 && ctx.client.is_subscribed() && args.len() <= 2 {
@@ -44,6 +45,10 @@ pub fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
     ctx.client.multi_error = false;
     super::txn::unwatch_all(ctx.state, ctx.client);
     super::pubsub::unsubscribe_all(ctx.state, ctx.client);
+    ctx.state.monitors.remove(ctx.client.info.id);
+    ctx.state.tracking.disable(ctx.client.info.id);
+    ctx.client.tracking = None;
+    ctx.client.caching = None;
     let client = &mut *ctx.client;
     client.select(0);
     client.set_resp3(false);
@@ -53,6 +58,22 @@ pub fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
     client.info.no_evict.store(false, Ordering::Relaxed);
     client.info.no_touch.store(false, Ordering::Relaxed);
     Ok(Reply::status("RESET"))
+}
+
+/// `MONITOR`: from now on the connection also receives a line per command the server runs.
+pub fn monitor(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
+    if ctx.client.deny_blocking {
+        return Err(CmdError::custom(
+            "ERR MONITOR isn't allowed for DENY BLOCKING client",
+        ));
+    }
+    let Some(queue) = ctx.client.pubsub_queue.clone() else {
+        return Err(CmdError::custom(
+            "ERR MONITOR needs a connection to send to",
+        ));
+    };
+    ctx.state.monitors.add(ctx.client.info.id, queue);
+    ok()
 }
 
 pub fn select(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
@@ -404,4 +425,225 @@ pub fn client_unblock(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         }
         None => 0,
     }))
+}
+
+/// `CLIENT PAUSE timeout [WRITE|ALL]` (see `crate::pause`).
+pub fn client_pause(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    if args.len() > 4 {
+        return Err(CmdError::custom(
+            "ERR unknown subcommand or wrong number of arguments for 'PAUSE'. Try CLIENT HELP.",
+        ));
+    }
+    let timeout = crate::num::parse_i64(&args[2])
+        .ok_or_else(|| CmdError::custom("ERR timeout is not an integer or out of range"))?;
+    if timeout < 0 {
+        return Err(CmdError::custom("ERR timeout is negative"));
+    }
+    let mode = match args.get(3) {
+        None => crate::pause::PauseMode::All,
+        Some(m) if args.len() == 4 && is(m, "WRITE") => crate::pause::PauseMode::Write,
+        Some(m) if args.len() == 4 && is(m, "ALL") => crate::pause::PauseMode::All,
+        Some(_) => {
+            return Err(CmdError::custom(
+                "ERR CLIENT PAUSE mode must be WRITE or ALL",
+            ))
+        }
+    };
+    let now = crate::storage::now_ms();
+    let until = now.saturating_add(timeout as u64);
+    ctx.state.pause.pause(mode, until, now);
+    ok()
+}
+
+pub fn client_unpause(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
+    ctx.state.pause.unpause();
+    ok()
+}
+
+/// `CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]`
+/// with Redis's checks and texts (see `crate::tracking`).
+pub fn client_tracking(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let on = if is(&args[2], "ON") {
+        true
+    } else if is(&args[2], "OFF") {
+        false
+    } else {
+        return Err(CmdError::Syntax);
+    };
+    let mut options = crate::tracking::TrackingOptions::default();
+    let mut i = 3;
+    while i < args.len() {
+        let more = i + 1 < args.len();
+        if is(&args[i], "REDIRECT") && more {
+            let id = arg_i64(&args[i + 1])?;
+            options.redirect = Some(id.max(0) as u64);
+            i += 2;
+        } else if is(&args[i], "PREFIX") && more {
+            options.prefixes.push(args[i + 1].clone());
+            i += 2;
+        } else if is(&args[i], "BCAST") {
+            options.bcast = true;
+            i += 1;
+        } else if is(&args[i], "OPTIN") {
+            options.optin = true;
+            i += 1;
+        } else if is(&args[i], "OPTOUT") {
+            options.optout = true;
+            i += 1;
+        } else if is(&args[i], "NOLOOP") {
+            options.noloop = true;
+            i += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let id = ctx.client.info.id;
+    if !on {
+        ctx.state.tracking.disable(id);
+        ctx.client.tracking = None;
+        ctx.client.caching = None;
+        return ok();
+    }
+    if !options.bcast && !options.prefixes.is_empty() {
+        return Err(CmdError::custom(
+            "ERR PREFIX option requires BCAST mode to be enabled",
+        ));
+    }
+    if let Some(current) = &ctx.client.tracking {
+        if current.bcast != options.bcast {
+            return Err(CmdError::custom(
+                "ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.",
+            ));
+        }
+    }
+    if options.optin && options.optout {
+        return Err(CmdError::custom(
+            "ERR You can't specify both OPTIN mode and OPTOUT mode",
+        ));
+    }
+    if let Some(current) = &ctx.client.tracking {
+        if (options.optin && current.optout) || (options.optout && current.optin) {
+            return Err(CmdError::custom(
+                "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.",
+            ));
+        }
+    }
+    if options.bcast && (options.optin || options.optout) {
+        return Err(CmdError::custom(
+            "ERR OPTIN and OPTOUT are not compatible with BCAST",
+        ));
+    }
+    if let Some(message) = crate::tracking::overlapping_prefixes(&options.prefixes) {
+        return Err(CmdError::custom(message));
+    }
+    let target = match options.redirect {
+        Some(target_id) if target_id != id => match ctx.state.clients.get(target_id) {
+            Some(target) => target,
+            None => {
+                return Err(CmdError::custom(
+                    "ERR The client ID you want redirect to does not exist",
+                ))
+            }
+        },
+        _ => ctx.client.info.clone(),
+    };
+    // Enabling again keeps the modes it had and adds prefixes, as Redis does.
+    if let Some(current) = &ctx.client.tracking {
+        options.optin |= current.optin;
+        options.optout |= current.optout;
+        let mut prefixes = current.prefixes.clone();
+        prefixes.append(&mut options.prefixes);
+        options.prefixes = prefixes;
+    }
+    ctx.state
+        .tracking
+        .enable(ctx.client.info.clone(), target, options.clone());
+    ctx.client.tracking = Some(options);
+    ok()
+}
+
+/// `CLIENT CACHING YES|NO`: whether the next command's reads are tracked (OPTIN/OPTOUT).
+pub fn client_caching(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let Some(tracking) = ctx.client.tracking.as_ref().filter(|t| t.optin || t.optout) else {
+        return Err(CmdError::custom(
+            "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled",
+        ));
+    };
+    let yes = if is(&args[2], "YES") {
+        true
+    } else if is(&args[2], "NO") {
+        false
+    } else {
+        return Err(CmdError::Syntax);
+    };
+    if yes && !tracking.optin {
+        return Err(CmdError::custom(
+            "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+        ));
+    }
+    if !yes && !tracking.optout {
+        return Err(CmdError::custom(
+            "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+        ));
+    }
+    ctx.client.caching = Some(yes);
+    ok()
+}
+
+pub fn client_getredir(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
+    Ok(Reply::Int(match &ctx.client.tracking {
+        None => -1,
+        Some(t) => t.redirect.map_or(0, |id| id as i64),
+    }))
+}
+
+pub fn client_trackinginfo(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
+    let mut flags = Vec::new();
+    let (redirect, prefixes) = match &ctx.client.tracking {
+        None => {
+            flags.push("off");
+            (-1, Vec::new())
+        }
+        Some(t) => {
+            flags.push("on");
+            if t.bcast {
+                flags.push("bcast");
+            }
+            if t.optin {
+                flags.push("optin");
+                if ctx.client.caching == Some(true) {
+                    flags.push("caching-yes");
+                }
+            }
+            if t.optout {
+                flags.push("optout");
+                if ctx.client.caching == Some(false) {
+                    flags.push("caching-no");
+                }
+            }
+            if t.noloop {
+                flags.push("noloop");
+            }
+            let broken = ctx
+                .state
+                .tracking
+                .options(ctx.client.info.id)
+                .is_some_and(|(_, broken)| broken);
+            if broken {
+                flags.push("broken_redirect");
+            }
+            (
+                t.redirect.map_or(0, |id| id as i64),
+                t.prefixes.iter().cloned().map(Reply::Bulk).collect(),
+            )
+        }
+    };
+    Ok(Reply::Map(vec![
+        (
+            Reply::bulk("flags"),
+            Reply::Set(flags.into_iter().map(Reply::bulk).collect()),
+        ),
+        (Reply::bulk("redirect"), Reply::Int(redirect)),
+        (Reply::bulk("prefixes"), Reply::Array(prefixes)),
+    ]))
 }

@@ -155,6 +155,7 @@ pub fn execute_batched<'a>(
         && client.reply_mode == crate::client::ReplyMode::On
         && !client.is_subscribed()
         && !storage.writes_failing()
+        && !state.pause.active(crate::storage::now_ms())
         && batch.as_ref().is_none_or(|b| b.commands.len() < MAX_RUN);
     if !eligible {
         return Err(args);
@@ -244,9 +245,14 @@ fn apply_effects(state: &ServerState, client: &mut ClientState, from: usize) {
     // A command that parked (XREADGROUP BLOCK creating its consumer) made nothing available
     // to waiters, and must not wake itself.
     let wake = client.block.is_none();
+    let tracking = state.tracking.active();
+    let writer = client.info.id;
     for effect in client.effects.drain(from..) {
         if effect.modified {
             state.watches.touch(effect.db, &effect.key);
+            if tracking {
+                state.tracking.invalidate(&effect.key, Some(writer));
+            }
         }
         if wake {
             state.blocking.signal(effect.db, &effect.key);
@@ -290,6 +296,7 @@ pub fn execute_queued(state: &ServerState, client: &mut ClientState, args: &[Byt
 }
 
 fn rejected(
+    state: &ServerState,
     client: &mut ClientState,
     stats: Option<&super::table::CommandStats>,
     err: CmdError,
@@ -300,7 +307,9 @@ fn rejected(
     if client.multi.is_some() {
         client.multi_error = true;
     }
-    Reply::Error(err.to_wire())
+    let text = err.to_wire();
+    state.error_stats.count(text.as_bytes());
+    Reply::Error(text)
 }
 
 fn run(state: &ServerState, client: &mut ClientState, args: &[Bytes], locking: Locking) -> Reply {
@@ -309,7 +318,7 @@ fn run(state: &ServerState, client: &mut ClientState, args: &[Bytes], locking: L
     }
     match resolve(state, args) {
         Ok(found) => run_resolved(state, client, args, found, locking),
-        Err(e) => rejected(client, None, e),
+        Err(e) => rejected(state, client, None, e),
     }
 }
 
@@ -323,10 +332,15 @@ fn run_resolved(
 ) -> Reply {
     let stats = state.commands.stats(full_name);
     if !cmd.arity_ok(args.len()) {
-        return rejected(client, stats, CmdError::WrongArity(full_name.to_string()));
+        return rejected(
+            state,
+            client,
+            stats,
+            CmdError::WrongArity(full_name.to_string()),
+        );
     }
     if !client.authenticated && !cmd.has(flags::NO_AUTH) {
-        return rejected(client, stats, CmdError::NoAuth);
+        return rejected(state, client, stats, CmdError::NoAuth);
     }
     let Some(handler) = cmd.handler else {
         return Reply::Error(CmdError::WrongArity(full_name.to_string()).to_wire());
@@ -336,6 +350,7 @@ fn run_resolved(
         && !super::pubsub::ALLOWED_WHEN_SUBSCRIBED.contains(&cmd.name)
     {
         return rejected(
+            state,
             client,
             stats,
             super::pubsub::subscribed_mode_error(full_name),
@@ -347,6 +362,7 @@ fn run_resolved(
     {
         if cmd.has(flags::NO_MULTI) {
             return rejected(
+                state,
                 client,
                 stats,
                 CmdError::custom("ERR Command not allowed inside a transaction"),
@@ -358,8 +374,14 @@ fn run_resolved(
         return Reply::status("QUEUED");
     }
 
+    if locking == Locking::Take && !client.in_script && paused(state, client, cmd) {
+        client.held_by_pause = true;
+        return Reply::Nil;
+    }
+
     if locking == Locking::Take && !cmd.has(flags::ALLOW_BUSY) && state.scripting.is_busy() {
         return rejected(
+            state,
             client,
             stats,
             CmdError::custom(crate::scripting::BUSY_ERROR),
@@ -368,6 +390,9 @@ fn run_resolved(
 
     client.info.touch();
     *client.info.last_cmd.lock() = full_name;
+    if cmd.has(flags::SKIP_MONITOR) && state.monitors.active() {
+        feed_monitors(state, client, full_name, args);
+    }
     let started = Instant::now();
     let key_args = keys_of(cmd, args);
     let result = {
@@ -387,6 +412,7 @@ fn run_resolved(
                 Some(guard) => _global_exclusive = guard,
                 None => {
                     return rejected(
+                        state,
                         client,
                         stats,
                         CmdError::custom(crate::scripting::BUSY_ERROR),
@@ -401,6 +427,7 @@ fn run_resolved(
                 Some(guard) => _global_shared = guard,
                 None => {
                     return rejected(
+                        state,
                         client,
                         stats,
                         CmdError::custom(crate::scripting::BUSY_ERROR),
@@ -443,24 +470,145 @@ fn run_resolved(
         }
         result
     };
+    if std::mem::take(&mut client.flushed) && state.tracking.active() {
+        state.tracking.invalidate_all();
+    }
     let reply = match result {
         Ok(reply) => {
             // A blocking command that parked wrote nothing.
             if cmd.has(flags::WRITE) && client.block.is_none() {
                 client.batch_wrote = true;
             }
+            if client.tracking.is_some() && cmd.has(flags::READONLY) && !key_args.is_empty() {
+                remember_reads(state, client, &key_args);
+            }
             reply
         }
         Err(e) => Reply::Error(e.to_wire()),
     };
+    // CLIENT CACHING applies to the next command (a whole transaction, for MULTI).
+    if client.caching.is_some()
+        && locking == Locking::Take
+        && !matches!(full_name, "client|caching" | "multi")
+    {
+        client.caching = None;
+    }
+    let micros = started.elapsed().as_micros() as u64;
     state.stats.total_commands.fetch_add(1, Ordering::Relaxed);
     if let Some(s) = stats {
         s.calls.fetch_add(1, Ordering::Relaxed);
-        s.usec
-            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        s.usec.fetch_add(micros, Ordering::Relaxed);
         if reply.is_error() {
             s.failed.fetch_add(1, Ordering::Relaxed);
         }
+        if state.latency_tracking.load(Ordering::Relaxed) {
+            s.latency.record(micros);
+        }
+    }
+    let ms = micros / 1000;
+    if state.latency.wants(ms) {
+        let event = if cmd.has(flags::FAST) {
+            crate::latency::FAST_COMMAND
+        } else {
+            crate::latency::COMMAND
+        };
+        state
+            .latency
+            .record(event, ms, crate::storage::now_ms() / 1000);
+    }
+    if let Reply::Error(text) = &reply {
+        state.error_stats.count(text.as_bytes());
+    }
+    // EXEC is not logged itself: the commands it ran are, one by one.
+    if !cmd.has(flags::SKIP_SLOWLOG) {
+        record_slow(state, client, full_name, args, micros);
+    }
+    // Administrative commands are not shown to MONITOR, as in Redis (CONFIG SET may carry
+    // secrets, and MONITOR itself is one).
+    if state.monitors.active() && !cmd.has(flags::ADMIN | flags::SKIP_MONITOR) {
+        feed_monitors(state, client, full_name, args);
     }
     reply
+}
+
+/// Records a tracking client's read of `keys`, as its OPTIN/OPTOUT and CLIENT CACHING
+/// choose (BCAST clients remember nothing).
+fn remember_reads(state: &ServerState, client: &ClientState, keys: &[&[u8]]) {
+    let Some(options) = &client.tracking else {
+        return;
+    };
+    let track = if options.bcast {
+        false
+    } else if options.optin {
+        client.caching == Some(true)
+    } else if options.optout {
+        client.caching != Some(false)
+    } else {
+        true
+    };
+    if track {
+        let max_keys = state.config.get_int("tracking-table-max-keys").max(0) as usize;
+        state.tracking.remember(client.info.id, keys, max_keys);
+    }
+}
+
+/// Whether `CLIENT PAUSE` holds `cmd` back now. EXEC may write when any command it would
+/// run may.
+fn paused(state: &ServerState, client: &ClientState, cmd: &Command) -> bool {
+    let now = crate::storage::now_ms();
+    if !state.pause.active(now) {
+        return false;
+    }
+    let writes = |c: &Command| c.has(flags::WRITE | flags::MAY_REPLICATE);
+    let may_write = writes(cmd)
+        || (cmd.name == "exec"
+            && client.multi.as_ref().is_some_and(|queue| {
+                queue
+                    .iter()
+                    .any(|args| resolve(state, args).is_ok_and(|(c, _)| writes(c)))
+            }));
+    state.pause.holds_back(may_write, now)
+}
+
+fn feed_monitors(state: &ServerState, client: &ClientState, full_name: &str, args: &[Bytes]) {
+    let origin = if client.in_script {
+        "lua"
+    } else {
+        client.info.addr.as_str()
+    };
+    let now_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    state.monitors.feed(crate::monitor::line(
+        now_us, client.db, origin, full_name, args,
+    ));
+}
+
+fn record_slow(
+    state: &ServerState,
+    client: &ClientState,
+    full_name: &str,
+    args: &[Bytes],
+    micros: u64,
+) {
+    let threshold = state.slowlog_threshold_us.load(Ordering::Relaxed);
+    if threshold < 0 || micros < threshold as u64 {
+        return;
+    }
+    // A script's commands come from Redis's "fake" Lua client: no address, no name.
+    let (addr, name) = if client.in_script {
+        ("?:0".to_string(), String::new())
+    } else {
+        (client.info.addr.clone(), client.info.name.lock().clone())
+    };
+    let done = crate::slowlog::Finished {
+        full_name,
+        args,
+        micros,
+        addr,
+        name,
+    };
+    let max_len = state.config.get_int("slowlog-max-len").max(0) as usize;
+    let now = crate::storage::now_ms() / 1000;
+    state.slowlog.record(threshold, max_len, now, done);
 }

@@ -367,6 +367,7 @@ pub fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let invalidated = existing_watched(ctx, Some(ctx.db()))?;
     ctx.storage().flush_db(ctx.db())?;
     report_modified(ctx, invalidated);
+    ctx.client.flushed = true;
     ok()
 }
 
@@ -377,6 +378,7 @@ pub fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         ctx.storage().flush_db(db)?;
     }
     report_modified(ctx, invalidated);
+    ctx.client.flushed = true;
     ok()
 }
 
@@ -400,6 +402,7 @@ pub fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         }
         ctx.storage().swap_db(a, b)?;
         report_modified(ctx, invalidated);
+        ctx.client.flushed = true;
     }
     ok()
 }

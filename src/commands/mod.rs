@@ -13,6 +13,7 @@ pub mod hash;
 pub mod hll;
 pub mod info;
 pub mod key;
+pub mod latency;
 pub mod list;
 pub mod memory;
 pub mod numkeys;
@@ -21,6 +22,7 @@ pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod set;
+pub mod slowlog;
 pub mod sort;
 pub mod stream;
 pub mod string;
@@ -56,7 +58,7 @@ impl Ctx<'_> {
     }
 
     /// Whether anything can observe a command's side effects right now: keyspace events,
-    /// a `WATCH`, or a blocked client. When nothing can, reports cost nothing and handlers
+    /// a `WATCH`, a blocked client, or a client-side caching (tracking) client. When nothing can, reports cost nothing and handlers
     /// skip reads they would make only to report precisely (a `DEL` of a missing key).
     /// A watcher or waiter of a key registers under that key's lock, so one that matters to
     /// the running command is already visible here.
@@ -64,6 +66,7 @@ impl Ctx<'_> {
         self.state.notify_flags.load(Ordering::Relaxed) != 0
             || self.state.watches.any()
             || self.state.blocking.any()
+            || self.state.tracking.active()
     }
 
     /// Whether keyspace events of `class` are published: handlers check this before reads

@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 
 use super::{
-    bitmap, connection as conn, geo, hash, hll, info, key, list, memory as mem, persistence,
-    pubsub as ps, scripting as scr, server as srv, set, sort, stream, string as st, txn, zset,
-    Handler,
+    bitmap, connection as conn, geo, hash, hll, info, key, latency, list, memory as mem,
+    persistence, pubsub as ps, scripting as scr, server as srv, set, slowlog, sort, stream,
+    string as st, txn, zset, Handler,
 };
 
 /// Command flags, rendered by `COMMAND INFO` (except the Strata-internal ones).
@@ -33,6 +33,11 @@ pub mod flags {
     pub const NO_AUTH: u32 = 1 << 11;
     /// Runs while a script is busy (`SCRIPT KILL`, `SHUTDOWN`, ...) instead of `-BUSY`.
     pub const ALLOW_BUSY: u32 = 1 << 12;
+    /// Not fed to MONITOR after it runs; the gate feeds it before instead, so a script's
+    /// line comes before the lines of the commands it calls (Redis's EVAL/FCALL).
+    pub const SKIP_MONITOR: u32 = 1 << 13;
+    /// Not logged by SLOWLOG (EXEC: the commands it ran are logged one by one).
+    pub const SKIP_SLOWLOG: u32 = 1 << 14;
     /// Strata-internal: runs under the exclusive global lock (whole-database operations,
     /// transactions, scripts, and the script VM's own SCRIPT/FUNCTION commands, which would
     /// otherwise wait on the VM a running script holds with no `-BUSY` way out).
@@ -48,6 +53,9 @@ pub mod flags {
     /// ...), so the gate runs it off the runtime's worker threads (`block_in_place`): two
     /// such commands cannot occupy every worker and starve other clients' `PING`.
     pub const OFF_WORKER: u32 = 1 << 28;
+    /// Strata-internal: not a write command, but it may write or be replicated (scripts,
+    /// PUBLISH, PFCOUNT's cache update), so `CLIENT PAUSE WRITE` holds it back as Redis does.
+    pub const MAY_REPLICATE: u32 = 1 << 27;
 
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),
@@ -63,6 +71,8 @@ pub mod flags {
         (NO_MULTI, "no_multi"),
         (NO_AUTH, "no_auth"),
         (ALLOW_BUSY, "allow_busy"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
     ];
 }
 
@@ -319,6 +329,72 @@ static CLIENT_SUBS: &[Command] = &[
         conn::client_no_touch
     ),
     cmd!(
+        "tracking",
+        -3,
+        NOSCRIPT | LOADING | STALE,
+        ["@slow", "@connection"],
+        NOKEYS,
+        "connection",
+        "6.0.0",
+        "Controls server-assisted client-side caching for the connection.",
+        conn::client_tracking
+    ),
+    cmd!(
+        "caching",
+        3,
+        NOSCRIPT | LOADING | STALE,
+        ["@slow", "@connection"],
+        NOKEYS,
+        "connection",
+        "6.0.0",
+        "Instructs the server whether to track the keys in the next request.",
+        conn::client_caching
+    ),
+    cmd!(
+        "getredir",
+        2,
+        NOSCRIPT | LOADING | STALE,
+        ["@slow", "@connection"],
+        NOKEYS,
+        "connection",
+        "6.0.0",
+        "Returns the client ID to which the connection's tracking notifications are redirected.",
+        conn::client_getredir
+    ),
+    cmd!(
+        "trackinginfo",
+        2,
+        NOSCRIPT | LOADING | STALE,
+        ["@slow", "@connection"],
+        NOKEYS,
+        "connection",
+        "6.2.0",
+        "Returns information about server-assisted client-side caching for the connection.",
+        conn::client_trackinginfo
+    ),
+    cmd!(
+        "pause",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        ["@admin", "@slow", "@dangerous", "@connection"],
+        NOKEYS,
+        "connection",
+        "3.0.0",
+        "Suspends commands processing.",
+        conn::client_pause
+    ),
+    cmd!(
+        "unpause",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        ["@admin", "@slow", "@dangerous", "@connection"],
+        NOKEYS,
+        "connection",
+        "6.2.0",
+        "Resumes processing commands from paused clients.",
+        conn::client_unpause
+    ),
+    cmd!(
         "unblock",
         -3,
         ADMIN | NOSCRIPT | LOADING | STALE,
@@ -406,6 +482,133 @@ static CONFIG_SUBS: &[Command] = &[
         NOKEYS,
         "server",
         "5.0.0",
+        "Returns helpful text about the different subcommands.",
+        srv::help
+    ),
+];
+
+static SLOWLOG_SUBS: &[Command] = &[
+    cmd!(
+        "get",
+        -2,
+        ADMIN | LOADING | STALE,
+        ["@admin", "@slow", "@dangerous"],
+        NOKEYS,
+        "server",
+        "2.2.12",
+        "Returns the slow log's entries.",
+        slowlog::get
+    ),
+    cmd!(
+        "len",
+        2,
+        ADMIN | LOADING | STALE,
+        ["@admin", "@slow", "@dangerous"],
+        NOKEYS,
+        "server",
+        "2.2.12",
+        "Returns the number of entries in the slow log.",
+        slowlog::len
+    ),
+    cmd!(
+        "reset",
+        2,
+        ADMIN | LOADING | STALE,
+        ["@admin", "@slow", "@dangerous"],
+        NOKEYS,
+        "server",
+        "2.2.12",
+        "Clears all entries from the slow log.",
+        slowlog::reset
+    ),
+    cmd!(
+        "help",
+        2,
+        LOADING | STALE,
+        ["@slow"],
+        NOKEYS,
+        "server",
+        "6.2.0",
+        "Show helpful text about the different subcommands",
+        srv::help
+    ),
+];
+
+static LATENCY_SUBS: &[Command] = &[
+    cmd!(
+        "latest",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        ["@admin", "@slow", "@dangerous"],
+        NOKEYS,
+        "server",
+        "2.8.13",
+        "Returns the latest latency samples for all events.",
+        latency::latest
+    ),
+    cmd!(
+        "history",
+        3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        ["@admin", "@slow", "@dangerous"],
+        NOKEYS,
+        "server",
+        "2.8.13",
+        "Returns timestamp-latency samples for an event.",
+        latency::history
+    ),
+    cmd!(
+        "reset",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        ["@admin", "@slow", "@dangerous"],
+        NOKEYS,
+        "server",
+        "2.8.13",
+        "Resets the latency data for one or more events.",
+        latency::reset
+    ),
+    cmd!(
+        "graph",
+        3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        ["@admin", "@slow", "@dangerous"],
+        NOKEYS,
+        "server",
+        "2.8.13",
+        "Returns a latency graph for an event.",
+        latency::graph
+    ),
+    cmd!(
+        "doctor",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        ["@admin", "@slow", "@dangerous"],
+        NOKEYS,
+        "server",
+        "2.8.13",
+        "Returns a human-readable latency analysis report.",
+        latency::doctor
+    ),
+    cmd!(
+        "histogram",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        ["@admin", "@slow", "@dangerous"],
+        NOKEYS,
+        "server",
+        "7.0.0",
+        "Returns the cumulative distribution of latencies of a subset or all commands.",
+        latency::histogram
+    ),
+    cmd!(
+        "help",
+        2,
+        LOADING | STALE,
+        ["@slow"],
+        NOKEYS,
+        "server",
+        "2.8.13",
         "Returns helpful text about the different subcommands.",
         srv::help
     ),
@@ -1036,7 +1239,7 @@ pub static COMMANDS: &[Command] = &[
     cmd!("bitfield", -2, WD, ["@write", "@bitmap", "@slow"], keys(1, 1, 1), "bitmap", "3.2.0", "Performs arbitrary bitfield integer operations on strings.", bitmap::bitfield),
     cmd!("bitfield_ro", -2, RF, ["@read", "@bitmap", "@fast"], keys(1, 1, 1), "bitmap", "6.0.0", "Performs arbitrary read-only bitfield integer operations on strings.", bitmap::bitfield_ro),
     cmd!("pfadd", -2, WDF, ["@write", "@hyperloglog", "@fast"], keys(1, 1, 1), "hyperloglog", "2.8.9", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", hll::pfadd),
-    cmd!("pfcount", -2, RL, ["@read", "@hyperloglog", "@slow"], keys(1, -1, 1), "hyperloglog", "2.8.9", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).", hll::pfcount),
+    cmd!("pfcount", -2, RL | MAY_REPLICATE, ["@read", "@hyperloglog", "@slow"], keys(1, -1, 1), "hyperloglog", "2.8.9", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).", hll::pfcount),
     cmd!("pfmerge", -2, WDL, ["@write", "@hyperloglog", "@slow"], keys(1, -1, 1), "hyperloglog", "2.8.9", "Merges one or more HyperLogLog values into a single key.", hll::pfmerge),
     cmd!("pfdebug", 3, WD | ADMIN, ["@write", "@hyperloglog", "@admin", "@slow", "@dangerous"], keys(2, 2, 1), "hyperloglog", "2.8.9", "Internal commands for debugging HyperLogLog values.", hll::pfdebug),
     cmd!("pfselftest", 1, ADMIN, ["@hyperloglog", "@admin", "@slow", "@dangerous"], NOKEYS, "hyperloglog", "2.8.9", "An internal command for testing HyperLogLog values.", hll::pfselftest),
@@ -1178,10 +1381,10 @@ pub static COMMANDS: &[Command] = &[
     cmd!("unsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, ["@pubsub", "@slow"], NOKEYS, "pubsub", "2.0.0", "Stops listening to messages posted to channels.", ps::unsubscribe),
     cmd!("psubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, ["@pubsub", "@slow"], NOKEYS, "pubsub", "2.0.0", "Listens for messages published to channels that match one or more patterns.", ps::psubscribe),
     cmd!("punsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, ["@pubsub", "@slow"], NOKEYS, "pubsub", "2.0.0", "Stops listening to messages published to channels that match one or more patterns.", ps::punsubscribe),
-    cmd!("publish", 3, PUBSUB | LOADING | STALE | FAST, ["@pubsub", "@fast"], NOKEYS, "pubsub", "2.0.0", "Posts a message to a channel.", ps::publish),
+    cmd!("publish", 3, PUBSUB | MAY_REPLICATE | LOADING | STALE | FAST, ["@pubsub", "@fast"], NOKEYS, "pubsub", "2.0.0", "Posts a message to a channel.", ps::publish),
     cmd!("ssubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, ["@pubsub", "@slow"], keys(1, -1, 1), "pubsub", "7.0.0", "Listens for messages published to shard channels.", ps::ssubscribe),
     cmd!("sunsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, ["@pubsub", "@slow"], keys(1, -1, 1), "pubsub", "7.0.0", "Stops listening to messages posted to shard channels.", ps::sunsubscribe),
-    cmd!("spublish", 3, PUBSUB | LOADING | STALE | FAST, ["@pubsub", "@fast"], keys(1, 1, 1), "pubsub", "7.0.0", "Post a message to a shard channel", ps::spublish),
+    cmd!("spublish", 3, PUBSUB | MAY_REPLICATE | LOADING | STALE | FAST, ["@pubsub", "@fast"], keys(1, 1, 1), "pubsub", "7.0.0", "Post a message to a shard channel", ps::spublish),
     container!("pubsub", 0, ["@slow"], "pubsub", "2.8.0", "A container for Pub/Sub commands.", PUBSUB_SUBS),
     // persistence
     cmd!("save", 1, ADMIN | NOSCRIPT | NO_MULTI, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "1.0.0", "Synchronously saves the database(s) to disk.", persistence::save),
@@ -1190,7 +1393,7 @@ pub static COMMANDS: &[Command] = &[
     cmd!("strata.checkpoint", -1, ADMIN | NOSCRIPT | NO_MULTI, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "0.1.0", "Strata: creates a checkpoint now and reports its path, sequence number and size.", persistence::strata_checkpoint),
     // transactions
     cmd!("multi", 1, NOSCRIPT | LOADING | STALE | FAST, ["@fast", "@transaction"], NOKEYS, "transactions", "1.2.0", "Starts a transaction.", txn::multi),
-    cmd!("exec", 1, NOSCRIPT | LOADING | STALE | EXCLUSIVE, ["@slow", "@transaction"], NOKEYS, "transactions", "1.2.0", "Executes all commands in a transaction.", txn::exec),
+    cmd!("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | EXCLUSIVE, ["@slow", "@transaction"], NOKEYS, "transactions", "1.2.0", "Executes all commands in a transaction.", txn::exec),
     cmd!("discard", 1, NOSCRIPT | LOADING | STALE | FAST, ["@fast", "@transaction"], NOKEYS, "transactions", "2.0.0", "Discards a transaction.", txn::discard),
     cmd!("watch", -2, NOSCRIPT | LOADING | STALE | FAST, ["@fast", "@transaction"], keys(1, -1, 1), "transactions", "2.2.0", "Monitors changes to keys to determine the execution of a transaction.", txn::watch),
     cmd!("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST, ["@fast", "@transaction"], NOKEYS, "transactions", "2.2.0", "Forgets about watched keys of a transaction.", txn::unwatch),
@@ -1224,6 +1427,9 @@ pub static COMMANDS: &[Command] = &[
     // server
     cmd!("info", -1, LOADING | STALE, ["@slow", "@dangerous"], NOKEYS, "server", "1.0.0", "Returns information and statistics about the server.", info::info),
     container!("config", 0, ["@slow"], "server", "2.0.0", "A container for server configuration commands.", CONFIG_SUBS),
+    cmd!("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "1.0.0", "Listens for all requests received by the server in real-time.", conn::monitor),
+    container!("latency", 0, ["@slow"], "server", "2.8.13", "A container for latency diagnostics commands.", LATENCY_SUBS),
+    container!("slowlog", 0, ["@slow"], "server", "2.2.12", "A container for slow log commands.", SLOWLOG_SUBS),
     Command {
         name: "command",
         arity: -1,
@@ -1239,12 +1445,12 @@ pub static COMMANDS: &[Command] = &[
     cmd!("time", 1, LOADING | STALE | FAST, ["@fast"], NOKEYS, "server", "2.6.0", "Returns the server time.", srv::time),
     cmd!("lastsave", 1, LOADING | STALE | FAST, ["@admin", "@fast", "@dangerous"], NOKEYS, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", srv::lastsave),
     cmd!("shutdown", -1, ADMIN | NOSCRIPT | ALLOW_BUSY | LOADING | STALE | NO_MULTI, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", srv::shutdown),
-    cmd!("eval", -3, NOSCRIPT | STALE | EXCLUSIVE, ["@slow", "@scripting"], SCRIPT_KEYS, "scripting", "2.6.0", "Executes a server-side Lua script.", scr::eval),
-    cmd!("evalsha", -3, NOSCRIPT | STALE | EXCLUSIVE, ["@slow", "@scripting"], SCRIPT_KEYS, "scripting", "2.6.0", "Executes a server-side Lua script by SHA1 digest.", scr::evalsha),
-    cmd!("eval_ro", -3, NOSCRIPT | STALE | READONLY | EXCLUSIVE, ["@slow", "@scripting"], SCRIPT_KEYS, "scripting", "7.0.0", "Executes a read-only server-side Lua script.", scr::eval_ro),
-    cmd!("evalsha_ro", -3, NOSCRIPT | STALE | READONLY | EXCLUSIVE, ["@slow", "@scripting"], SCRIPT_KEYS, "scripting", "7.0.0", "Executes a read-only server-side Lua script by SHA1 digest.", scr::evalsha_ro),
-    cmd!("fcall", -3, NOSCRIPT | STALE | EXCLUSIVE, ["@slow", "@scripting"], SCRIPT_KEYS, "scripting", "7.0.0", "Invokes a function.", scr::fcall),
-    cmd!("fcall_ro", -3, NOSCRIPT | STALE | READONLY | EXCLUSIVE, ["@slow", "@scripting"], SCRIPT_KEYS, "scripting", "7.0.0", "Invokes a read-only function.", scr::fcall_ro),
+    cmd!("eval", -3, NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | STALE | EXCLUSIVE, ["@slow", "@scripting"], SCRIPT_KEYS, "scripting", "2.6.0", "Executes a server-side Lua script.", scr::eval),
+    cmd!("evalsha", -3, NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | STALE | EXCLUSIVE, ["@slow", "@scripting"], SCRIPT_KEYS, "scripting", "2.6.0", "Executes a server-side Lua script by SHA1 digest.", scr::evalsha),
+    cmd!("eval_ro", -3, NOSCRIPT | SKIP_MONITOR | STALE | READONLY | EXCLUSIVE, ["@slow", "@scripting"], SCRIPT_KEYS, "scripting", "7.0.0", "Executes a read-only server-side Lua script.", scr::eval_ro),
+    cmd!("evalsha_ro", -3, NOSCRIPT | SKIP_MONITOR | STALE | READONLY | EXCLUSIVE, ["@slow", "@scripting"], SCRIPT_KEYS, "scripting", "7.0.0", "Executes a read-only server-side Lua script by SHA1 digest.", scr::evalsha_ro),
+    cmd!("fcall", -3, NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | STALE | EXCLUSIVE, ["@slow", "@scripting"], SCRIPT_KEYS, "scripting", "7.0.0", "Invokes a function.", scr::fcall),
+    cmd!("fcall_ro", -3, NOSCRIPT | SKIP_MONITOR | STALE | READONLY | EXCLUSIVE, ["@slow", "@scripting"], SCRIPT_KEYS, "scripting", "7.0.0", "Invokes a read-only function.", scr::fcall_ro),
     container!("script", 0, ["@slow"], "scripting", "2.6.0", "A container for Lua scripts management commands.", SCRIPT_SUBS),
     container!("function", 0, ["@slow"], "scripting", "7.0.0", "A container for function commands.", FUNCTION_SUBS),
     container!("memory", 0, ["@slow"], "server", "4.0.0", "A container for memory diagnostics commands.", MEMORY_SUBS),
@@ -1261,6 +1467,8 @@ pub struct CommandStats {
     pub usec: AtomicU64,
     pub rejected: AtomicU64,
     pub failed: AtomicU64,
+    /// Latencies when `latency-tracking` is on (`LATENCY HISTOGRAM`, `INFO latencystats`).
+    pub latency: crate::latency::histogram::Histogram,
 }
 
 /// The lookup map built from [`COMMANDS`] with `rename-command` applied.
@@ -1360,6 +1568,7 @@ impl CommandTable {
             s.usec.store(0, Ordering::Relaxed);
             s.rejected.store(0, Ordering::Relaxed);
             s.failed.store(0, Ordering::Relaxed);
+            s.latency.reset();
         }
     }
 }

@@ -764,6 +764,21 @@ impl Scripting {
         self.vm.lock().lua.used_memory()
     }
 
+    /// (VM bytes, cached scripts) for `INFO memory`, unless a script holds the VM right now:
+    /// INFO must not wait for a script.
+    pub fn memory_if_idle(&self) -> Option<(usize, usize)> {
+        let vm = self.vm.try_lock()?;
+        Some((vm.lua.used_memory(), vm.scripts.len()))
+    }
+
+    /// (libraries, functions) loaded, readable while a script runs.
+    pub fn function_counts(&self) -> (usize, usize) {
+        (
+            self.library_count.load(Ordering::Relaxed),
+            self.function_count.load(Ordering::Relaxed),
+        )
+    }
+
     /// `SCRIPT KILL` / `FUNCTION KILL`.
     pub fn kill(&self, functions: bool) -> Result<(), String> {
         let running = self.running.lock();
@@ -953,6 +968,7 @@ impl Scripting {
         // Blocking commands answer at once, registering no waiter (Redis's
         // CLIENT_DENY_BLOCKING for scripts).
         script_client.deny_blocking = true;
+        script_client.in_script = true;
         let script_client = RefCell::new(script_client);
         // Where the error was raised: (source, line), as Redis's error handler finds it.
         let error_at: RefCell<Option<(String, i64)>> = RefCell::new(None);

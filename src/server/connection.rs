@@ -46,6 +46,8 @@ enum Next {
     Block(Vec<Bytes>),
     /// The command's key is locked by another worker: yield, then run `args` first.
     Yield(Vec<Bytes>),
+    /// `CLIENT PAUSE` held the command back: wait for the pause to end, then run `args`.
+    Paused(Vec<Bytes>),
 }
 
 /// Times a command yields to other connections while its key is locked elsewhere before it
@@ -72,6 +74,7 @@ struct Conn {
 pub async fn serve(state: Arc<ServerState>, socket: TcpStream, mut client: ClientState) {
     let shutdown = state.shutdown_signal();
     let (queue, messages) = mpsc::channel(crate::pubsub::QUEUE_LIMIT);
+    let _ = client.info.queue.set(queue.clone());
     client.pubsub_queue = Some(queue);
     let mut conn = Conn {
         state: state.clone(),
@@ -98,6 +101,8 @@ impl Drop for Conn {
         state.blocking.unregister(&self.client.info);
         crate::commands::txn::unwatch_all(&state, &mut self.client);
         crate::commands::pubsub::unsubscribe_all(&state, &mut self.client);
+        state.monitors.remove(self.client.info.id);
+        state.tracking.disable(self.client.info.id);
         state.clients.unregister(self.client.info.id);
     }
 }
@@ -108,6 +113,12 @@ impl Conn {
         loop {
             if need_read && !self.read().await {
                 return;
+            }
+            // Messages queued before these commands are answered go out first, as Redis
+            // writes a push (an invalidation, a MONITOR line) into the buffer the moment
+            // it happens.
+            while let Ok(msg) = self.messages.try_recv() {
+                encode_message(&msg, self.client.resp3, &mut self.output);
             }
             let retry = self.retry.take();
             let may_yield = self.yields < YIELDS_PER_COMMAND;
@@ -130,6 +141,14 @@ impl Conn {
                     self.yields += 1;
                     need_read = false;
                     tokio::task::yield_now().await;
+                    continue;
+                }
+                Next::Paused(args) => {
+                    if !self.flush().await || !self.wait_for_pause_end().await {
+                        return;
+                    }
+                    self.retry = Some(args);
+                    need_read = false;
                     continue;
                 }
                 Next::CloseNow => return,
@@ -160,6 +179,27 @@ impl Conn {
             if !self.flush().await {
                 return;
             }
+        }
+    }
+
+    /// Waits until no pause is in effect (or the pause changes: the command is then checked
+    /// again). False when the connection should close meanwhile.
+    async fn wait_for_pause_end(&mut self) -> bool {
+        let info = self.client.info.clone();
+        let pause = &self.state.pause;
+        let changed = pause.changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        let now = crate::storage::now_ms();
+        let Some((_, until)) = pause.current(now) else {
+            return true;
+        };
+        let left = Duration::from_millis(until.saturating_sub(now));
+        tokio::select! {
+            _ = changed => true,
+            _ = tokio::time::sleep(left) => true,
+            _ = info.killed() => false,
+            _ = self.shutdown.changed() => false,
         }
     }
 
@@ -319,6 +359,29 @@ impl Conn {
 /// Encodes a published message: a push in RESP3, an array in RESP2.
 fn encode_message(msg: &PubMessage, resp3: bool, out: &mut BytesMut) {
     let items = match msg {
+        PubMessage::Monitor(line) => {
+            out.extend_from_slice(b"+");
+            out.extend_from_slice(line);
+            out.extend_from_slice(b"\r\n");
+            return;
+        }
+        PubMessage::Invalidate { keys } => {
+            let keys = keys.as_ref().map_or(Reply::Nil, |k| {
+                Reply::Array(k.iter().cloned().map(Reply::Bulk).collect())
+            });
+            if resp3 {
+                vec![Reply::bulk("invalidate"), keys]
+            } else {
+                vec![
+                    Reply::bulk("message"),
+                    Reply::bulk(crate::tracking::INVALIDATE_CHANNEL),
+                    keys,
+                ]
+            }
+        }
+        PubMessage::TrackingRedirBroken(id) => {
+            vec![Reply::bulk("tracking-redir-broken"), Reply::Int(*id as i64)]
+        }
         PubMessage::Message { channel, payload } => {
             vec![
                 Reply::bulk("message"),
@@ -415,6 +478,10 @@ fn run_batch(
             execute(state, client, &args)
         };
         may_yield = true;
+        if client.held_by_pause {
+            client.held_by_pause = false;
+            return Next::Paused(args);
+        }
         if client.close_now {
             return Next::CloseNow;
         }

@@ -183,8 +183,9 @@ fn spawn_signal_handler(state: Arc<ServerState>) {
     });
 }
 
-/// Background threads: active expiry (every 1000/hz ms) and the `everysec` WAL sync. Plain
-/// threads, because both block on RocksDB and key locks.
+/// Background threads: active expiry (every 1000/hz ms), and once a second the `everysec`
+/// WAL sync and the `save` rules' check. Plain threads, because both block on RocksDB and key
+/// locks.
 fn spawn_maintenance(state: Arc<ServerState>) -> Vec<JoinHandle<()>> {
     let expiry_state = state.clone();
     let state_for_commit = state.clone();
@@ -195,6 +196,10 @@ fn spawn_maintenance(state: Arc<ServerState>) -> Vec<JoinHandle<()>> {
             while !st.shutting_down.load(Ordering::SeqCst) {
                 let hz = st.config.get_int("hz").clamp(1, 500) as u64;
                 std::thread::sleep(Duration::from_millis(1000 / hz));
+                // A paused server's dataset stays as it is (Redis stops expiry too).
+                if st.pause.writes_paused(crate::storage::now_ms()) {
+                    continue;
+                }
                 // Keep going while whole pages come back, bounded so shutdown stays prompt.
                 let started = Instant::now();
                 loop {
@@ -203,6 +208,9 @@ fn spawn_maintenance(state: Arc<ServerState>) -> Vec<JoinHandle<()>> {
                             for e in &done {
                                 if let Some(db) = e.db {
                                     st.notify(crate::notify::EXPIRED, "expired", db, &e.key);
+                                }
+                                if st.tracking.active() {
+                                    st.tracking.invalidate(&e.key, None);
                                 }
                             }
                             if done.len() < 200 || started.elapsed() >= Duration::from_millis(250) {
@@ -218,6 +226,11 @@ fn spawn_maintenance(state: Arc<ServerState>) -> Vec<JoinHandle<()>> {
                         break;
                     }
                 }
+                st.latency.record(
+                    crate::latency::EXPIRE_CYCLE,
+                    started.elapsed().as_millis() as u64,
+                    crate::storage::now_ms() / 1000,
+                );
             }
         });
     let sync_state = state;
@@ -232,13 +245,20 @@ fn spawn_maintenance(state: Arc<ServerState>) -> Vec<JoinHandle<()>> {
                     continue;
                 }
                 last = Instant::now();
+                crate::commands::persistence::save_if_due(&st);
                 // Writes made outside a connection (active expiry) are buffered too: hand
                 // them to the OS every second, and fsync everything under `everysec`.
+                let sync_started = Instant::now();
                 let result = if st.config.get("appendfsync") == "everysec" {
                     st.storage.sync_committed()
                 } else {
                     st.storage.engine().flush_wal_buffer()
                 };
+                st.latency.record(
+                    crate::latency::WAL_FSYNC,
+                    sync_started.elapsed().as_millis() as u64,
+                    crate::storage::now_ms() / 1000,
+                );
                 if let Err(e) = result {
                     tracing::error!("background WAL flush failed: {e}");
                 }

@@ -59,7 +59,7 @@ SUBSCRIBE_FAMILY = {"subscribe", "psubscribe", "ssubscribe", "unsubscribe", "pun
                     "sunsubscribe"}
 # Expensive or global commands: at most one every RATE_LIMIT_SECONDS across all connections.
 RATE_LIMITED = {
-    "save", "bgsave", "bgrewriteaof", "flushall", "flushdb", "swapdb",
+    "save", "bgsave", "bgrewriteaof", "flushall", "flushdb", "swapdb", "strata.checkpoint",
     "script|flush", "function|flush", "config|resetstat", "memory|purge", "function|restore",
 }
 RATE_LIMIT_SECONDS = 3.0

@@ -32,6 +32,9 @@ impl RealRedis {
                 "",
                 "--appendonly",
                 "no",
+                // Strata allows DEBUG; the observability tests use DEBUG SLEEP on both.
+                "--enable-debug-command",
+                "yes",
                 "--unixsocket",
             ])
             .arg(&socket)

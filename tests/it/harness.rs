@@ -19,6 +19,8 @@ pub struct Server {
     pub dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     pub log: mpsc::Receiver<String>,
+    /// What the server printed before it listened (config notices, recovery).
+    pub startup_log: Vec<String>,
 }
 
 impl Server {
@@ -95,6 +97,7 @@ impl Server {
             dir: dir.to_path_buf(),
             _tmp: None,
             log: rx,
+            startup_log: seen,
         }
     }
 

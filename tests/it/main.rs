@@ -4,6 +4,7 @@
 mod checkpoints;
 mod collections;
 mod config;
+mod config_compat;
 mod connection;
 mod crash;
 mod differential;
@@ -18,6 +19,7 @@ mod keys;
 mod long_strings;
 mod model;
 mod notifications;
+mod observability;
 mod persistence;
 mod pipelining;
 mod protocol;

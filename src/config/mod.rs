@@ -1,12 +1,21 @@
 //! Configuration: the directive registry, the redis.conf-syntax reader, command-line
 //! overrides, and the runtime store behind `CONFIG GET/SET/REWRITE`.
 //!
-//! Every supported directive is declared once in [`DIRECTIVES`] with its default, its value
-//! kind (which validates input and gives the canonical text `CONFIG GET` returns) and whether
-//! `CONFIG SET` may change it. `config/strata.conf` documents the same list. Depends only on
-//! `protocol::split_args` (the shared quoting rules) and `glob`.
+//! Every directive Strata honours is declared once in [`DIRECTIVES`] with its default, its
+//! value kind (which validates input and gives the canonical text `CONFIG GET` returns) and
+//! whether `CONFIG SET` may change it; `config/strata.conf` documents the same list. Every
+//! other directive Redis 7.0/7.2 knows is declared in [`redis_compat`] with Redis's default
+//! and the reason it has no effect here, so a user's own `redis.conf` starts unchanged: those
+//! are kept for `CONFIG GET`/`SET` and each one named in the file gets one start-up log line
+//! ([`ConfigStore::notices`]). A few ask for a feature Strata lacks (TLS, cluster, replication)
+//! where ignoring the value would mislead: they load at their default only
+//! ([`Effect::Unsupported`]). Only names Redis itself does not know are "unknown directive".
+//! Depends only on `protocol::split_args` (the shared quoting rules) and `glob`.
 
-use std::collections::HashMap;
+mod redis_compat;
+pub mod save_rules;
+
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use parking_lot::RwLock;
@@ -33,6 +42,25 @@ pub enum Kind {
     List,
     /// `notify-keyspace-events` flag letters, canonicalised as Redis prints them.
     KeyspaceEvents,
+    /// `save` rules: `<seconds> <changes>` pairs (see [`save_rules`]).
+    SaveRules,
+    /// Space-separated percentages, each 0 to 100 (`latency-tracking-info-percentiles`).
+    Percentiles,
+    /// `client-output-buffer-limit`: `<class> <hard> <soft> <seconds>` groups; a line or a
+    /// `CONFIG SET` updates only the classes it names.
+    BufferLimits,
+}
+
+/// What setting a directive does in Strata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    Honoured,
+    /// Accepted and kept (so `CONFIG GET`/`SET` and config files work), with no effect; the
+    /// text says why, in the start-up log line.
+    NoEffect(&'static str),
+    /// Accepted at its default (the feature off) only: any other value would ask for a
+    /// feature Strata does not have, and silently running without it would mislead.
+    Unsupported(&'static str),
 }
 
 pub struct Directive {
@@ -41,6 +69,7 @@ pub struct Directive {
     pub kind: Kind,
     /// Changeable with `CONFIG SET`.
     pub mutable: bool,
+    pub effect: Effect,
 }
 
 const fn d(name: &'static str, default: &'static str, kind: Kind, mutable: bool) -> Directive {
@@ -49,6 +78,7 @@ const fn d(name: &'static str, default: &'static str, kind: Kind, mutable: bool)
         default,
         kind,
         mutable,
+        effect: Effect::Honoured,
     }
 }
 
@@ -84,10 +114,12 @@ pub static DIRECTIVES: &[Directive] = &[
         true,
     ),
     d("logfile", "", Kind::Str, false),
+    // Written with the process id at start-up, removed at a clean exit.
+    d("pidfile", "", Kind::Str, false),
     d("appendonly", "yes", Kind::Bool, true),
-    // Accepted so redis.conf files and tools that read it (redis-benchmark) work; Strata
-    // takes no timed snapshots: the WAL already makes every write durable.
-    d("save", "", Kind::Str, true),
+    // Timed checkpoints (BGSAVE) as Redis's timed RDB snapshots. Off by default: the WAL
+    // already makes every write durable, so a checkpoint is a backup point.
+    d("save", "", Kind::SaveRules, true),
     d(
         "appendfsync",
         "everysec",
@@ -116,6 +148,54 @@ pub static DIRECTIVES: &[Directive] = &[
     // Like Redis, any value is accepted and the effective rate is clamped to 1..500.
     d("hz", "10", Kind::Int { min: 0, max: INT32 }, true),
     d("notify-keyspace-events", "", Kind::KeyspaceEvents, true),
+    // SLOWLOG: commands at least this many microseconds long are logged (-1: none).
+    d(
+        "slowlog-log-slower-than",
+        "10000",
+        Kind::Int {
+            min: -1,
+            max: i64::MAX,
+        },
+        true,
+    ),
+    // LATENCY: events at least this many milliseconds long are sampled (0: off).
+    d(
+        "latency-monitor-threshold",
+        "0",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        true,
+    ),
+    // Per-command latency histograms (LATENCY HISTOGRAM, INFO latencystats).
+    d("latency-tracking", "yes", Kind::Bool, true),
+    // CLIENT TRACKING: keys remembered at most (0: no limit); past it keys are forgotten
+    // with an invalidation.
+    d(
+        "tracking-table-max-keys",
+        "1000000",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        true,
+    ),
+    d(
+        "latency-tracking-info-percentiles",
+        "50 99 99.9",
+        Kind::Percentiles,
+        true,
+    ),
+    d(
+        "slowlog-max-len",
+        "128",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        true,
+    ),
     d(
         "checkpoint-retain",
         "5",
@@ -204,13 +284,92 @@ pub static DIRECTIVES: &[Directive] = &[
 /// same value.
 pub static ALIASES: &[(&str, &str)] = &[("lua-time-limit", "busy-reply-threshold")];
 
+/// Every directive: the honoured ones, then Redis's others.
+pub fn all_directives() -> impl Iterator<Item = &'static Directive> {
+    DIRECTIVES.iter().chain(redis_compat::DIRECTIVES.iter())
+}
+
+fn all_aliases() -> impl Iterator<Item = (&'static str, &'static str)> {
+    ALIASES.iter().chain(redis_compat::ALIASES.iter()).copied()
+}
+
 /// The directive `name` (or an alias of it) refers to.
 pub fn directive(name: &str) -> Option<&'static Directive> {
-    let name = ALIASES
-        .iter()
+    let name = all_aliases()
         .find(|(alias, _)| *alias == name)
         .map_or(name, |(_, target)| target);
-    DIRECTIVES.iter().find(|d| d.name == name)
+    all_directives().find(|d| d.name == name)
+}
+
+/// Refuses a value that asks for a feature Strata lacks.
+fn check_supported(dir: &Directive, canon: &str) -> Result<(), String> {
+    match dir.effect {
+        Effect::Unsupported(reason) if canon != default_text(dir) => Err(reason.to_string()),
+        _ => Ok(()),
+    }
+}
+
+/// The canonical text of a directive's default.
+fn default_text(dir: &Directive) -> String {
+    canonical(dir, dir.default).unwrap_or_else(|_| dir.default.to_string())
+}
+
+/// The new stored value when `value` is applied on top of `current`: only
+/// `client-output-buffer-limit` merges, every other kind replaces.
+fn merged(dir: &Directive, current: &str, value: &str) -> Result<String, String> {
+    match dir.kind {
+        Kind::BufferLimits => merge_buffer_limits(current, value),
+        _ => canonical(dir, value),
+    }
+}
+
+const BUFFER_CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];
+
+/// Applies `<class> <hard> <soft> <seconds>` groups to the full three-class text.
+fn merge_buffer_limits(current: &str, value: &str) -> Result<String, String> {
+    let mut limits: Vec<[String; 3]> = BUFFER_CLASSES
+        .iter()
+        .map(|_| ["0".to_string(), "0".to_string(), "0".to_string()])
+        .collect();
+    for (i, group) in current
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .chunks_exact(4)
+        .enumerate()
+    {
+        if i < limits.len() {
+            limits[i] = [group[1].into(), group[2].into(), group[3].into()];
+        }
+    }
+    let words: Vec<&str> = value.split_whitespace().collect();
+    if words.is_empty() || words.len() % 4 != 0 {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    for group in words.chunks_exact(4) {
+        let class = match group[0].to_ascii_lowercase().as_str() {
+            "normal" => 0,
+            "slave" | "replica" => 1,
+            "pubsub" => 2,
+            _ => {
+                return Err("Invalid client class specified in buffer limit configuration.".into())
+            }
+        };
+        let hard = parse_memory(group[1]).filter(|n| *n >= 0);
+        let soft = parse_memory(group[2]).filter(|n| *n >= 0);
+        let seconds = group[3].parse::<u64>().ok();
+        let (Some(hard), Some(soft), Some(seconds)) = (hard, soft, seconds) else {
+            return Err(
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration.".into(),
+            );
+        };
+        limits[class] = [hard.to_string(), soft.to_string(), seconds.to_string()];
+    }
+    Ok(BUFFER_CLASSES
+        .iter()
+        .zip(&limits)
+        .map(|(class, [h, s, t])| format!("{class} {h} {s} {t}"))
+        .collect::<Vec<_>>()
+        .join(" "))
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -294,6 +453,22 @@ pub fn canonical(dir: &Directive, value: &str) -> Result<String, String> {
             .map(crate::notify::flags_to_string)
             .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string()),
         Kind::List => Ok(value.split_whitespace().collect::<Vec<_>>().join(" ")),
+        Kind::SaveRules => save_rules::canonical(value),
+        Kind::Percentiles => {
+            let parsed: Option<Vec<f64>> = value
+                .split_whitespace()
+                .map(|w| w.parse::<f64>().ok().filter(|p| (0.0..=100.0).contains(p)))
+                .collect();
+            let parsed = parsed.ok_or_else(|| {
+                "Invalid latency-tracking-info-percentiles parameters".to_string()
+            })?;
+            Ok(parsed
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(" "))
+        }
+        Kind::BufferLimits => merge_buffer_limits("", value),
     }
 }
 
@@ -303,6 +478,18 @@ pub struct ConfigStore {
     /// `rename-command` pairs (original lowercase name, new name; empty = disabled).
     renames: Vec<(String, String)>,
     file: Option<PathBuf>,
+    /// One line per directive the file or command line named that has no effect here.
+    notices: Vec<String>,
+}
+
+/// What reading the file and the command line accumulates.
+struct Loader {
+    values: HashMap<&'static str, String>,
+    renames: Vec<(String, String)>,
+    notices: Vec<String>,
+    noticed: HashSet<&'static str>,
+    /// The first `save` line replaces the default rules; later ones add to them (Redis).
+    save_seen: bool,
 }
 
 impl ConfigStore {
@@ -311,35 +498,43 @@ impl ConfigStore {
         file: Option<&Path>,
         overrides: &[(String, String)],
     ) -> Result<ConfigStore, ConfigError> {
-        let mut values: HashMap<&'static str, String> = DIRECTIVES
-            .iter()
-            .map(|d| {
-                (
-                    d.name,
-                    canonical(d, d.default).unwrap_or_else(|_| d.default.to_string()),
-                )
-            })
-            .collect();
-        let mut renames = Vec::new();
+        let mut loader = Loader {
+            values: all_directives()
+                .map(|d| (d.name, default_text(d)))
+                .collect(),
+            renames: Vec::new(),
+            notices: Vec::new(),
+            noticed: HashSet::new(),
+            save_seen: false,
+        };
         if let Some(path) = file {
-            read_file(path, &mut values, &mut renames, 0)?;
+            read_file(path, &mut loader, 0)?;
         }
         for (name, value) in overrides {
             let lname = name.to_ascii_lowercase();
             let line = format!("--{name} {value}");
+            // One argument: multi-word kinds split the value themselves.
             let args = vec![lname, value.clone()];
-            apply_line(&args, &mut values, &mut renames).map_err(|reason| ConfigError::File {
-                file: "command line".into(),
-                line: 0,
-                text: line,
-                reason,
-            })?;
+            loader
+                .apply_line(&args)
+                .map_err(|reason| ConfigError::File {
+                    file: "command line".into(),
+                    line: 0,
+                    text: line,
+                    reason,
+                })?;
         }
         Ok(ConfigStore {
-            values: RwLock::new(values),
-            renames,
+            values: RwLock::new(loader.values),
+            renames: loader.renames,
             file: file.map(Path::to_path_buf),
+            notices: loader.notices,
         })
+    }
+
+    /// The start-up log lines for directives that were set but have no effect.
+    pub fn notices(&self) -> &[String] {
+        &self.notices
     }
 
     pub fn get(&self, name: &str) -> String {
@@ -367,10 +562,9 @@ impl ConfigStore {
         let lower = pattern.to_ascii_lowercase();
         let values = self.values.read();
         let value = |name: &str| values.get(name).cloned().unwrap_or_default();
-        let names = DIRECTIVES
-            .iter()
+        let names = all_directives()
             .map(|d| (d.name, d.name))
-            .chain(ALIASES.iter().copied());
+            .chain(all_aliases());
         names
             .filter(|(shown, _)| glob_match(&lower, shown.as_bytes()))
             .map(|(shown, target)| (shown, value(target)))
@@ -397,9 +591,11 @@ impl ConfigStore {
                     "ERR CONFIG SET failed (possibly related to argument '{lname}') - duplicate parameter"
                 ));
             }
-            let canon = canonical(dir, value).map_err(|reason| {
+            let fail = |reason: String| {
                 format!("ERR CONFIG SET failed (possibly related to argument '{lname}') - {reason}")
-            })?;
+            };
+            let canon = merged(dir, &self.get(dir.name), value).map_err(fail)?;
+            check_supported(dir, &canon).map_err(fail)?;
             staged.push((dir.name, canon));
         }
         let mut values = self.values.write();
@@ -442,9 +638,9 @@ impl ConfigStore {
             }
         }
         let mut appended = false;
-        for dir in DIRECTIVES {
+        for dir in all_directives() {
             let value = values.get(dir.name).cloned().unwrap_or_default();
-            let default = canonical(dir, dir.default).unwrap_or_default();
+            let default = default_text(dir);
             if written.contains(&dir.name) || value == default {
                 continue;
             }
@@ -471,12 +667,7 @@ fn quote(value: &str) -> String {
     format!("\"{escaped}\"")
 }
 
-fn read_file(
-    path: &Path,
-    values: &mut HashMap<&'static str, String>,
-    renames: &mut Vec<(String, String)>,
-    depth: usize,
-) -> Result<(), ConfigError> {
+fn read_file(path: &Path, loader: &mut Loader, depth: usize) -> Result<(), ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::Io(path.display().to_string(), e.to_string()))?;
     for (index, line) in text.lines().enumerate() {
@@ -504,39 +695,71 @@ fn read_file(
                     "include takes one file (and may nest at most 16 deep)".into(),
                 ));
             }
-            read_file(Path::new(&args[1]), values, renames, depth + 1)?;
+            read_file(Path::new(&args[1]), loader, depth + 1)?;
             continue;
         }
-        apply_line(&args, values, renames).map_err(fail)?;
+        loader.apply_line(&args).map_err(fail)?;
     }
     Ok(())
 }
 
-fn apply_line(
-    args: &[String],
-    values: &mut HashMap<&'static str, String>,
-    renames: &mut Vec<(String, String)>,
-) -> Result<(), String> {
-    let name = args[0].as_str();
-    if name == "rename-command" {
-        if args.len() != 3 {
-            return Err("rename-command takes a command and its new name".into());
+impl Loader {
+    fn apply_line(&mut self, args: &[String]) -> Result<(), String> {
+        let name = args[0].as_str();
+        if name == "rename-command" {
+            if args.len() != 3 {
+                return Err("rename-command takes a command and its new name".into());
+            }
+            self.renames
+                .push((args[1].to_ascii_lowercase(), args[2].clone()));
+            return Ok(());
         }
-        renames.push((args[1].to_ascii_lowercase(), args[2].clone()));
-        return Ok(());
+        match redis_compat::line_rule(name) {
+            Some(redis_compat::LineRule::Refused(reason)) => return Err(reason.to_string()),
+            Some(redis_compat::LineRule::Ignored(reason)) => {
+                self.notices.push(format!("{name}: {reason}"));
+                return Ok(());
+            }
+            None => {}
+        }
+        let Some(dir) = directive(name) else {
+            return Err(format!("unknown directive '{name}'"));
+        };
+        let value = match dir.kind {
+            Kind::List | Kind::SaveRules | Kind::BufferLimits | Kind::Percentiles => {
+                args[1..].join(" ")
+            }
+            _ if args.len() != 2 => return Err(format!("'{name}' takes exactly one argument")),
+            _ => args[1].clone(),
+        };
+        let current = self.values.get(dir.name).cloned().unwrap_or_default();
+        let invalid = |reason: String| format!("invalid value for '{name}': {reason}");
+        let canon = match dir.kind {
+            Kind::SaveRules => {
+                let base = if self.save_seen {
+                    current
+                } else {
+                    String::new()
+                };
+                self.save_seen = true;
+                let added = save_rules::canonical(&value).map_err(invalid)?;
+                if added.is_empty() {
+                    String::new()
+                } else {
+                    [base, added].join(" ").trim().to_string()
+                }
+            }
+            _ => merged(dir, &current, &value).map_err(invalid)?,
+        };
+        check_supported(dir, &canon).map_err(|reason| format!("'{name} {value}': {reason}"))?;
+        if let Effect::NoEffect(reason) = dir.effect {
+            if self.noticed.insert(dir.name) {
+                self.notices.push(format!("{name}: {reason}"));
+            }
+        }
+        self.values.insert(dir.name, canon);
+        Ok(())
     }
-    let Some(dir) = directive(name) else {
-        return Err(format!("unknown directive '{name}'"));
-    };
-    let value = match dir.kind {
-        Kind::List => args[1..].join(" "),
-        _ if args.len() != 2 => return Err(format!("'{name}' takes exactly one argument")),
-        _ => args[1].clone(),
-    };
-    let canon =
-        canonical(dir, &value).map_err(|reason| format!("invalid value for '{name}': {reason}"))?;
-    values.insert(dir.name, canon);
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,0 +1,217 @@
+//! Client-side caching (`CLIENT TRACKING`), as Redis 7 does it. In the default mode the
+//! server remembers which clients read which keys (the tracking table, keyed by key name
+//! across databases, as Redis's) and, when a key is modified, expired or flushed, sends each
+//! of them one invalidation and forgets the key. In BCAST mode nothing is remembered: every
+//! modified key matching one of the client's prefixes (or any key, without prefixes) is
+//! announced. Invalidations go to the tracking client itself as a RESP3 `invalidate` push,
+//! or to the `REDIRECT` client: as a push if that client speaks RESP3, as a
+//! `__redis__:invalidate` pub/sub message if it is a RESP2 subscriber.
+//!
+//! The gate calls [`TrackingTable::remember`] after a tracked read and
+//! [`TrackingTable::invalidate`] for each key a command reported it modified; with no
+//! tracking client both cost one atomic load. Leaving the hot tier is not a modification
+//! and sends nothing. `tracking-table-max-keys` bounds the table: past it, keys are
+//! forgotten with an invalidation, as Redis evicts them. Depends on `client` (a client's
+//! message queue and protocol) and `pubsub` (the queue's message type).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+use crate::client::ClientInfo;
+use crate::pubsub::PubMessage;
+
+/// The pub/sub channel RESP2 redirect targets subscribe to.
+pub const INVALIDATE_CHANNEL: &str = "__redis__:invalidate";
+
+/// A client's `CLIENT TRACKING ON` options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrackingOptions {
+    /// Client id that receives the invalidations instead (`REDIRECT`).
+    pub redirect: Option<u64>,
+    pub bcast: bool,
+    pub prefixes: Vec<Bytes>,
+    pub optin: bool,
+    pub optout: bool,
+    /// No invalidations for keys this client modified itself.
+    pub noloop: bool,
+}
+
+struct Subscriber {
+    options: TrackingOptions,
+    info: Arc<ClientInfo>,
+    /// Where invalidations go: the redirect target, or the client itself.
+    target: Arc<ClientInfo>,
+    /// The redirect target went away (reported once with `tracking-redir-broken`).
+    broken: bool,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Default mode: key -> ids of clients that read it since its last invalidation.
+    keys: HashMap<Bytes, HashSet<u64>>,
+    clients: HashMap<u64, Subscriber>,
+}
+
+#[derive(Default)]
+pub struct TrackingTable {
+    inner: Mutex<Inner>,
+    /// Tracking clients, so the gate skips everything when there are none.
+    active: AtomicUsize,
+}
+
+impl TrackingTable {
+    pub fn active(&self) -> bool {
+        self.active.load(Ordering::Relaxed) > 0
+    }
+
+    /// Tracking clients (`tracking_clients` in `INFO clients`).
+    pub fn clients(&self) -> usize {
+        self.active.load(Ordering::Relaxed)
+    }
+
+    /// Turns tracking on for `info` with `options`; `target` is the redirect client's info
+    /// (or `info` itself).
+    pub fn enable(&self, info: Arc<ClientInfo>, target: Arc<ClientInfo>, options: TrackingOptions) {
+        let mut inner = self.inner.lock();
+        inner.clients.insert(
+            info.id,
+            Subscriber {
+                options,
+                info,
+                target,
+                broken: false,
+            },
+        );
+        self.active.store(inner.clients.len(), Ordering::Relaxed);
+    }
+
+    /// Turns tracking off (also when the client goes away). Keys it read stay in the table
+    /// until they are invalidated, as in Redis; nothing is sent to a gone client.
+    pub fn disable(&self, id: u64) {
+        let mut inner = self.inner.lock();
+        inner.clients.remove(&id);
+        self.active.store(inner.clients.len(), Ordering::Relaxed);
+    }
+
+    pub fn options(&self, id: u64) -> Option<(TrackingOptions, bool)> {
+        let inner = self.inner.lock();
+        inner
+            .clients
+            .get(&id)
+            .map(|s| (s.options.clone(), s.broken))
+    }
+
+    /// Remembers that client `id` read `keys` (default mode), forgetting the oldest-seen
+    /// keys with an invalidation if the table outgrows `max_keys` (0: unbounded).
+    pub fn remember(&self, id: u64, keys: &[&[u8]], max_keys: usize) {
+        let mut inner = self.inner.lock();
+        for key in keys {
+            inner
+                .keys
+                .entry(Bytes::copy_from_slice(key))
+                .or_default()
+                .insert(id);
+        }
+        if max_keys > 0 && inner.keys.len() > max_keys {
+            let excess = inner.keys.len() - max_keys;
+            let evicted: Vec<Bytes> = inner.keys.keys().take(excess).cloned().collect();
+            for key in evicted {
+                Self::invalidate_locked(&mut inner, &key, None);
+            }
+        }
+    }
+
+    /// Announces that `key` changed; `writer` is the client that changed it (for NOLOOP).
+    pub fn invalidate(&self, key: &[u8], writer: Option<u64>) {
+        let mut inner = self.inner.lock();
+        Self::invalidate_locked(&mut inner, key, writer);
+    }
+
+    fn invalidate_locked(inner: &mut Inner, key: &[u8], writer: Option<u64>) {
+        let readers = inner.keys.remove(key).unwrap_or_default();
+        let keys = Some(vec![Bytes::copy_from_slice(key)]);
+        for (id, sub) in inner.clients.iter_mut() {
+            let wants = if sub.options.bcast {
+                sub.options.prefixes.is_empty()
+                    || sub.options.prefixes.iter().any(|p| key.starts_with(p))
+            } else {
+                readers.contains(id)
+            };
+            let own_write = writer == Some(*id) && sub.options.noloop;
+            if wants && !own_write {
+                send(sub, keys.clone());
+            }
+        }
+    }
+
+    /// FLUSHDB/FLUSHALL/SWAPDB: every tracking client is told to drop everything (a null
+    /// invalidation), and the table empties.
+    pub fn invalidate_all(&self) {
+        let mut inner = self.inner.lock();
+        inner.keys.clear();
+        for sub in inner.clients.values_mut() {
+            send(sub, None);
+        }
+    }
+
+    /// (`tracking_total_keys`, `tracking_total_items`, `tracking_total_prefixes`).
+    pub fn stats(&self) -> (usize, usize, usize) {
+        let inner = self.inner.lock();
+        let items = inner.keys.values().map(HashSet::len).sum();
+        let prefixes: HashSet<&Bytes> = inner
+            .clients
+            .values()
+            .flat_map(|s| s.options.prefixes.iter())
+            .collect();
+        (inner.keys.len(), items, prefixes.len())
+    }
+}
+
+/// Queues one invalidation for `sub`'s target, in the form the target can receive; a
+/// redirect target that went away is reported to the tracking client once.
+fn send(sub: &mut Subscriber, keys: Option<Vec<Bytes>>) {
+    let redirected = sub.options.redirect.is_some();
+    let target = &sub.target;
+    let resp3 = target.resp.load(Ordering::Relaxed) >= 3;
+    let queue = target.queue.get();
+    let alive = queue.is_some_and(|q| !q.is_closed());
+    if !alive {
+        if redirected && !sub.broken {
+            sub.broken = true;
+            if let (Some(own), Some(id)) = (sub.info.queue.get(), sub.options.redirect) {
+                if sub.info.resp.load(Ordering::Relaxed) >= 3 {
+                    let _ = own.try_send(PubMessage::TrackingRedirBroken(id));
+                }
+            }
+        }
+        return;
+    }
+    // RESP2 clients can only receive it as a pub/sub message, when they subscribed.
+    let subscribed = target.subscriptions[0].load(Ordering::Relaxed) > 0;
+    if !(resp3 || (redirected && subscribed)) {
+        return;
+    }
+    if let Some(queue) = queue {
+        let _ = queue.try_send(PubMessage::Invalidate { keys });
+    }
+}
+
+/// Checks `CLIENT TRACKING ON` prefixes: none may be a prefix of another (Redis's text).
+pub fn overlapping_prefixes(prefixes: &[Bytes]) -> Option<String> {
+    for (i, a) in prefixes.iter().enumerate() {
+        for b in &prefixes[i + 1..] {
+            if a.starts_with(b) || b.starts_with(a) {
+                return Some(format!(
+                    "ERR Prefix '{}' overlaps with another provided prefix '{}'. Prefixes for a single client must not overlap.",
+                    String::from_utf8_lossy(a),
+                    String::from_utf8_lossy(b)
+                ));
+            }
+        }
+    }
+    None
+}
