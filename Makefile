@@ -1,5 +1,5 @@
 # Convenience targets; the scripts are the source of truth.
-.PHONY: run test build fmt lint bench microbench larger-than-ram keys-10m netfuzz soak fuzz
+.PHONY: run test build fmt lint bench bench-monitor microbench larger-than-ram keys-10m netfuzz soak fuzz
 
 run:
 	./scripts/run.sh
@@ -21,6 +21,13 @@ bench:
 	./scripts/setup.sh
 	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target} cargo build --release --bin strata --example loadgen
 	python3 benches/harness.py
+
+# GET/SET with and without one MONITOR client, both servers side by side (a few minutes);
+# writes benches/results/monitor.md.
+bench-monitor:
+	./scripts/setup.sh
+	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target} cargo build --release --bin strata --example loadgen
+	python3 benches/harness.py --only-monitor
 
 # Criterion micro-benchmarks (a couple of minutes).
 microbench:

@@ -219,6 +219,36 @@ def median_run(servers, scenario, repeats, requests):
     return label, med
 
 
+def monitor_rows(servers, repeats, requests):
+    """GET and SET at pipeline 1 without and then with one MONITOR client attached to each
+    server (redis-cli monitor, its output discarded): the cost of MONITOR on both."""
+    rows, notes = [], []
+    for label, test in (("GET 64B P1", "get"), ("SET 64B P1", "set")):
+        _, off = median_run(servers, (label, test, 50, 1, 64), repeats, requests)
+        watchers = [subprocess.Popen(["redis-cli", "-p", str(s.port), "monitor"], stdout=subprocess.DEVNULL)
+                    for s in servers.values()]
+        try:
+            deadline = time.monotonic() + 30
+            for s in servers.values():
+                while "cmd=monitor" not in s.cli("CLIENT", "LIST"):
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("MONITOR client did not attach")
+                    time.sleep(0.05)
+            _, on = median_run(servers, (label, test, 50, 1, 64), repeats, requests)
+        finally:
+            for w in watchers:
+                w.terminate()
+                w.wait(timeout=30)
+        rows.append((f"{label} MONITOR off", off))
+        rows.append((f"{label} MONITOR on", on))
+        kept = {name: on[name]["rps"] / off[name]["rps"] for name in servers}
+        notes.append(f"{label} with one MONITOR client: Redis keeps {kept['redis']:.2f}x of its throughput, "
+                     f"Strata {kept['strata']:.2f}x")
+        print(f"{label} MONITOR: redis {off['redis']['rps']:.0f} -> {on['redis']['rps']:.0f}, "
+              f"strata {off['strata']['rps']:.0f} -> {on['strata']['rps']:.0f}", flush=True)
+    return rows, notes
+
+
 def machine_description():
     cpu = "unknown CPU"
     try:
@@ -244,6 +274,8 @@ def main():
                         help="Strata's maxmemory for the zipfian scenarios (the dataset is 10x this)")
     parser.add_argument("--skip-zipf", action="store_true")
     parser.add_argument("--only-zipf", action="store_true", help="run only the zipfian scenarios")
+    parser.add_argument("--only-monitor", action="store_true",
+                        help="run only GET/SET with and without a MONITOR client")
     args = parser.parse_args()
     for tool in ("redis-server", "redis-benchmark", "redis-cli"):
         if not shutil.which(tool):
@@ -253,9 +285,11 @@ def main():
         subprocess.run(["cargo", "build", "--release", "--bin", "strata"], cwd=ROOT, check=True)
     if not os.path.exists(loadgen_binary()):
         subprocess.run(["cargo", "build", "--release", "--example", "loadgen"], cwd=ROOT, check=True)
-    scenarios = [] if args.only_zipf else SCENARIOS
-    if args.only_zipf:
+    only = args.only_zipf or args.only_monitor
+    scenarios = [] if only else SCENARIOS
+    if only:
         args.dataset_keys = 0
+        args.skip_zipf = args.skip_zipf or args.only_monitor
 
     rows = []
     extra = []
@@ -269,7 +303,7 @@ def main():
                 print(f"{label:16} redis {med['redis']['rps']:>10.0f}  strata {med['strata']['rps']:>10.0f}  "
                       f"ratio {med['strata']['rps'] / med['redis']['rps']:.2f}", flush=True)
             # The same SET load under each appendfsync mode, both servers switched alike.
-            for mode in () if args.only_zipf else ("always", "no", "everysec"):
+            for mode in () if only else ("always", "no", "everysec"):
                 for s in servers.values():
                     s.cli("CONFIG", "SET", "appendfsync", mode)
                 requests = args.requests // 4 if mode == "always" else args.requests
@@ -277,6 +311,11 @@ def main():
                 rows.append((label, med))
                 print(f"{label:16} redis {med['redis']['rps']:>10.0f}  strata {med['strata']['rps']:>10.0f}  "
                       f"ratio {med['strata']['rps'] / med['redis']['rps']:.2f}", flush=True)
+
+            if not args.only_zipf:
+                mrows, mnotes = monitor_rows(servers, args.repeats, args.requests)
+                rows += mrows
+                extra += mnotes
 
             if not args.skip_zipf:
                 zrows, znotes = zipf_rows(servers, args.repeats, args.zipf_maxmemory_mb)
@@ -333,7 +372,8 @@ def main():
               "the other rows use redis-benchmark."]
     table = "\n".join(lines) + "\n"
     os.makedirs(os.path.join(ROOT, "benches", "results"), exist_ok=True)
-    with open(os.path.join(ROOT, "benches", "results", "latest.md"), "w") as f:
+    name = "monitor.md" if args.only_monitor else "latest.md"
+    with open(os.path.join(ROOT, "benches", "results", name), "w") as f:
         f.write(table)
     print()
     print(table)

@@ -52,6 +52,11 @@ pub struct ClientInfo {
     /// The connection's message queue (pub/sub, MONITOR, invalidations), set once when the
     /// connection starts; other clients' tracking redirects deliver through it.
     pub queue: std::sync::OnceLock<tokio::sync::mpsc::Sender<crate::pubsub::PubMessage>>,
+    /// For `CLIENT LIST`: commands queued since MULTI (-1 outside a transaction), whether
+    /// the client is a MONITOR, and its tracking redirect (-1: not tracking, 0: to itself).
+    pub multi: std::sync::atomic::AtomicI64,
+    pub monitoring: AtomicBool,
+    pub redir: std::sync::atomic::AtomicI64,
 }
 
 impl ClientInfo {
@@ -85,17 +90,35 @@ impl ClientInfo {
     /// `CLIENT LIST` flags of this client.
     pub fn flags(&self) -> String {
         let mut f = String::new();
-        if self.no_evict.load(Ordering::Relaxed) {
-            f.push('e');
+        let on = |flag: &AtomicBool| flag.load(Ordering::Relaxed);
+        // Redis's letters, in its order.
+        if on(&self.monitoring) {
+            f.push('O');
         }
-        if self.no_touch.load(Ordering::Relaxed) {
-            f.push('T');
+        if self
+            .subscriptions
+            .iter()
+            .any(|n| n.load(Ordering::Relaxed) > 0)
+        {
+            f.push('P');
         }
-        if self.blocked.load(Ordering::Relaxed) {
+        if self.multi.load(Ordering::Relaxed) >= 0 {
+            f.push('x');
+        }
+        if on(&self.blocked) {
             f.push('b');
         }
-        if self.watch_dirty.load(Ordering::Relaxed) {
+        if self.redir.load(Ordering::Relaxed) >= 0 {
+            f.push('t');
+        }
+        if on(&self.watch_dirty) {
             f.push('d');
+        }
+        if on(&self.no_evict) {
+            f.push('e');
+        }
+        if on(&self.no_touch) {
+            f.push('T');
         }
         if f.is_empty() {
             f.push('N');
@@ -108,8 +131,8 @@ impl ClientInfo {
         let age = self.created.elapsed().as_secs();
         format!(
             "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} \
-             ssub={} multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 \
-             oll=0 omem=0 tot-mem=1024 events=r cmd={} user=default redir=-1 resp={} \
+             ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 \
+             oll=0 omem=0 tot-mem=1024 events=r cmd={} user=default redir={} resp={} \
              lib-name={} lib-ver={}",
             self.id,
             self.addr,
@@ -122,7 +145,9 @@ impl ClientInfo {
             self.subscriptions[0].load(Ordering::Relaxed),
             self.subscriptions[1].load(Ordering::Relaxed),
             self.subscriptions[2].load(Ordering::Relaxed),
+            self.multi.load(Ordering::Relaxed),
             self.last_cmd.lock(),
+            self.redir.load(Ordering::Relaxed),
             self.resp.load(Ordering::Relaxed),
             self.lib_name.lock(),
             self.lib_ver.lock(),
@@ -152,6 +177,9 @@ pub struct ClientState {
     /// Set by the gate when `CLIENT PAUSE` held the command back: it did not run, and the
     /// connection waits for the pause to end before running it again.
     pub held_by_pause: bool,
+    /// The command being run was read from this client's socket (not a blocked command
+    /// woken up, nor a replay): only those are held back by `CLIENT PAUSE`.
+    pub pausable: bool,
     /// `CLIENT TRACKING ON` options (the server's table holds the delivery side).
     pub tracking: Option<crate::tracking::TrackingOptions>,
     /// `CLIENT CACHING yes|no` for the next command.
@@ -195,6 +223,7 @@ impl ClientState {
             deny_blocking: false,
             in_script: false,
             held_by_pause: false,
+            pausable: false,
             tracking: None,
             caching: None,
             flushed: false,
@@ -208,6 +237,12 @@ impl ClientState {
             shard_channels: Vec::new(),
             pubsub_queue: None,
         }
+    }
+
+    /// Publishes the MULTI queue length for `CLIENT LIST` (-1 outside a transaction).
+    pub fn sync_multi_count(&self) {
+        let n = self.multi.as_ref().map_or(-1, |q| q.len() as i64);
+        self.info.multi.store(n, Ordering::Relaxed);
     }
 
     /// Subscriptions (channels + patterns), as the subscribe replies count them.
@@ -278,6 +313,9 @@ impl ClientRegistry {
             watch_dirty: AtomicBool::new(false),
             subscriptions: Default::default(),
             queue: std::sync::OnceLock::new(),
+            multi: std::sync::atomic::AtomicI64::new(-1),
+            monitoring: AtomicBool::new(false),
+            redir: std::sync::atomic::AtomicI64::new(-1),
         });
         self.clients.lock().insert(id, info.clone());
         info

@@ -3,20 +3,22 @@
 //! asks [`Monitors::active`] — one atomic load — before it formats anything, so a server
 //! with no monitor pays nothing else. Secrets are redacted as in the slow log. Lines go
 //! through the client's message queue (the one pub/sub uses); a monitor too slow to drain
-//! it is dropped from the feed rather than let the queue grow. Depends on `pubsub` (the
+//! it is disconnected rather than let the queue grow. Depends on `client`, `pubsub` (the
 //! queue's message type) and `slowlog` (redaction).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::mpsc::Sender;
 
+use crate::client::ClientInfo;
 use crate::pubsub::PubMessage;
 
 #[derive(Default)]
 pub struct Monitors {
-    subscribers: Mutex<Vec<(u64, Sender<PubMessage>)>>,
+    subscribers: Mutex<Vec<(Arc<ClientInfo>, Sender<PubMessage>)>>,
     count: AtomicUsize,
 }
 
@@ -25,24 +27,31 @@ impl Monitors {
         self.count.load(Ordering::Relaxed) > 0
     }
 
-    pub fn add(&self, client_id: u64, queue: Sender<PubMessage>) {
+    pub fn add(&self, client: Arc<ClientInfo>, queue: Sender<PubMessage>) {
         let mut subs = self.subscribers.lock();
-        if !subs.iter().any(|(id, _)| *id == client_id) {
-            subs.push((client_id, queue));
+        if !subs.iter().any(|(c, _)| c.id == client.id) {
+            subs.push((client, queue));
         }
         self.count.store(subs.len(), Ordering::Relaxed);
     }
 
     pub fn remove(&self, client_id: u64) {
         let mut subs = self.subscribers.lock();
-        subs.retain(|(id, _)| *id != client_id);
+        subs.retain(|(c, _)| c.id != client_id);
         self.count.store(subs.len(), Ordering::Relaxed);
     }
 
-    /// Sends one line to every monitor.
+    /// Sends one line to every monitor. A monitor whose queue is full is disconnected (as
+    /// Redis closes a client past its output buffer limit) rather than silently skipped.
     pub fn feed(&self, line: Bytes) {
         let mut subs = self.subscribers.lock();
-        subs.retain(|(_, queue)| queue.try_send(PubMessage::Monitor(line.clone())).is_ok());
+        subs.retain(|(client, queue)| {
+            let sent = queue.try_send(PubMessage::Monitor(line.clone())).is_ok();
+            if !sent {
+                client.kill();
+            }
+            sent
+        });
         self.count.store(subs.len(), Ordering::Relaxed);
     }
 }

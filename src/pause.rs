@@ -69,6 +69,11 @@ impl ClientPause {
         }
     }
 
+    /// Whether a pause may be in effect: one atomic load, for hot paths to skip the clock.
+    pub fn maybe(&self) -> bool {
+        self.mode.load(Ordering::Relaxed) != 0
+    }
+
     /// Whether any pause is in effect (cheap when none: one atomic load).
     pub fn active(&self, now_ms: u64) -> bool {
         self.mode.load(Ordering::Relaxed) != 0 && self.current(now_ms).is_some()

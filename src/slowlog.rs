@@ -129,9 +129,17 @@ fn shown_args(full_name: &str, args: &[Bytes]) -> Vec<Bytes> {
     shown
 }
 
+/// Directives whose `CONFIG SET` value is a secret.
+const SECRET_CONFIGS: &[&str] = &[
+    "requirepass",
+    "masterauth",
+    "tls-key-file-pass",
+    "tls-client-key-file-pass",
+];
+
 /// Positions of arguments that carry secrets, per Redis's redaction rules (shared with
 /// MONITOR once it exists): AUTH's arguments, HELLO's AUTH pair, MIGRATE's AUTH/AUTH2
-/// credentials and the value of `CONFIG SET requirepass`/`masterauth`.
+/// credentials and the value of `CONFIG SET` of a password directive.
 pub fn secret_positions(full_name: &str, args: &[Bytes]) -> Vec<usize> {
     let is = |i: usize, word: &str| {
         args.get(i)
@@ -158,7 +166,7 @@ pub fn secret_positions(full_name: &str, args: &[Bytes]) -> Vec<usize> {
         }
         "config|set" => (2..args.len())
             .step_by(2)
-            .filter(|&i| is(i, "requirepass") || is(i, "masterauth"))
+            .filter(|&i| SECRET_CONFIGS.iter().any(|name| is(i, name)))
             .map(|i| i + 1)
             .filter(|&i| i < args.len())
             .collect(),

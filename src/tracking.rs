@@ -53,7 +53,12 @@ struct Subscriber {
 struct Inner {
     /// Default mode: key -> ids of clients that read it since its last invalidation.
     keys: HashMap<Bytes, HashSet<u64>>,
+    /// Sum of the readers over `keys` (`tracking_total_items`), kept as it changes.
+    items: usize,
     clients: HashMap<u64, Subscriber>,
+    /// The BCAST clients among `clients`: a write looks only at these and at the key's
+    /// readers, never at every tracking client.
+    bcast: HashSet<u64>,
 }
 
 #[derive(Default)]
@@ -77,6 +82,11 @@ impl TrackingTable {
     /// (or `info` itself).
     pub fn enable(&self, info: Arc<ClientInfo>, target: Arc<ClientInfo>, options: TrackingOptions) {
         let mut inner = self.inner.lock();
+        if options.bcast {
+            inner.bcast.insert(info.id);
+        } else {
+            inner.bcast.remove(&info.id);
+        }
         inner.clients.insert(
             info.id,
             Subscriber {
@@ -94,6 +104,7 @@ impl TrackingTable {
     pub fn disable(&self, id: u64) {
         let mut inner = self.inner.lock();
         inner.clients.remove(&id);
+        inner.bcast.remove(&id);
         self.active.store(inner.clients.len(), Ordering::Relaxed);
     }
 
@@ -105,22 +116,29 @@ impl TrackingTable {
             .map(|s| (s.options.clone(), s.broken))
     }
 
-    /// Remembers that client `id` read `keys` (default mode), forgetting the oldest-seen
-    /// keys with an invalidation if the table outgrows `max_keys` (0: unbounded).
+    /// Remembers that client `id` read `keys` (default mode), forgetting keys with an
+    /// invalidation to their readers if the table outgrows `max_keys` (0: unbounded).
     pub fn remember(&self, id: u64, keys: &[&[u8]], max_keys: usize) {
         let mut inner = self.inner.lock();
         for key in keys {
-            inner
-                .keys
-                .entry(Bytes::copy_from_slice(key))
-                .or_default()
-                .insert(id);
+            let added = match inner.keys.get_mut(*key) {
+                Some(readers) => readers.insert(id),
+                None => {
+                    inner
+                        .keys
+                        .insert(Bytes::copy_from_slice(key), HashSet::from([id]));
+                    true
+                }
+            };
+            if added {
+                inner.items += 1;
+            }
         }
         if max_keys > 0 && inner.keys.len() > max_keys {
             let excess = inner.keys.len() - max_keys;
             let evicted: Vec<Bytes> = inner.keys.keys().take(excess).cloned().collect();
             for key in evicted {
-                Self::invalidate_locked(&mut inner, &key, None);
+                Self::notify_readers(&mut inner, &key, None);
             }
         }
     }
@@ -128,21 +146,35 @@ impl TrackingTable {
     /// Announces that `key` changed; `writer` is the client that changed it (for NOLOOP).
     pub fn invalidate(&self, key: &[u8], writer: Option<u64>) {
         let mut inner = self.inner.lock();
-        Self::invalidate_locked(&mut inner, key, writer);
+        Self::notify_readers(&mut inner, key, writer);
+        if inner.bcast.is_empty() {
+            return;
+        }
+        let Inner { clients, bcast, .. } = &mut *inner;
+        for id in bcast.iter() {
+            let Some(sub) = clients.get_mut(id) else {
+                continue;
+            };
+            let matches = sub.options.prefixes.iter().any(|p| key.starts_with(p));
+            let own_write = writer == Some(*id) && sub.options.noloop;
+            if matches && !own_write {
+                send(sub, Some(vec![Bytes::copy_from_slice(key)]));
+            }
+        }
     }
 
-    fn invalidate_locked(inner: &mut Inner, key: &[u8], writer: Option<u64>) {
-        let readers = inner.keys.remove(key).unwrap_or_default();
+    /// Sends `key`'s invalidation to the clients that read it, and forgets the key.
+    fn notify_readers(inner: &mut Inner, key: &[u8], writer: Option<u64>) {
+        let Some(readers) = inner.keys.remove(key) else {
+            return;
+        };
+        inner.items -= readers.len();
         let keys = Some(vec![Bytes::copy_from_slice(key)]);
-        for (id, sub) in inner.clients.iter_mut() {
-            let wants = if sub.options.bcast {
-                sub.options.prefixes.is_empty()
-                    || sub.options.prefixes.iter().any(|p| key.starts_with(p))
-            } else {
-                readers.contains(id)
+        for id in readers {
+            let Some(sub) = inner.clients.get_mut(&id) else {
+                continue;
             };
-            let own_write = writer == Some(*id) && sub.options.noloop;
-            if wants && !own_write {
+            if !(writer == Some(id) && sub.options.noloop) {
                 send(sub, keys.clone());
             }
         }
@@ -153,6 +185,7 @@ impl TrackingTable {
     pub fn invalidate_all(&self) {
         let mut inner = self.inner.lock();
         inner.keys.clear();
+        inner.items = 0;
         for sub in inner.clients.values_mut() {
             send(sub, None);
         }
@@ -161,13 +194,13 @@ impl TrackingTable {
     /// (`tracking_total_keys`, `tracking_total_items`, `tracking_total_prefixes`).
     pub fn stats(&self) -> (usize, usize, usize) {
         let inner = self.inner.lock();
-        let items = inner.keys.values().map(HashSet::len).sum();
-        let prefixes: HashSet<&Bytes> = inner
-            .clients
-            .values()
-            .flat_map(|s| s.options.prefixes.iter())
-            .collect();
-        (inner.keys.len(), items, prefixes.len())
+        let prefixes: usize = inner
+            .bcast
+            .iter()
+            .filter_map(|id| inner.clients.get(id))
+            .map(|s| s.options.prefixes.len())
+            .sum();
+        (inner.keys.len(), inner.items, prefixes)
     }
 }
 
@@ -196,12 +229,29 @@ fn send(sub: &mut Subscriber, keys: Option<Vec<Bytes>>) {
         return;
     }
     if let Some(queue) = queue {
-        let _ = queue.try_send(PubMessage::Invalidate { keys });
+        // A client that does not read its invalidations cannot be trusted with a cache:
+        // disconnect it, as a subscriber that falls behind is.
+        if queue.try_send(PubMessage::Invalidate { keys }).is_err() {
+            target.kill();
+        }
     }
 }
 
-/// Checks `CLIENT TRACKING ON` prefixes: none may be a prefix of another (Redis's text).
-pub fn overlapping_prefixes(prefixes: &[Bytes]) -> Option<String> {
+/// Checks `CLIENT TRACKING ON` prefixes: none may be a prefix of another, nor of one the
+/// client already has (Redis's texts).
+pub fn overlapping_prefixes(existing: &[Bytes], prefixes: &[Bytes]) -> Option<String> {
+    for new in prefixes {
+        if let Some(old) = existing
+            .iter()
+            .find(|old| old.starts_with(new) || new.starts_with(old))
+        {
+            return Some(format!(
+                "ERR Prefix '{}' overlaps with an existing prefix '{}'. Prefixes for a single client must not overlap.",
+                String::from_utf8_lossy(new),
+                String::from_utf8_lossy(old)
+            ));
+        }
+    }
     for (i, a) in prefixes.iter().enumerate() {
         for b in &prefixes[i + 1..] {
             if a.starts_with(b) || b.starts_with(a) {

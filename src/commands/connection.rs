@@ -46,7 +46,9 @@ pub fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
     super::txn::unwatch_all(ctx.state, ctx.client);
     super::pubsub::unsubscribe_all(ctx.state, ctx.client);
     ctx.state.monitors.remove(ctx.client.info.id);
+    ctx.client.info.monitoring.store(false, Ordering::Relaxed);
     ctx.state.tracking.disable(ctx.client.info.id);
+    ctx.client.info.redir.store(-1, Ordering::Relaxed);
     ctx.client.tracking = None;
     ctx.client.caching = None;
     let client = &mut *ctx.client;
@@ -72,7 +74,8 @@ pub fn monitor(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
             "ERR MONITOR needs a connection to send to",
         ));
     };
-    ctx.state.monitors.add(ctx.client.info.id, queue);
+    ctx.state.monitors.add(ctx.client.info.clone(), queue);
+    ctx.client.info.monitoring.store(true, Ordering::Relaxed);
     ok()
 }
 
@@ -452,6 +455,13 @@ pub fn client_pause(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let now = crate::storage::now_ms();
     let until = now.saturating_add(timeout as u64);
     ctx.state.pause.pause(mode, until, now);
+    // Commands already past the gate's pause check hold the global lock (shared): waiting
+    // for it once means none of them writes after this OK. Inside EXEC (which holds it
+    // exclusively) nothing else runs anyway.
+    if !ctx.client.deny_blocking {
+        let storage = ctx.storage();
+        super::dispatch::off_worker(|| drop(storage.global.write()));
+    }
     ok()
 }
 
@@ -500,6 +510,7 @@ pub fn client_tracking(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let id = ctx.client.info.id;
     if !on {
         ctx.state.tracking.disable(id);
+        ctx.client.info.redir.store(-1, Ordering::Relaxed);
         ctx.client.tracking = None;
         ctx.client.caching = None;
         return ok();
@@ -533,7 +544,13 @@ pub fn client_tracking(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
             "ERR OPTIN and OPTOUT are not compatible with BCAST",
         ));
     }
-    if let Some(message) = crate::tracking::overlapping_prefixes(&options.prefixes) {
+    let existing: Vec<Bytes> = ctx
+        .client
+        .tracking
+        .as_ref()
+        .map(|t| t.prefixes.clone())
+        .unwrap_or_default();
+    if let Some(message) = crate::tracking::overlapping_prefixes(&existing, &options.prefixes) {
         return Err(CmdError::custom(message));
     }
     let target = match options.redirect {
@@ -547,18 +564,24 @@ pub fn client_tracking(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         },
         _ => ctx.client.info.clone(),
     };
-    // Enabling again keeps the modes it had and adds prefixes, as Redis does.
-    if let Some(current) = &ctx.client.tracking {
-        options.optin |= current.optin;
-        options.optout |= current.optout;
-        let mut prefixes = current.prefixes.clone();
-        prefixes.append(&mut options.prefixes);
-        options.prefixes = prefixes;
+    // As Redis: enabling again takes the options given now but keeps the prefixes already
+    // registered, and BCAST without PREFIX registers the empty prefix (every key).
+    if options.bcast && options.prefixes.is_empty() {
+        options.prefixes.push(Bytes::new());
     }
+    let mut prefixes = existing;
+    for prefix in options.prefixes.drain(..) {
+        if !prefixes.contains(&prefix) {
+            prefixes.push(prefix);
+        }
+    }
+    options.prefixes = prefixes;
     ctx.state
         .tracking
         .enable(ctx.client.info.clone(), target, options.clone());
+    let redir = options.redirect.map_or(0, |id| id as i64);
     ctx.client.tracking = Some(options);
+    ctx.client.info.redir.store(redir, Ordering::Relaxed);
     ok()
 }
 
@@ -632,9 +655,12 @@ pub fn client_trackinginfo(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Repl
             if broken {
                 flags.push("broken_redirect");
             }
+            // Sorted, as Redis lists them from its prefix tree.
+            let mut prefixes = t.prefixes.clone();
+            prefixes.sort();
             (
                 t.redirect.map_or(0, |id| id as i64),
-                t.prefixes.iter().cloned().map(Reply::Bulk).collect(),
+                prefixes.into_iter().map(Reply::Bulk).collect(),
             )
         }
     };

@@ -155,7 +155,8 @@ pub fn execute_batched<'a>(
         && client.reply_mode == crate::client::ReplyMode::On
         && !client.is_subscribed()
         && !storage.writes_failing()
-        && !state.pause.active(crate::storage::now_ms())
+        && !(state.pause.maybe() && state.pause.active(crate::storage::now_ms()))
+        && client.caching.is_none()
         && batch.as_ref().is_none_or(|b| b.commands.len() < MAX_RUN);
     if !eligible {
         return Err(args);
@@ -265,7 +266,7 @@ fn apply_effects(state: &ServerState, client: &mut ClientState, from: usize) {
 
 /// Runs `call` where it does not hold a runtime worker: `block_in_place` on the
 /// multi-threaded runtime the server uses; directly anywhere else (tests, fuzz harnesses).
-fn off_worker<T>(call: impl FnOnce() -> T) -> T {
+pub(crate) fn off_worker<T>(call: impl FnOnce() -> T) -> T {
     use tokio::runtime::{Handle, RuntimeFlavor};
     match Handle::try_current() {
         Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
@@ -307,6 +308,10 @@ fn rejected(
     if client.multi.is_some() {
         client.multi_error = true;
     }
+    // A rejected command still consumes CLIENT CACHING, as Redis resets it per command.
+    if client.multi.is_none() {
+        client.caching = None;
+    }
     let text = err.to_wire();
     state.error_stats.count(text.as_bytes());
     Reply::Error(text)
@@ -331,6 +336,9 @@ fn run_resolved(
     locking: Locking,
 ) -> Reply {
     let stats = state.commands.stats(full_name);
+    // The last command received, as CLIENT LIST shows it (a queued or rejected one too).
+    client.info.touch();
+    *client.info.last_cmd.lock() = full_name;
     if !cmd.arity_ok(args.len()) {
         return rejected(
             state,
@@ -371,12 +379,8 @@ fn run_resolved(
         if let Some(queue) = client.multi.as_mut() {
             queue.push(args.to_vec());
         }
+        client.sync_multi_count();
         return Reply::status("QUEUED");
-    }
-
-    if locking == Locking::Take && !client.in_script && paused(state, client, cmd) {
-        client.held_by_pause = true;
-        return Reply::Nil;
     }
 
     if locking == Locking::Take && !cmd.has(flags::ALLOW_BUSY) && state.scripting.is_busy() {
@@ -388,8 +392,6 @@ fn run_resolved(
         );
     }
 
-    client.info.touch();
-    *client.info.last_cmd.lock() = full_name;
     if cmd.has(flags::SKIP_MONITOR) && state.monitors.active() {
         feed_monitors(state, client, full_name, args);
     }
@@ -440,6 +442,12 @@ fn run_resolved(
                 .try_lock(keys.clone())
                 .unwrap_or_else(|| off_worker(|| storage.locks.lock(keys)));
         }
+        // Checked with the locks held: a CLIENT PAUSE takes the global lock once, so no
+        // command that passed this point can still write after the pause answered OK.
+        if client.pausable && paused(state, client, cmd) {
+            client.held_by_pause = true;
+            return Reply::Nil;
+        }
         // TOUCH is the one read a NO-TOUCH client still counts, as in Redis.
         let untouched = cmd.has(flags::NO_TOUCH)
             || (client.info.no_touch.load(Ordering::Relaxed) && cmd.name != "touch");
@@ -468,6 +476,17 @@ fn run_resolved(
         if client.effects.len() > effects_from {
             apply_effects(state, client, effects_from);
         }
+        // Remembered under the key locks, so a write cannot slip between the read and its
+        // registration and leave the reader's cache stale. Scripts' own key arguments are
+        // not reads (their `redis.call`s are, through the script's client).
+        if result.is_ok()
+            && client.tracking.is_some()
+            && cmd.has(flags::READONLY)
+            && cmd.group != "scripting"
+            && !key_args.is_empty()
+        {
+            remember_reads(state, client, &key_args);
+        }
         result
     };
     if std::mem::take(&mut client.flushed) && state.tracking.active() {
@@ -479,13 +498,13 @@ fn run_resolved(
             if cmd.has(flags::WRITE) && client.block.is_none() {
                 client.batch_wrote = true;
             }
-            if client.tracking.is_some() && cmd.has(flags::READONLY) && !key_args.is_empty() {
-                remember_reads(state, client, &key_args);
-            }
             reply
         }
         Err(e) => Reply::Error(e.to_wire()),
     };
+    if TRANSACTION_CONTROL.contains(&cmd.name) {
+        client.sync_multi_count();
+    }
     // CLIENT CACHING applies to the next command (a whole transaction, for MULTI).
     if client.caching.is_some()
         && locking == Locking::Take
@@ -555,6 +574,9 @@ fn remember_reads(state: &ServerState, client: &ClientState, keys: &[&[u8]]) {
 /// Whether `CLIENT PAUSE` holds `cmd` back now. EXEC may write when any command it would
 /// run may.
 fn paused(state: &ServerState, client: &ClientState, cmd: &Command) -> bool {
+    if !state.pause.maybe() {
+        return false;
+    }
     let now = crate::storage::now_ms();
     if !state.pause.active(now) {
         return false;

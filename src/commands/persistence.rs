@@ -174,13 +174,21 @@ pub fn bgsave(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 }
 
 /// The `save` rules' timer, called about once a second by the maintenance thread: starts a
-/// background checkpoint when a rule is due (and, after a failure, not before the retry
+/// background checkpoint when a rule is due or a `BGSAVE SCHEDULE` is pending (and, after a failure, not before the retry
 /// delay, as Redis).
 pub fn save_if_due(state: &Arc<ServerState>) {
     let Ok(rules) = save_rules::parse(&state.config.get("save")) else {
         return;
     };
-    if rules.is_empty() || state.saves.in_progress.load(Ordering::SeqCst) {
+    if state.saves.in_progress.load(Ordering::SeqCst) {
+        return;
+    }
+    // A BGSAVE SCHEDULE that arrived as the previous save was ending.
+    if state.saves.scheduled.swap(false, Ordering::SeqCst) {
+        start_background_save(state);
+        return;
+    }
+    if rules.is_empty() {
         return;
     }
     let now = crate::storage::now_ms() / 1000;

@@ -183,12 +183,13 @@ impl LatencyMonitor {
                 "- Check SLOWLOG GET for the commands that were slow; large collections read \
                  or deleted at once are the usual cause.\n",
             );
-            if slowlog_threshold_us < 0 || slowlog_threshold_us as u64 > threshold * 1000 {
+            let threshold_us = threshold.saturating_mul(1000);
+            if slowlog_threshold_us < 0 || slowlog_threshold_us as u64 > threshold_us {
                 let _ = writeln!(
                     out,
                     "- The slow log only keeps commands slower than the latency threshold \
                      or not at all: CONFIG SET slowlog-log-slower-than {}.",
-                    threshold * 1000
+                    threshold_us
                 );
             }
         }

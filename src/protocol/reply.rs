@@ -67,6 +67,15 @@ impl Reply {
         matches!(self, Reply::Error(_))
     }
 
+    /// A RESP3 push frame, or several (`Multi` of pushes: a SUBSCRIBE of many channels).
+    pub fn is_push(&self) -> bool {
+        match self {
+            Reply::Push(_) => true,
+            Reply::Multi(items) => !items.is_empty() && items.iter().all(Reply::is_push),
+            _ => false,
+        }
+    }
+
     /// Appends the encoding of `self` to `out`.
     pub fn encode(&self, out: &mut BytesMut, resp3: bool) {
         match self {

@@ -969,6 +969,9 @@ impl Scripting {
         // CLIENT_DENY_BLOCKING for scripts).
         script_client.deny_blocking = true;
         script_client.in_script = true;
+        // The script's reads are the caller's reads for client-side caching.
+        script_client.tracking = client.tracking.clone();
+        script_client.caching = client.caching;
         let script_client = RefCell::new(script_client);
         // Where the error was raised: (source, line), as Redis's error handler finds it.
         let error_at: RefCell<Option<(String, i64)>> = RefCell::new(None);

@@ -285,6 +285,8 @@ impl Conn {
             return false;
         }
         if self.output.is_empty() {
+            release_if_large(&mut self.output);
+            release_if_large(&mut self.input);
             return true;
         }
         self.state
@@ -293,6 +295,8 @@ impl Conn {
             .fetch_add(self.output.len() as u64, Ordering::Relaxed);
         let ok = self.socket.write_all(&self.output).await.is_ok();
         self.output.clear();
+        release_if_large(&mut self.output);
+        release_if_large(&mut self.input);
         ok
     }
 
@@ -353,6 +357,17 @@ impl Conn {
                 }
             }
         }
+    }
+}
+
+/// Buffer capacity a connection keeps between batches; a buffer grown past it (a large
+/// argument or reply) is given back once empty, as Redis shrinks idle query and reply
+/// buffers. Without this, every connection that once carried a 512 MiB value kept 512 MiB.
+const KEEP_BUFFER: usize = 64 * 1024;
+
+fn release_if_large(buf: &mut BytesMut) {
+    if buf.is_empty() && buf.capacity() > KEEP_BUFFER {
+        *buf = BytesMut::with_capacity(16 * 1024);
     }
 }
 
@@ -469,13 +484,15 @@ fn run_batch(
             return Next::CloseNow;
         }
         let mode_before = client.reply_mode;
+        client.pausable = true;
         let reply = if may_yield {
-            match execute_unless_busy(state, client, &args) {
-                Some(reply) => reply,
-                None => return Next::Yield(args),
-            }
+            execute_unless_busy(state, client, &args)
         } else {
-            execute(state, client, &args)
+            Some(execute(state, client, &args))
+        };
+        client.pausable = false;
+        let Some(reply) = reply else {
+            return Next::Yield(args);
         };
         may_yield = true;
         if client.held_by_pause {
@@ -488,6 +505,9 @@ fn run_batch(
         if client.block.is_some() {
             return Next::Block(args);
         }
+        // RESP3 pushes (the confirmations of SUBSCRIBE and friends) are not replies:
+        // CLIENT REPLY OFF/SKIP does not hold them back, as in Redis.
+        let push = client.resp3 && reply.is_push();
         let send = match client.reply_mode {
             ReplyMode::On => true,
             ReplyMode::Off => false,
@@ -497,7 +517,7 @@ fn run_batch(
                 }
                 false
             }
-        };
+        } || push;
         if send {
             reply.encode(output, client.resp3);
         }

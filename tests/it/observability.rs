@@ -476,6 +476,7 @@ fn client_tracking_matches_redis() {
         assert_eq!(have, want, "scenario {name}");
     }
     let mut r = strata.raw();
+    let mut a = Raw::connect_unix(&redis.socket);
     for args in [
         vec!["CLIENT", "TRACKING", "maybe"],
         vec!["CLIENT", "TRACKING", "ON", "PREFIX", "a"],
@@ -486,8 +487,190 @@ fn client_tracking_matches_redis() {
             "CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "a", "PREFIX", "ab",
         ],
         vec!["CLIENT", "CACHING", "YES"],
+        // Prefixes accumulate across ON calls and may not overlap the registered ones.
+        vec!["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "user:"],
+        vec!["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "user:"],
+        vec!["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "user:1"],
+        vec!["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "order:"],
+        vec!["CLIENT", "TRACKINGINFO"],
+        vec!["CLIENT", "TRACKING", "OFF"],
+        // A pipelined OPTOUT client: CLIENT CACHING NO covers only the next command.
+        vec!["CLIENT", "TRACKING", "ON", "OPTOUT"],
+        vec!["CLIENT", "CACHING", "NO"],
+        vec!["GET", "untracked"],
+        vec!["GET", "tracked"],
+        vec!["CLIENT", "TRACKINGINFO"],
     ] {
-        let mut a = Raw::connect_unix(&redis.socket);
         assert_eq!(r.cmd(&args), a.cmd(&args), "{args:?}");
     }
+    // Pipelined: the same reads, then another client's writes reach only `tracked`.
+    for (c, w) in [
+        (&mut r, &mut strata.raw()),
+        (&mut a, &mut Raw::connect_unix(&redis.socket)),
+    ] {
+        c.cmd(&["HELLO", "3"]);
+        let mut pipeline = Raw::encode(&[b"CLIENT", b"CACHING", b"NO"]);
+        pipeline.extend(Raw::encode(&[b"GET", b"p1"]));
+        pipeline.extend(Raw::encode(&[b"GET", b"p2"]));
+        pipeline.extend(Raw::encode(&[b"GET", b"p3"]));
+        c.send_bytes(&pipeline);
+        for _ in 0..4 {
+            c.read();
+        }
+        w.cmd(&[
+            "MSET",
+            "p1",
+            "1",
+            "p2",
+            "1",
+            "p3",
+            "1",
+            "tracked",
+            "1",
+            "untracked",
+            "1",
+        ]);
+    }
+    assert_eq!(messages_before_pong(&mut r), messages_before_pong(&mut a));
+}
+
+/// `CLIENT INFO` as (field, value) pairs.
+type Fields = Vec<(String, String)>;
+
+/// `CLIENT INFO` as (field, value) pairs, with what depends on the connection or on time
+/// masked.
+fn client_info_fields(r: &mut Raw) -> Fields {
+    const MASKED: &[&str] = &[
+        "id",
+        "addr",
+        "laddr",
+        "fd",
+        "age",
+        "idle",
+        "qbuf",
+        "qbuf-free",
+        "argv-mem",
+        "multi-mem",
+        "rbs",
+        "rbp",
+        "obl",
+        "oll",
+        "omem",
+        "tot-mem",
+        "events",
+    ];
+    let line = r.cmd(&["CLIENT", "INFO"]).text();
+    line.split_whitespace()
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            let v = if MASKED.contains(&k) {
+                "*".to_string()
+            } else if k == "flags" {
+                // The reference server is reached over a Unix socket (flag U).
+                let f = v.replace('U', "");
+                if f.is_empty() {
+                    "N".to_string()
+                } else {
+                    f
+                }
+            } else {
+                v.to_string()
+            };
+            (k.to_string(), v)
+        })
+        // Redis 7.2's library fields; 7.0 (the reference here) does not print them.
+        .filter(|(k, _)| k != "lib-name" && k != "lib-ver")
+        .collect()
+}
+
+#[test]
+fn client_info_matches_redis() {
+    let Some((redis, strata)) = pair() else {
+        return;
+    };
+    let (mut a, mut b) = on_both(&redis, &strata);
+    let mut states: Vec<(Fields, Fields)> = Vec::new();
+    let mut both = |steps: &[&[&str]], states: &mut Vec<_>| {
+        for step in steps {
+            a.cmd(step);
+            b.cmd(step);
+        }
+        states.push((client_info_fields(&mut a), client_info_fields(&mut b)));
+    };
+    both(&[], &mut states);
+    both(
+        &[
+            &["CLIENT", "SETNAME", "worker"],
+            &["SELECT", "2"],
+            &["CLIENT", "NO-EVICT", "on"],
+        ],
+        &mut states,
+    );
+    both(&[&["CLIENT", "TRACKING", "ON"]], &mut states);
+    both(
+        &[&["CLIENT", "TRACKING", "OFF"], &["HELLO", "3"]],
+        &mut states,
+    );
+    // One channel each: every (un)subscribe answers one frame.
+    both(&[&["SUBSCRIBE", "c1"], &["PSUBSCRIBE", "p*"]], &mut states);
+    both(
+        &[&["UNSUBSCRIBE", "c1"], &["PUNSUBSCRIBE", "p*"]],
+        &mut states,
+    );
+    for (expected, got) in &states {
+        assert_eq!(got, expected);
+    }
+    // Inside MULTI, CLIENT INFO is queued: CLIENT LIST from another connection shows it.
+    let mut a2 = Raw::connect_unix(&redis.socket);
+    let mut b2 = strata.raw();
+    for r in [&mut a2, &mut b2] {
+        r.cmd(&["CLIENT", "SETNAME", "txn"]);
+        r.cmd(&["MULTI"]);
+        r.cmd(&["SET", "k", "v"]);
+        r.cmd(&["GET", "k"]);
+    }
+    let line_of = |r: &mut Raw| -> String {
+        let list = r.cmd(&["CLIENT", "LIST"]).text();
+        let line = list
+            .lines()
+            .find(|l| l.contains("name=txn"))
+            .unwrap()
+            .to_string();
+        line.split_whitespace()
+            .filter(|kv| {
+                ["flags", "multi", "cmd"]
+                    .iter()
+                    .any(|k| kv.starts_with(&format!("{k}=")))
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+            .replace('U', "")
+    };
+    let mut a3 = Raw::connect_unix(&redis.socket);
+    let mut b3 = strata.raw();
+    assert_eq!(line_of(&mut b3), line_of(&mut a3));
+}
+
+#[test]
+fn pushes_pass_client_reply_off_like_redis() {
+    let Some((redis, strata)) = pair() else {
+        return;
+    };
+    let mut frames = Vec::new();
+    for connect in [
+        Box::new(|| Raw::connect_unix(&redis.socket)) as Box<dyn Fn() -> Raw>,
+        Box::new(|| strata.raw()),
+    ] {
+        let mut sub = connect();
+        sub.cmd(&["HELLO", "3"]);
+        sub.send_bytes(&Raw::encode(&[b"CLIENT", b"REPLY", b"OFF"]));
+        sub.send_bytes(&Raw::encode(&[b"SUBSCRIBE", b"ch"]));
+        let mut publisher = connect();
+        eventually("the subscription", Duration::from_secs(10), || {
+            publisher.cmd(&["PUBSUB", "NUMSUB", "ch"]) == V::Array(vec![V::bulk("ch"), V::Int(1)])
+        });
+        assert_eq!(publisher.cmd(&["PUBLISH", "ch", "hi"]), V::Int(1));
+        frames.push(vec![sub.read(), sub.read()]);
+    }
+    assert_eq!(frames[1], frames[0]);
 }

@@ -1,4 +1,5 @@
-"""redis-cli against Strata: interactive, --scan, --stat, -n, INFO keyspace."""
+"""redis-cli against Strata: interactive, --scan, --stat, --bigkeys, --memkeys, --hotkeys,
+--latency, --latency-history, -n, INFO keyspace."""
 
 import shutil
 import subprocess
@@ -123,3 +124,39 @@ def test_memkeys_over_every_type(server):
     assert "Sampled 5 keys in the keyspace!" in text, text
     for kind in ["lists", "hashs", "strings", "sets", "zsets"]:
         assert f"1 {kind} with " in text, text
+
+
+def test_latency_modes(server):
+    # On a terminal redis-cli prints its running summary (and, for --latency-history, one
+    # line per interval); PING is what it times.
+    sample = r"min: \d+, max: \d+, avg: [\d.]+ \(\d+ samples\)"
+    child = pexpect.spawn("redis-cli", ["-h", server.host, "-p", str(server.port), "--latency"],
+                          encoding="utf-8", timeout=30)
+    try:
+        child.expect(sample)
+    finally:
+        child.terminate(force=True)
+    child = pexpect.spawn("redis-cli",
+                          ["-h", server.host, "-p", str(server.port), "--latency-history", "-i", "0.2"],
+                          encoding="utf-8", timeout=30)
+    try:
+        for _ in range(2):
+            child.expect(sample + r" -- [\d.]+ seconds range")
+    finally:
+        child.terminate(force=True)
+
+
+def test_hotkeys_under_an_lfu_policy(server):
+    r = server.client()
+    r.config_set("maxmemory-policy", "allkeys-lfu")
+    r.set("cold", "x")
+    r.set("hot", "x")
+    for _ in range(200):
+        r.get("hot")
+    out = cli(server, "--hotkeys")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "Sampled 2 keys in the keyspace!" in text, text
+    assert 'keyname: "hot"' in text, text
+    lines = [l for l in text.splitlines() if "hot key found with counter" in l]
+    assert lines and '"hot"' in lines[0], text
