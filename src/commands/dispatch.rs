@@ -396,6 +396,7 @@ fn run_resolved(
         feed_monitors(state, client, full_name, args);
     }
     let started = Instant::now();
+    let writes_before = crate::storage::engine::writes_on_this_thread();
     let key_args = keys_of(cmd, args);
     let result = {
         let storage = &state.storage;
@@ -494,8 +495,10 @@ fn run_resolved(
     }
     let reply = match result {
         Ok(reply) => {
-            // A blocking command that parked wrote nothing.
-            if cmd.has(flags::WRITE) && client.block.is_none() {
+            // A blocking command that parked wrote nothing. A command that is not flagged
+            // WRITE may still have written (a script, SCRIPT LOAD): the engine's count says.
+            let engine_wrote = crate::storage::engine::writes_on_this_thread() != writes_before;
+            if (cmd.has(flags::WRITE) && client.block.is_none()) || engine_wrote {
                 client.batch_wrote = true;
             }
             reply

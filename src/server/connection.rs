@@ -279,10 +279,14 @@ impl Conn {
             if !state.group_commit.wait_durable(target).await && wrote {
                 return false;
             }
-        } else if let Err(e) = state.storage.engine().flush_wal_buffer() {
-            // The batch's writes reach the OS before its replies leave.
-            tracing::error!("WAL write failed: {e}");
-            return false;
+        } else if std::mem::take(&mut self.client.batch_wrote) {
+            // The batch's writes reach the OS before its replies leave. A batch that wrote
+            // nothing (PING, reads) does not touch the WAL: it would only wait behind other
+            // clients' WAL writes and the background fsync for nothing it promised.
+            if let Err(e) = state.storage.engine().flush_wal_buffer() {
+                tracing::error!("WAL write failed: {e}");
+                return false;
+            }
         }
         if self.output.is_empty() {
             release_if_large(&mut self.output);

@@ -42,6 +42,18 @@ impl Cf {
     }
 }
 
+thread_local! {
+    /// Engine writes made by this thread so far: the dispatch gate compares it before and
+    /// after a command to know whether the command wrote (a script's writes count for the
+    /// script's caller, which runs on the same thread).
+    static WRITES_ON_THIS_THREAD: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// See [`WRITES_ON_THIS_THREAD`].
+pub fn writes_on_this_thread() -> u64 {
+    WRITES_ON_THIS_THREAD.with(std::cell::Cell::get)
+}
+
 /// RocksDB knobs exposed as `rocksdb-*` directives.
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
@@ -321,6 +333,7 @@ impl Engine {
         if batch.is_empty() {
             return Ok(());
         }
+        WRITES_ON_THIS_THREAD.with(|n| n.set(n.get().wrapping_add(1)));
         let mut wb = WriteBatch::default();
         for op in batch.ops {
             match op {
