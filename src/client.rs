@@ -181,7 +181,7 @@ pub struct ClientState {
     /// woken up, nor a replay): only those are held back by `CLIENT PAUSE`.
     pub pausable: bool,
     /// `CLIENT TRACKING ON` options (the server's table holds the delivery side).
-    pub tracking: Option<crate::tracking::TrackingOptions>,
+    pub tracking: Option<TrackingOptions>,
     /// `CLIENT CACHING yes|no` for the next command.
     pub caching: Option<bool>,
     /// The running command emptied whole databases (FLUSHDB/FLUSHALL/SWAPDB): tracking
@@ -336,4 +336,17 @@ impl ClientRegistry {
     pub fn count(&self) -> usize {
         self.clients.lock().len()
     }
+}
+
+/// A client's `CLIENT TRACKING ON` options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrackingOptions {
+    /// Client id that receives the invalidations instead (`REDIRECT`).
+    pub redirect: Option<u64>,
+    pub bcast: bool,
+    pub prefixes: Vec<bytes::Bytes>,
+    pub optin: bool,
+    pub optout: bool,
+    /// No invalidations for keys this client modified itself.
+    pub noloop: bool,
 }

@@ -27,18 +27,7 @@ use crate::pubsub::PubMessage;
 /// The pub/sub channel RESP2 redirect targets subscribe to.
 pub const INVALIDATE_CHANNEL: &str = "__redis__:invalidate";
 
-/// A client's `CLIENT TRACKING ON` options.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrackingOptions {
-    /// Client id that receives the invalidations instead (`REDIRECT`).
-    pub redirect: Option<u64>,
-    pub bcast: bool,
-    pub prefixes: Vec<Bytes>,
-    pub optin: bool,
-    pub optout: bool,
-    /// No invalidations for keys this client modified itself.
-    pub noloop: bool,
-}
+pub use crate::client::TrackingOptions;
 
 struct Subscriber {
     options: TrackingOptions,
