@@ -231,6 +231,10 @@ impl ServerState {
             "latency-tracking" => self
                 .latency_tracking
                 .store(self.config.get_bool(name), Ordering::Relaxed),
+            "tracking-table-max-keys" => self
+                .tracking
+                .max_keys
+                .store(self.config.get_int(name).max(0) as usize, Ordering::Relaxed),
             "slowlog-max-len" => self.slowlog.trim(self.config.get_int(name).max(0) as usize),
             "busy-reply-threshold" => self
                 .scripting

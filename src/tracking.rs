@@ -55,6 +55,8 @@ pub struct TrackingTable {
     inner: Mutex<Inner>,
     /// Tracking clients, so the gate skips everything when there are none.
     active: AtomicUsize,
+    /// `tracking-table-max-keys` (0: unbounded), set by the config.
+    pub max_keys: AtomicUsize,
 }
 
 impl TrackingTable {
@@ -107,7 +109,8 @@ impl TrackingTable {
 
     /// Remembers that client `id` read `keys` (default mode), forgetting keys with an
     /// invalidation to their readers if the table outgrows `max_keys` (0: unbounded).
-    pub fn remember(&self, id: u64, keys: &[&[u8]], max_keys: usize) {
+    pub fn remember(&self, id: u64, keys: &[&[u8]]) {
+        let max_keys = self.max_keys.load(Ordering::Relaxed);
         let mut inner = self.inner.lock();
         for key in keys {
             let added = match inner.keys.get_mut(*key) {
@@ -227,12 +230,26 @@ fn send(sub: &mut Subscriber, keys: Option<Vec<Bytes>>) {
 }
 
 /// Checks `CLIENT TRACKING ON` prefixes: none may be a prefix of another, nor of one the
-/// client already has (Redis's texts).
+/// client already has (Redis's texts). Redis compares every pair; a client can send a
+/// million prefixes, so long lists are checked in sorted order instead: O(n log n).
 pub fn overlapping_prefixes(existing: &[Bytes], prefixes: &[Bytes]) -> Option<String> {
+    let overlap = |a: &[u8], b: &[u8]| a.starts_with(b) || b.starts_with(a);
+    let mut registered: Vec<&Bytes> = existing.iter().collect();
+    registered.sort();
     for new in prefixes {
-        if let Some(old) = existing
-            .iter()
-            .find(|old| old.starts_with(new) || new.starts_with(old))
+        // Registered prefixes overlap no other, except the empty one BCAST without PREFIX
+        // adds: so besides it only the neighbours of `new` in order can overlap it, and
+        // Redis (walking them in order) names the lower one first.
+        let at = registered.partition_point(|old| old.as_ref() < new.as_ref());
+        let candidates = [
+            registered.first(),
+            at.checked_sub(1).and_then(|i| registered.get(i)),
+            registered.get(at),
+        ];
+        if let Some(old) = candidates
+            .into_iter()
+            .flatten()
+            .find(|old| overlap(old, new))
         {
             return Some(format!(
                 "ERR Prefix '{}' overlaps with an existing prefix '{}'. Prefixes for a single client must not overlap.",
@@ -241,16 +258,66 @@ pub fn overlapping_prefixes(existing: &[Bytes], prefixes: &[Bytes]) -> Option<St
             ));
         }
     }
-    for (i, a) in prefixes.iter().enumerate() {
-        for b in &prefixes[i + 1..] {
-            if a.starts_with(b) || b.starts_with(a) {
-                return Some(format!(
-                    "ERR Prefix '{}' overlaps with another provided prefix '{}'. Prefixes for a single client must not overlap.",
-                    String::from_utf8_lossy(a),
-                    String::from_utf8_lossy(b)
-                ));
-            }
-        }
+    // Among the new ones: Redis names the first overlapping pair in argument order, found
+    // here the same way for a short list. A long one is sorted: some pair overlaps if and
+    // only if two neighbours in sorted order do (the text then names that pair).
+    let pair = if prefixes.len() <= 64 {
+        (0..prefixes.len())
+            .flat_map(|i| (i + 1..prefixes.len()).map(move |j| (i, j)))
+            .find(|&(i, j)| overlap(&prefixes[i], &prefixes[j]))?
+    } else {
+        let mut order: Vec<usize> = (0..prefixes.len()).collect();
+        order.sort_by(|&a, &b| prefixes[a].cmp(&prefixes[b]));
+        order
+            .windows(2)
+            .filter(|w| overlap(&prefixes[w[0]], &prefixes[w[1]]))
+            .map(|w| (w[0].min(w[1]), w[0].max(w[1])))
+            .min()?
+    };
+    Some(format!(
+        "ERR Prefix '{}' overlaps with another provided prefix '{}'. Prefixes for a single client must not overlap.",
+        String::from_utf8_lossy(&prefixes[pair.0]),
+        String::from_utf8_lossy(&prefixes[pair.1])
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(words: &[&str]) -> Vec<Bytes> {
+        words.iter().map(|w| Bytes::from(w.to_string())).collect()
     }
-    None
+
+    #[test]
+    fn prefix_overlaps_are_found_without_comparing_every_pair() {
+        let none = overlapping_prefixes(&b(&["a:", "b:"]), &b(&["c:", "d"]));
+        assert_eq!(none, None);
+        let err = overlapping_prefixes(&b(&["user:", "order:"]), &b(&["user:1"])).unwrap();
+        assert!(
+            err.contains("'user:1' overlaps with an existing prefix 'user:'"),
+            "{err}"
+        );
+        let err = overlapping_prefixes(&b(&["ab", "b"]), &b(&["a"])).unwrap();
+        assert!(err.contains("existing prefix 'ab'"), "{err}");
+        let err = overlapping_prefixes(&b(&["", "x"]), &b(&["q"])).unwrap();
+        assert!(err.contains("existing prefix ''"), "{err}");
+        // Redis's pair for a short list: the first in argument order.
+        let err = overlapping_prefixes(&[], &b(&["abc", "a", "ab"])).unwrap();
+        assert!(
+            err.contains("'abc' overlaps with another provided prefix 'a'"),
+            "{err}"
+        );
+        // A long list: 100,000 distinct prefixes with one overlap at the end, found at once.
+        let mut many: Vec<Bytes> = (0..100_000)
+            .map(|i| Bytes::from(format!("p{i:06}:")))
+            .collect();
+        assert_eq!(overlapping_prefixes(&[], &many), None);
+        many.push(Bytes::from("p000042:x"));
+        let err = overlapping_prefixes(&[], &many).unwrap();
+        assert!(
+            err.contains("'p000042:' overlaps with another provided prefix 'p000042:x'"),
+            "{err}"
+        );
+    }
 }

@@ -569,12 +569,16 @@ pub fn client_tracking(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     if options.bcast && options.prefixes.is_empty() {
         options.prefixes.push(Bytes::new());
     }
+    // The overlap check refused any new prefix equal to a registered one; only the empty
+    // prefix can come twice.
     let mut prefixes = existing;
-    for prefix in options.prefixes.drain(..) {
-        if !prefixes.contains(&prefix) {
-            prefixes.push(prefix);
-        }
-    }
+    let again_empty = prefixes.iter().any(|p| p.is_empty());
+    prefixes.extend(
+        options
+            .prefixes
+            .drain(..)
+            .filter(|p| !(again_empty && p.is_empty())),
+    );
     options.prefixes = prefixes;
     ctx.state
         .tracking

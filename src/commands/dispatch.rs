@@ -505,7 +505,8 @@ fn run_resolved(
         }
         Err(e) => Reply::Error(e.to_wire()),
     };
-    if TRANSACTION_CONTROL.contains(&cmd.name) {
+    // MULTI, EXEC, DISCARD or RESET changed the transaction state: publish it.
+    if client.multi.is_some() != (client.info.multi.load(Ordering::Relaxed) >= 0) {
         client.sync_multi_count();
     }
     // CLIENT CACHING applies to the next command (a whole transaction, for MULTI).
@@ -569,8 +570,7 @@ fn remember_reads(state: &ServerState, client: &ClientState, keys: &[&[u8]]) {
         true
     };
     if track {
-        let max_keys = state.config.get_int("tracking-table-max-keys").max(0) as usize;
-        state.tracking.remember(client.info.id, keys, max_keys);
+        state.tracking.remember(client.info.id, keys);
     }
 }
 
