@@ -67,7 +67,8 @@ pub fn doctor(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
 /// `LATENCY HISTOGRAM [command ...]`: for each named (or every called) command, its calls
 /// and the cumulative count per power-of-two microsecond bucket.
 pub fn histogram(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    let wanted: Vec<String> = args[2..]
+    // A set: the names are client-sent and may be many.
+    let wanted: std::collections::HashSet<String> = args[2..]
         .iter()
         .map(|a| text(a).to_ascii_lowercase())
         .collect();
@@ -76,7 +77,7 @@ pub fn histogram(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         .commands
         .all_stats()
         .into_iter()
-        .filter(|(name, _)| wanted.is_empty() || wanted.iter().any(|w| w == name))
+        .filter(|(name, _)| wanted.is_empty() || wanted.contains(*name))
         .filter_map(|(name, stats)| {
             let calls = stats.latency.count();
             (calls > 0).then(|| {
