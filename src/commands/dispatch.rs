@@ -188,8 +188,9 @@ pub fn execute_batched<'a>(
     Ok(run_resolved(state, client, args, resolved, Locking::Held))
 }
 
-/// [`execute`], unless `args` would have to wait for a key lock another command holds right
-/// now: then `None`, and the caller may let other connections run before trying again.
+/// [`execute`], unless `args` would have to wait for a lock another command holds right
+/// now: then `None`, and the caller lets other connections run, or waits for
+/// `storage.lock_waiters`, before trying again.
 pub fn execute_unless_busy(
     state: &ServerState,
     client: &mut ClientState,
@@ -198,15 +199,37 @@ pub fn execute_unless_busy(
     let Some(resolved) = args.first().and_then(|_| resolve(state, args).ok()) else {
         return Some(execute(state, client, args));
     };
-    let cmd = resolved.0;
-    // Commands queued by MULTI take no locks; others that fail the gate need none either.
-    if client.multi.is_none()
-        && cmd.arity_ok(args.len())
-        && state.storage.locks.any_held(keys_of(cmd, args))
-    {
+    if lock_taken(state, client, resolved.0, args) {
         return None;
     }
     Some(run_resolved(state, client, args, resolved, Locking::Take))
+}
+
+/// Whether `args` would wait for a lock right now (a hint: it may change at once), checked
+/// again by a connection about to wait for a release.
+pub fn would_wait(state: &ServerState, client: &ClientState, args: &[Bytes]) -> bool {
+    args.first()
+        .and_then(|_| resolve(state, args).ok())
+        .is_some_and(|(cmd, ..)| lock_taken(state, client, cmd, args))
+}
+
+/// Commands queued by MULTI take no locks, and those that fail the gate need none either.
+/// Exclusive commands wait in the gate, parked on the lock: its writer fairness keeps a
+/// stream of shared holders from starving them. While a script is busy the gate answers
+/// `-BUSY` without waiting.
+fn lock_taken(state: &ServerState, client: &ClientState, cmd: &Command, args: &[Bytes]) -> bool {
+    if client.multi.is_some()
+        || !cmd.arity_ok(args.len())
+        || cmd.has(flags::EXCLUSIVE)
+        || state.scripting.is_busy()
+    {
+        return false;
+    }
+    let keys = keys_of(cmd, args);
+    if keys.is_empty() && !cmd.has(flags::WRITE) {
+        return false;
+    }
+    state.storage.global.try_read().is_none() || state.storage.locks.any_held(keys)
 }
 
 /// Ends a run: commits its writes, then releases its locks.
@@ -215,6 +238,7 @@ pub fn finish_batched(state: &ServerState, mut batch: BatchedRun<'_>) -> RunEnd 
     let commands = std::mem::take(&mut batch.commands);
     let output_mark = batch.output_mark;
     drop(batch);
+    state.storage.lock_waiters.wake();
     match outcome {
         DeferredOutcome::Committed => RunEnd::Committed,
         DeferredOutcome::NothingWritten(e) => {
@@ -395,11 +419,13 @@ fn run_resolved(
     if cmd.has(flags::SKIP_MONITOR) && state.monitors.active() {
         feed_monitors(state, client, full_name, args);
     }
-    let started = Instant::now();
+    let started: Instant;
     let writes_before = crate::storage::engine::writes_on_this_thread();
     let key_args = keys_of(cmd, args);
     let result = {
         let storage = &state.storage;
+        // Declared first, so it runs last: connections waiting for these locks retry.
+        let _wake = storage.lock_waiters.wake_on_drop();
         let _global_exclusive;
         let _global_shared;
         let _keys;
@@ -449,6 +475,9 @@ fn run_resolved(
             client.held_by_pause = true;
             return Reply::Nil;
         }
+        // Time spent waiting for the locks is not the command's own: SLOWLOG, LATENCY and
+        // INFO commandstats count execution only, as Redis (which never waits) does.
+        started = Instant::now();
         // TOUCH is the one read a NO-TOUCH client still counts, as in Redis.
         let untouched = cmd.has(flags::NO_TOUCH)
             || (client.info.no_touch.load(Ordering::Relaxed) && cmd.name != "touch");

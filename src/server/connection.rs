@@ -18,7 +18,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -51,8 +51,16 @@ enum Next {
 }
 
 /// Times a command yields to other connections while its key is locked elsewhere before it
-/// waits for the lock, blocking its worker thread.
+/// waits for a release (most locks are held for microseconds by the other worker).
 const YIELDS_PER_COMMAND: u8 = 2;
+/// How long a command waits for its locks without a thread (see `storage::locks`); past
+/// this it waits in the gate, parked on the lock, whose fairness then gets it its turn.
+/// Longer than a script may run before others get `-BUSY` (`busy-reply-threshold`, 5 s by
+/// default), so waiting for a script never takes a thread; a key stripe is released after
+/// every command or pipelined run, so this bound is only a guard against starvation.
+const ASYNC_LOCK_WAIT: Duration = Duration::from_secs(10);
+/// A waiter looks at the locks again this often even without a wake-up.
+const LOCK_RECHECK: Duration = Duration::from_millis(10);
 
 struct Conn {
     state: Arc<ServerState>,
@@ -69,6 +77,8 @@ struct Conn {
     retry: Option<Vec<Bytes>>,
     /// Yields spent on `retry`.
     yields: u8,
+    /// When `retry` first found its locks taken.
+    waiting_since: Option<Instant>,
 }
 
 pub async fn serve(state: Arc<ServerState>, socket: TcpStream, mut client: ClientState) {
@@ -87,6 +97,7 @@ pub async fn serve(state: Arc<ServerState>, socket: TcpStream, mut client: Clien
         shutdown,
         retry: None,
         yields: 0,
+        waiting_since: None,
     };
     conn.run().await;
 }
@@ -121,7 +132,9 @@ impl Conn {
                 encode_message(&msg, self.client.resp3, &mut self.output);
             }
             let retry = self.retry.take();
-            let may_yield = self.yields < YIELDS_PER_COMMAND;
+            let may_yield = self
+                .waiting_since
+                .is_none_or(|since| since.elapsed() < ASYNC_LOCK_WAIT);
             let next = run_batch(
                 &self.state,
                 &mut self.client,
@@ -132,15 +145,21 @@ impl Conn {
             );
             if !matches!(next, Next::Yield(_)) {
                 self.yields = 0;
+                self.waiting_since = None;
             }
             match next {
                 Next::Yield(args) => {
-                    // Let this worker serve other connections instead of sleeping on a lock
-                    // another worker holds for microseconds.
-                    self.retry = Some(args);
-                    self.yields += 1;
                     need_read = false;
-                    tokio::task::yield_now().await;
+                    self.waiting_since.get_or_insert_with(Instant::now);
+                    if self.yields < YIELDS_PER_COMMAND {
+                        // Let this worker serve other connections; the lock is most likely
+                        // held for microseconds by the other one.
+                        self.yields += 1;
+                        tokio::task::yield_now().await;
+                    } else if !self.wait_for_locks(&args).await {
+                        return;
+                    }
+                    self.retry = Some(args);
                     continue;
                 }
                 Next::Paused(args) => {
@@ -198,6 +217,27 @@ impl Conn {
         tokio::select! {
             _ = changed => true,
             _ = tokio::time::sleep(left) => true,
+            _ = info.killed() => false,
+            _ = self.shutdown.changed() => false,
+        }
+    }
+
+    /// Waits, holding no thread, until a holder of a lock `args` needs lets go (or
+    /// [`LOCK_RECHECK`] passes); false when the connection should close meanwhile.
+    async fn wait_for_locks(&mut self, args: &[Bytes]) -> bool {
+        let state = self.state.clone();
+        let (_waiting, released) = state.storage.lock_waiters.register();
+        tokio::pin!(released);
+        released.as_mut().enable();
+        // Registered first, so a release between this check and the await still wakes us.
+        if !crate::commands::dispatch::would_wait(&state, &self.client, args) {
+            return true;
+        }
+        let info = self.client.info.clone();
+        tokio::select! {
+            _ = released => true,
+            // A holder outside the gate (or a release seen by nobody): look again anyway.
+            _ = tokio::time::sleep(LOCK_RECHECK) => true,
             _ = info.killed() => false,
             _ = self.shutdown.changed() => false,
         }

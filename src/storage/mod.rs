@@ -37,7 +37,7 @@ use crate::error::StoreResult;
 use encoding::{internal_key, meta_key, Meta};
 use engine::{decode_counter, Batch, Cf, Engine, EngineOptions};
 use hot_tier::{Generations, HotTier, TierStats};
-use locks::KeyLocks;
+use locks::{KeyLocks, LockWaiters};
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -73,6 +73,8 @@ pub struct Storage {
     pub locks: KeyLocks,
     /// Shared by ordinary commands, exclusive for whole-database operations.
     pub global: RwLock<()>,
+    /// Connections waiting for `locks` or `global` (see `locks`).
+    pub lock_waiters: LockWaiters,
     pub stats: StorageStats,
     /// Highest WAL sequence known to be fsynced; its mutex serialises syncs so concurrent
     /// callers share one fsync (group commit).
@@ -201,6 +203,7 @@ impl Storage {
             counters,
             locks: KeyLocks::default(),
             global: RwLock::new(()),
+            lock_waiters: LockWaiters::default(),
             stats: StorageStats::default(),
             wal_synced: parking_lot::Mutex::new(0),
             versions: parking_lot::Mutex::new((first_version, first_version)),

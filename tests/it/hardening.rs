@@ -434,3 +434,52 @@ fn del_of_many_keys_while_observed_is_linear() {
     assert_eq!(watcher.cmd(&["EXEC"]), V::NilArray);
     assert_alive(&mut c);
 }
+
+fn threads_of(server: &Server) -> usize {
+    let pid = server.pid().expect("server pid");
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .expect("proc status")
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("Threads in /proc status")
+}
+
+/// Connections whose command waits for a lock (here the global one, held by a running
+/// script) wait without a thread each: before, each took one (`block_in_place`), and when
+/// the script ended dozens of threads ran at once while the two runtime workers that answer
+/// everyone else got a sliver of the CPU.
+#[test]
+fn clients_waiting_for_a_script_hold_no_thread_each() {
+    const WAITERS: usize = 40;
+    let server = Server::start();
+    let mut c = server.raw();
+    c.cmd(&["SET", "k", "v"]);
+    let threads_before = threads_of(&server);
+    let mut script = server.raw();
+    // Runs for two seconds (well under lua-time-limit, so no -BUSY), holding the global lock.
+    let busy = "local s = redis.call('TIME') repeat local n = redis.call('TIME') \
+                until (n[1] - s[1]) * 1000000 + (n[2] - s[2]) > 2000000 return 1";
+    script.send_bytes(&Raw::encode(&[b"EVAL", busy.as_bytes(), b"0"]));
+    eventually("the script to run", Duration::from_secs(10), || {
+        // The script's client shows the command its script last called.
+        c.cmd(&["CLIENT", "LIST"]).text().contains("cmd=time")
+    });
+    let mut waiters: Vec<Raw> = (0..WAITERS).map(|_| server.raw()).collect();
+    for w in &mut waiters {
+        w.send_bytes(&Raw::encode(&[b"GET", b"k"]));
+    }
+    // Commands without keys take no lock and are answered meanwhile.
+    assert_alive(&mut c);
+    assert_eq!(script.read(), V::Int(1));
+    for w in &mut waiters {
+        assert_eq!(w.read(), V::bulk("v"));
+    }
+    // Blocking-pool threads linger for seconds after their last job, so a thread per waiter
+    // would still be counted here.
+    let threads_after = threads_of(&server);
+    assert!(
+        threads_after < threads_before + WAITERS / 2,
+        "{threads_after} threads after {WAITERS} waiters (before: {threads_before})"
+    );
+}
