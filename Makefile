@@ -1,5 +1,5 @@
 # Convenience targets; the scripts are the source of truth.
-.PHONY: run test build fmt lint bench bench-monitor microbench larger-than-ram keys-10m netfuzz soak fuzz
+.PHONY: run test build fmt lint bench bench-monitor stall-probe microbench larger-than-ram keys-10m netfuzz soak fuzz
 
 run:
 	./scripts/run.sh
@@ -28,6 +28,13 @@ bench-monitor:
 	./scripts/setup.sh
 	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target} cargo build --release --bin strata --example loadgen
 	python3 benches/harness.py --only-monitor
+
+# PING latency while another client runs commands over a 64 MiB string, Strata beside Redis
+# (docs/ping-stalls.md); fails if Strata's slowest PING passes 50 ms.
+stall-probe:
+	./scripts/setup.sh
+	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target} cargo build --release --bin strata
+	python3 benches/stall_probe.py
 
 # Criterion micro-benchmarks (a couple of minutes).
 microbench:

@@ -3,9 +3,9 @@
 //! (one per second, the worst of that second, as Redis keeps them) and the all-time worst.
 //! Event classes are Redis's where Strata has the same thing (`command`, `fast-command`,
 //! `expire-cycle`) and Strata's own for what can be slow only here (`wal-fsync`,
-//! `checkpoint`). Per-command histograms for `LATENCY HISTOGRAM` and `INFO latencystats`
-//! live in [`histogram`]. The gate and the maintenance threads record; depends on nothing
-//! but `parking_lot`.
+//! `checkpoint`, `runtime-stall`). Per-command histograms for `LATENCY HISTOGRAM` and
+//! `INFO latencystats` live in [`histogram`]. The gate and the maintenance threads record;
+//! depends on nothing but `parking_lot`.
 
 pub mod histogram;
 
@@ -23,6 +23,8 @@ pub const FAST_COMMAND: &str = "fast-command";
 pub const EXPIRE_CYCLE: &str = "expire-cycle";
 pub const WAL_FSYNC: &str = "wal-fsync";
 pub const CHECKPOINT: &str = "checkpoint";
+/// How late a task started on the runtime (see `server::runtime_watchdog`).
+pub const RUNTIME_STALL: &str = "runtime-stall";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sample {
@@ -155,8 +157,8 @@ impl LatencyMonitor {
         if threshold == 0 {
             return "Latency monitoring is disabled. Enable it with \
                     \"CONFIG SET latency-monitor-threshold <milliseconds>\" to record \
-                    commands, WAL fsyncs, checkpoints and expire cycles that take at least \
-                    that long.\n"
+                    commands, WAL fsyncs, checkpoints, expire cycles and scheduling delays \
+                    that take at least that long.\n"
                 .into();
         }
         let map = self.events.lock();
@@ -207,6 +209,12 @@ impl LatencyMonitor {
         }
         if map.contains_key(EXPIRE_CYCLE) {
             out.push_str("- Active expiry cycles were slow: many keys expire at the same time.\n");
+        }
+        if map.contains_key(RUNTIME_STALL) {
+            out.push_str(
+                "- Commands waited to be scheduled: every worker thread was busy, usually with \
+                 commands over large values or many keys (see SLOWLOG GET).\n",
+            );
         }
         out
     }

@@ -6,6 +6,7 @@
 //! caller drops the storage, which closes RocksDB cleanly.
 
 pub mod connection;
+pub mod runtime_watchdog;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -67,7 +68,11 @@ pub async fn run(state: Arc<ServerState>, boot: Instant) -> Result<(), String> {
         state.storage.engine().path().display(),
     );
 
-    let maintenance = spawn_maintenance(state.clone());
+    let mut maintenance = spawn_maintenance(state.clone());
+    match runtime_watchdog::spawn(state.clone(), tokio::runtime::Handle::current()) {
+        Ok(handle) => maintenance.push(handle),
+        Err(e) => tracing::warn!("cannot start the runtime watchdog: {e}"),
+    }
     spawn_signal_handler(state.clone());
 
     let (tx, mut rx) = mpsc::channel::<TcpStream>(64);

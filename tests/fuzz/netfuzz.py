@@ -907,6 +907,13 @@ def watchdog_main(host, port_value, interval, stop, out_q, deadline_ms):
 
 # --------------------------------------------------------------------------- the run
 
+class ReadFailed:
+    """What ended a connection's frame reader (EOF, a reset, bytes that are not RESP)."""
+
+    def __init__(self, error):
+        self.error = error
+
+
 class Stats:
     def __init__(self):
         self.ok = collections.Counter()
@@ -1135,6 +1142,21 @@ class Fuzzer:
         except OSError:
             return
 
+        # One task reads whole frames: a timeout that cancelled a read half-way through a
+        # frame (a large pmessage arriving through a match-everything pattern) would leave
+        # the next read starting mid-frame and report valid RESP as garbage.
+        arrived: asyncio.Queue = asyncio.Queue()
+
+        async def pump():
+            try:
+                while True:
+                    arrived.put_nowait(await respkit.read_reply(reader))
+            except Exception as e:  # noqa: BLE001 - handed to the reader below
+                # Wrapped: an error reply (RespError) is an Exception too, but a frame.
+                arrived.put_nowait(ReadFailed(e))
+
+        pump_task = asyncio.create_task(pump())
+
         async def frames(minimum, idle):
             """Reads frames until `idle` seconds pass without one (after `minimum` frames);
             returns (frames read, closed)."""
@@ -1142,11 +1164,13 @@ class Fuzzer:
             while True:
                 timeout = self.o.reply_timeout if n < minimum else idle
                 try:
-                    r = await asyncio.wait_for(respkit.read_reply(reader), timeout)
+                    r = await asyncio.wait_for(arrived.get(), timeout)
                 except asyncio.TimeoutError:
                     return n, False
-                except (asyncio.IncompleteReadError, ConnectionError, OSError):
-                    return n, True
+                if isinstance(r, ReadFailed):
+                    if isinstance(r.error, (asyncio.IncompleteReadError, ConnectionError, OSError)):
+                        return n, True
+                    raise r.error
                 if n == 0 and minimum == 1:
                     self.stats.record(name, r, args)
                 n += 1
@@ -1179,6 +1203,7 @@ class Fuzzer:
         except (ConnectionError, OSError):
             pass
         finally:
+            pump_task.cancel()
             await self.close(writer)
 
     # -- long-lived subscribers (PUBLISH fan-out through hostile patterns)
@@ -1650,6 +1675,8 @@ async def main_async(opts) -> int:
                 extra = f" [pipeline of {it.get('pipeline_len')}]" if \
                     it.get("pipeline_len", 1) > 1 else ""
                 print(f"  {it['cmd']}: {it['args']}{extra}")
+                if it.get("error"):
+                    print(f"      error: {it['error'][:200]}")
                 if it.get("prev"):
                     print(f"      after: {' ; '.join(it['prev'])}")
         print(f"  by command: {dict(seen.most_common())}")
