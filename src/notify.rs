@@ -55,6 +55,11 @@ pub fn flags_to_string(flags: u32) -> String {
     let mut out = String::new();
     if flags & ALL == ALL {
         out.push('A');
+        // Redis 7.0 drops `n` here (its CONFIG GET shows `AKE` for `KEAn` while it keeps
+        // publishing new-key events); Strata keeps it, as the stored value is re-parsed.
+        if flags & NEW != 0 {
+            out.push('n');
+        }
     } else {
         for (bit, c) in [
             (GENERIC, 'g'),
@@ -131,5 +136,14 @@ mod tests {
         );
         assert_eq!(parse_flags("").map(flags_to_string).as_deref(), Some(""));
         assert_eq!(parse_flags("Kq"), None);
+        // As Redis for `n` without `A`; with `A`, kept where Redis 7.0 drops it.
+        assert_eq!(
+            parse_flags("Kgn").map(flags_to_string).as_deref(),
+            Some("gnK")
+        );
+        assert_eq!(
+            parse_flags("KEAn").map(flags_to_string).as_deref(),
+            Some("AnKE")
+        );
     }
 }

@@ -209,10 +209,16 @@ impl ServerState {
                 self.config.get("appendfsync") == "always",
                 Ordering::Relaxed,
             ),
-            "notify-keyspace-events" => self.notify_flags.store(
-                crate::notify::parse_flags(&self.config.get("notify-keyspace-events")).unwrap_or(0),
-                Ordering::Relaxed,
-            ),
+            "notify-keyspace-events" => {
+                let flags = crate::notify::parse_flags(&self.config.get("notify-keyspace-events"))
+                    .unwrap_or(0);
+                self.notify_flags.store(flags, Ordering::Relaxed);
+                let new_events = flags & crate::notify::NEW != 0
+                    && flags & (crate::notify::KEYSPACE | crate::notify::KEYEVENT) != 0;
+                self.storage
+                    .track_created
+                    .store(new_events, Ordering::Relaxed);
+            }
             "maxmemory" | "maxmemory-policy" | "hot-tier" | "lfu-log-factor" | "lfu-decay-time" => {
                 self.apply_memory_config()
             }

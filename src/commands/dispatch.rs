@@ -502,6 +502,10 @@ fn run_resolved(
         } else {
             call()
         };
+        // Keys the handler created without naming them in a report still get their `new`.
+        if state.storage.track_created.load(Ordering::Relaxed) {
+            Ctx { state, client }.report_created();
+        }
         // Whatever the handler reported happened, even if it then failed.
         if client.effects.len() > effects_from {
             apply_effects(state, client, effects_from);

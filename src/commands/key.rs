@@ -169,6 +169,8 @@ pub fn persist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 /// Events of a rename that happened (RENAME to itself changes nothing).
 fn renamed(ctx: &mut Ctx<'_>, args: &[Bytes]) {
     if args[1] != args[2] {
+        let db = ctx.db();
+        ctx.recreated_in(db, &args[2]);
         ctx.changed(GENERIC, "rename_from", &args[1]);
         ctx.changed(GENERIC, "rename_to", &args[2]);
     }
@@ -226,6 +228,7 @@ pub fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         .storage()
         .copy_key(ctx.db(), &args[1], dst_db, &args[2], replace, false)?;
     if copied {
+        ctx.recreated_in(dst_db, &args[2]);
         ctx.changed_in(dst_db, GENERIC, "copy_to", &args[2]);
     }
     Ok(Reply::Int(i64::from(copied)))
@@ -242,6 +245,7 @@ pub fn move_key(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         .storage()
         .copy_key(ctx.db(), &args[1], dst_db, &args[1], false, true)?;
     if moved {
+        ctx.recreated_in(dst_db, &args[1]);
         ctx.changed(GENERIC, "move_from", &args[1]);
         ctx.changed_in(dst_db, GENERIC, "move_to", &args[1]);
     }

@@ -76,6 +76,36 @@ impl Ctx<'_> {
         flags & class != 0 && flags & (notify::KEYSPACE | notify::KEYEVENT) != 0
     }
 
+    /// The `new` events of every key created so far and not reported yet (the gate calls
+    /// it after the handler, for keys created without an event of their own).
+    pub fn report_created(&mut self) {
+        for (db, key) in crate::storage::created::drain() {
+            if self.observed() {
+                self.client.effects.push(notify::Effect {
+                    db,
+                    key: Bytes::from(key),
+                    modified: false,
+                    event: Some((notify::NEW, "new")),
+                });
+            }
+        }
+    }
+
+    /// Redis's `new` event for `key` of `db`, which the command re-created whether or not a
+    /// key of that name existed: `RENAME`, `MOVE` and `COPY` delete the destination and add
+    /// it again (`dbDelete` + `dbAdd`).
+    pub fn recreated_in(&mut self, db: usize, key: &Bytes) {
+        crate::storage::created::take(db, key);
+        if self.notifying(notify::NEW) {
+            self.client.effects.push(notify::Effect {
+                db,
+                key: key.clone(),
+                modified: false,
+                event: Some((notify::NEW, "new")),
+            });
+        }
+    }
+
     /// `key` (of the client's database) was modified and fires `event` of `class`: the
     /// usual report of a write (Redis's `signalModifiedKey` + `notifyKeyspaceEvent`).
     pub fn changed(&mut self, class: u32, event: &'static str, key: &Bytes) {
@@ -139,6 +169,15 @@ impl Ctx<'_> {
         event: Option<(u32, &'static str)>,
     ) {
         if self.observed() {
+            // Redis's `new` event comes right before the first event of the key created.
+            if event.is_some() && crate::storage::created::take(db, key) {
+                self.client.effects.push(notify::Effect {
+                    db,
+                    key: key.clone(),
+                    modified: false,
+                    event: Some((notify::NEW, "new")),
+                });
+            }
             self.client.effects.push(notify::Effect {
                 db,
                 key: key.clone(),

@@ -13,6 +13,7 @@
 pub mod budget;
 pub mod checkpoint;
 pub mod collection;
+pub mod created;
 pub mod deferred;
 pub mod encoding;
 pub mod engine;
@@ -89,6 +90,8 @@ pub struct Storage {
     /// cleared by the next write that succeeds.
     write_error: parking_lot::Mutex<Option<String>>,
     write_failing: std::sync::atomic::AtomicBool,
+    /// Whether writes note the keys they create (`new` keyspace events are enabled).
+    pub track_created: std::sync::atomic::AtomicBool,
 }
 
 const DB_MAP_KEY: &[u8] = b"dbmap";
@@ -116,6 +119,8 @@ pub struct WriteSet {
     deltas: Vec<(u16, i64, i64)>,
     /// Meta records this set writes, applied to the hot tier after commit.
     tier_updates: Vec<(Vec<u8>, TierUpdate)>,
+    /// Keys this set creates (logical db, key), noted only while `new` events are on.
+    created: Vec<(usize, Vec<u8>)>,
 }
 
 /// What a committed write means for the hot tier's entry of one key.
@@ -135,6 +140,7 @@ impl WriteSet {
             self.delta(phys, keys, expires);
         }
         self.tier_updates.extend(other.tier_updates);
+        self.created.extend(other.created);
     }
 
     fn delta(&mut self, phys: u16, keys: i64, expires: i64) {
@@ -212,6 +218,7 @@ impl Storage {
             generations: Generations::default(),
             write_error: parking_lot::Mutex::new(None),
             write_failing: std::sync::atomic::AtomicBool::new(false),
+            track_created: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -319,6 +326,10 @@ impl Storage {
         };
         ws.tier_updates.push((mk.clone(), update));
         ws.batch.put(Cf::Meta, mk, new.encode());
+        if self.track_created.load(Ordering::Relaxed) && old.is_none_or(|o| o.is_expired(now_ms()))
+        {
+            ws.created.push((db, key.to_vec()));
+        }
         let had_ttl = old.is_some_and(|o| o.expire_ms != 0);
         ws.delta(
             phys,
@@ -346,7 +357,8 @@ impl Storage {
 
     /// Commits a write set atomically, counters included; inside a deferral (see `deferred`)
     /// it may instead join the run's single write.
-    pub fn commit(&self, ws: WriteSet) -> StoreResult<()> {
+    pub fn commit(&self, mut ws: WriteSet) -> StoreResult<()> {
+        created::record(std::mem::take(&mut ws.created));
         match self.defer(ws)? {
             None => Ok(()),
             Some(ws) => {

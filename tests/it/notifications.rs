@@ -1,7 +1,7 @@
 //! Side effects of writes, against a real `redis-server`: for every scenario in
 //! `notification_scenarios.txt`, the keyspace events each command publishes (with
-//! `notify-keyspace-events KEA`) and which `WATCH`ed keys it invalidates must be the same as
-//! Redis's. Together the scenarios cover every write command in the table (checked against
+//! `notify-keyspace-events KEAn`, new-key events included) and which `WATCH`ed keys it
+//! invalidates must be the same as Redis's. Together the scenarios cover every write command in the table (checked against
 //! `COMMAND INFO`), including the no-ops that must fire nothing: `SETNX` on an existing key,
 //! `DEL` of a missing key, the source keys of `*STORE`, `RENAME` to itself, ...
 //!
@@ -116,7 +116,7 @@ impl Side {
         };
         assert_eq!(
             side.control
-                .cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]),
+                .cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEAn"]),
             V::Status("OK".into())
         );
         side.events.cmd(&["PSUBSCRIBE", "__key*__:*"]);
@@ -374,7 +374,7 @@ fn hash_field_ttl_events_follow_redis_8() {
     let strata = Server::start();
     let mut side = Side::new("strata", &|| strata.raw());
     let cases: &[(&str, &[&str])] = &[
-        ("HSET h f v g w", &["hset"]),
+        ("HSET h f v g w", &["new", "hset"]),
         ("HEXPIRE h 100 FIELDS 1 f", &["hexpire"]),
         ("HEXPIRE h 100 FIELDS 1 nope", &[]),
         ("HPERSIST h FIELDS 1 f", &["hpersist"]),
