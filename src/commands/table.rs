@@ -123,14 +123,7 @@ impl Command {
         match self.keys {
             KeySpec::None => Vec::new(),
             KeySpec::Range { first, last, step } => {
-                let last = if last < 0 { argc as i32 + last } else { last };
-                let mut out = Vec::new();
-                let mut i = first;
-                while i <= last && (i as usize) < argc && step > 0 {
-                    out.push(i as usize);
-                    i += step;
-                }
-                out
+                range_positions(first, last, step, argc).collect()
             }
             KeySpec::Keynum { .. } | KeySpec::Custom(_) => Vec::new(),
         }
@@ -1575,10 +1568,27 @@ impl CommandTable {
 
 /// Resolves the keys of a full argument vector for `COMMAND GETKEYS` and locking.
 pub fn keys_of<'a>(cmd: &Command, args: &'a [Bytes]) -> Vec<&'a [u8]> {
+    // The common case without the intermediate list of positions: the gate asks for every
+    // command's keys, so this is one allocation per call instead of two.
+    if let KeySpec::Range { first, last, step } = cmd.keys {
+        return range_positions(first, last, step, args.len())
+            .map(|i| &args[i][..])
+            .collect();
+    }
     cmd.key_positions_in(args)
         .into_iter()
         .map(|i| &args[i][..])
         .collect()
+}
+
+/// Positions `first, first + step, ...` up to `last` (negative: from the end), within
+/// `argc`.
+fn range_positions(first: i32, last: i32, step: i32, argc: usize) -> impl Iterator<Item = usize> {
+    let last = if last < 0 { argc as i32 + last } else { last };
+    let step = usize::try_from(step).unwrap_or(0);
+    let first = usize::try_from(first).unwrap_or(usize::MAX);
+    let end = usize::try_from(last).map_or(0, |l| l.saturating_add(1)).min(argc);
+    (first..end).step_by(step.max(1)).take(if step > 0 { usize::MAX } else { 0 })
 }
 
 #[cfg(test)]

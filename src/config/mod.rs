@@ -541,12 +541,18 @@ impl ConfigStore {
         self.values.read().get(name).cloned().unwrap_or_default()
     }
 
+    /// Parsed in place: connections read a few integers per request, and a copy of the
+    /// string each time was most of the allocations a GET made.
     pub fn get_int(&self, name: &str) -> i64 {
-        self.get(name).parse().unwrap_or(0)
+        self.values
+            .read()
+            .get(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
     }
 
     pub fn get_bool(&self, name: &str) -> bool {
-        self.get(name) == "yes"
+        self.values.read().get(name).is_some_and(|v| v == "yes")
     }
 
     pub fn renames(&self) -> &[(String, String)] {
