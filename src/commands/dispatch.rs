@@ -502,10 +502,9 @@ fn run_resolved(
         } else {
             call()
         };
-        // Keys the handler created without naming them in a report still get their `new`.
-        if state.storage.track_created.load(Ordering::Relaxed) {
-            Ctx { state, client }.report_created();
-        }
+        // Keys the handler created without naming them in a report still get their `new`
+        // (and none is left over for the next command; empty, this costs nothing).
+        Ctx { state, client }.report_created();
         // Whatever the handler reported happened, even if it then failed.
         if client.effects.len() > effects_from {
             apply_effects(state, client, effects_from);

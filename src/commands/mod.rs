@@ -80,7 +80,7 @@ impl Ctx<'_> {
     /// it after the handler, for keys created without an event of their own).
     pub fn report_created(&mut self) {
         for (db, key) in crate::storage::created::drain() {
-            if self.observed() {
+            if self.notifying(notify::NEW) {
                 self.client.effects.push(notify::Effect {
                     db,
                     key: Bytes::from(key),

@@ -1587,8 +1587,12 @@ fn range_positions(first: i32, last: i32, step: i32, argc: usize) -> impl Iterat
     let last = if last < 0 { argc as i32 + last } else { last };
     let step = usize::try_from(step).unwrap_or(0);
     let first = usize::try_from(first).unwrap_or(usize::MAX);
-    let end = usize::try_from(last).map_or(0, |l| l.saturating_add(1)).min(argc);
-    (first..end).step_by(step.max(1)).take(if step > 0 { usize::MAX } else { 0 })
+    let end = usize::try_from(last)
+        .map_or(0, |l| l.saturating_add(1))
+        .min(argc);
+    (first..end)
+        .step_by(step.max(1))
+        .take(if step > 0 { usize::MAX } else { 0 })
 }
 
 #[cfg(test)]
