@@ -81,12 +81,7 @@ impl Ctx<'_> {
     pub fn report_created(&mut self) {
         for (db, key) in crate::storage::created::drain() {
             if self.notifying(notify::NEW) {
-                self.client.effects.push(notify::Effect {
-                    db,
-                    key: Bytes::from(key),
-                    modified: false,
-                    event: Some((notify::NEW, "new")),
-                });
+                self.push_new(db, Bytes::from(key));
             }
         }
     }
@@ -97,13 +92,18 @@ impl Ctx<'_> {
     pub fn recreated_in(&mut self, db: usize, key: &Bytes) {
         crate::storage::created::take(db, key);
         if self.notifying(notify::NEW) {
-            self.client.effects.push(notify::Effect {
-                db,
-                key: key.clone(),
-                modified: false,
-                event: Some((notify::NEW, "new")),
-            });
+            self.push_new(db, key.clone());
         }
+    }
+
+    /// Queues Redis's `new` event for `key` of `db` (a notification, not a modification).
+    fn push_new(&mut self, db: usize, key: Bytes) {
+        self.client.effects.push(notify::Effect {
+            db,
+            key,
+            modified: false,
+            event: Some((notify::NEW, "new")),
+        });
     }
 
     /// `key` (of the client's database) was modified and fires `event` of `class`: the
@@ -171,12 +171,7 @@ impl Ctx<'_> {
         if self.observed() {
             // Redis's `new` event comes right before the first event of the key created.
             if event.is_some() && crate::storage::created::take(db, key) {
-                self.client.effects.push(notify::Effect {
-                    db,
-                    key: key.clone(),
-                    modified: false,
-                    event: Some((notify::NEW, "new")),
-                });
+                self.push_new(db, key.clone());
             }
             self.client.effects.push(notify::Effect {
                 db,

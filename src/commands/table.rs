@@ -1585,14 +1585,13 @@ pub fn keys_of<'a>(cmd: &Command, args: &'a [Bytes]) -> Vec<&'a [u8]> {
 /// `argc`.
 fn range_positions(first: i32, last: i32, step: i32, argc: usize) -> impl Iterator<Item = usize> {
     let last = if last < 0 { argc as i32 + last } else { last };
-    let step = usize::try_from(step).unwrap_or(0);
     let first = usize::try_from(first).unwrap_or(usize::MAX);
-    let end = usize::try_from(last)
-        .map_or(0, |l| l.saturating_add(1))
-        .min(argc);
-    (first..end)
-        .step_by(step.max(1))
-        .take(if step > 0 { usize::MAX } else { 0 })
+    // A step of 0 or less names no keys (and `step_by(0)` would panic).
+    let (end, step) = match usize::try_from(step) {
+        Ok(step) if step > 0 => (usize::try_from(last).map_or(0, |l| l + 1).min(argc), step),
+        _ => (0, 1),
+    };
+    (first..end).step_by(step)
 }
 
 #[cfg(test)]
