@@ -20,6 +20,7 @@ use crate::client::ClientState;
 use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
 use crate::state::ServerState;
+use crate::storage::commit_queue::{CommitTicket, HeldLocks, Submitted};
 use crate::storage::deferred::DeferredOutcome;
 use crate::storage::hot_tier::without_touch;
 use crate::storage::locks::HeldStripes;
@@ -99,7 +100,8 @@ pub fn execute(state: &ServerState, client: &mut ClientState, args: &[Bytes]) ->
 /// so no other client sees a key whose write is still pending.
 pub struct BatchedRun<'a> {
     storage: &'a crate::storage::Storage,
-    _global: parking_lot::RwLockReadGuard<'a, ()>,
+    /// Always `Some` until the run is submitted to the commit queue.
+    global: Option<parking_lot::RwLockReadGuard<'a, ()>>,
     stripes: HeldStripes<'a>,
     /// The run's commands, to answer them again if its write fails having written nothing.
     commands: Vec<Vec<Bytes>>,
@@ -136,12 +138,16 @@ pub enum RunEnd {
 /// and its locks are free right now. Hands `args` back when it must run on its own (the
 /// caller ends the run first, then calls [`execute`]). The run keeps the arguments it ran,
 /// to answer them again if its write fails.
+///
+/// A `lone` command (nothing pipelined before or after it) opens a run only when it writes:
+/// its write can then share an engine write with other connections' (`commit_queue`).
 pub fn execute_batched<'a>(
     state: &'a ServerState,
     client: &mut ClientState,
     args: Vec<Bytes>,
     batch: &mut Option<BatchedRun<'a>>,
     output_len: usize,
+    lone: bool,
 ) -> Result<Reply, Vec<Bytes>> {
     let storage = &state.storage;
     let Ok(resolved) = resolve(state, &args) else {
@@ -149,6 +155,7 @@ pub fn execute_batched<'a>(
     };
     let cmd = resolved.0;
     let eligible = cmd.has(flags::BATCH)
+        && (!lone || cmd.has(flags::WRITE))
         && cmd.arity_ok(args.len())
         && client.authenticated
         && client.multi.is_none()
@@ -170,7 +177,7 @@ pub fn execute_batched<'a>(
             storage.begin_deferred();
             batch.insert(BatchedRun {
                 storage,
-                _global: global,
+                global: Some(global),
                 stripes: HeldStripes::default(),
                 commands: Vec::new(),
                 output_mark: output_len,
@@ -239,6 +246,50 @@ pub fn finish_batched(state: &ServerState, mut batch: BatchedRun<'_>) -> RunEnd 
     let output_mark = batch.output_mark;
     drop(batch);
     state.storage.lock_waiters.wake();
+    run_end(outcome, commands, output_mark)
+}
+
+/// A run whose writes wait in the commit queue behind another connection's.
+pub struct QueuedRun {
+    ticket: CommitTicket,
+    commands: Vec<Vec<Bytes>>,
+    output_mark: usize,
+}
+
+impl QueuedRun {
+    /// Waits for the run's batch to be written; its locks are released by then.
+    pub async fn end(self) -> RunEnd {
+        run_end(self.ticket.outcome().await, self.commands, self.output_mark)
+    }
+}
+
+/// How [`submit_batched`] left a run.
+pub enum Submission {
+    Ended(RunEnd),
+    Queued(QueuedRun),
+}
+
+/// Ends a run through the commit queue: written at once when no other connection's write
+/// is in progress, otherwise queued (with its locks) to share the next engine write. Only
+/// for a run that ends with the connection's input (the caller can then await it before
+/// anything else of the connection runs).
+pub fn submit_batched(state: &ServerState, mut batch: BatchedRun<'_>) -> Submission {
+    let locks = HeldLocks::detach(batch.global.take(), std::mem::take(&mut batch.stripes));
+    let commands = std::mem::take(&mut batch.commands);
+    let output_mark = batch.output_mark;
+    let submitted = state.storage.submit_deferred(locks);
+    drop(batch);
+    match submitted {
+        Submitted::Done(outcome) => Submission::Ended(run_end(outcome, commands, output_mark)),
+        Submitted::Queued(ticket) => Submission::Queued(QueuedRun {
+            ticket,
+            commands,
+            output_mark,
+        }),
+    }
+}
+
+fn run_end(outcome: DeferredOutcome, commands: Vec<Vec<Bytes>>, output_mark: usize) -> RunEnd {
     match outcome {
         DeferredOutcome::Committed => RunEnd::Committed,
         DeferredOutcome::NothingWritten(e) => {

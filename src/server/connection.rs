@@ -28,7 +28,8 @@ use tokio::sync::{mpsc, watch};
 use crate::blocking::BlockRequest;
 use crate::client::{ClientState, ReplyMode};
 use crate::commands::dispatch::{
-    execute, execute_batched, execute_unless_busy, finish_batched, BatchedRun, RunEnd,
+    execute, execute_batched, execute_unless_busy, finish_batched, submit_batched, BatchedRun,
+    QueuedRun, RunEnd, Submission,
 };
 use crate::protocol::{Limits, Reply, RequestParser};
 use crate::pubsub::PubMessage;
@@ -48,6 +49,9 @@ enum Next {
     Yield(Vec<Bytes>),
     /// `CLIENT PAUSE` held the command back: wait for the pause to end, then run `args`.
     Paused(Vec<Bytes>),
+    /// Every complete frame ran, and the last run's writes wait in the commit queue: await
+    /// them, then send the replies and read more.
+    AwaitCommit(QueuedRun),
 }
 
 /// Times a command yields to other connections while its key is locked elsewhere before it
@@ -172,6 +176,13 @@ impl Conn {
                 }
                 Next::CloseNow => return,
                 Next::Continue => need_read = true,
+                Next::AwaitCommit(run) => {
+                    need_read = true;
+                    let ended = run.end().await;
+                    if !replay_if_needed(&self.state, &mut self.client, ended, &mut self.output) {
+                        return;
+                    }
+                }
                 Next::CloseAfterWrite => {
                     self.flush().await;
                     return;
@@ -494,12 +505,7 @@ fn run_batch(
         };
         let args = match parsed {
             Ok(Some(args)) => args,
-            Ok(None) => {
-                return match end_run(state, client, batch.take(), output) {
-                    true => Next::Continue,
-                    false => Next::CloseNow,
-                }
-            }
+            Ok(None) => return submit_run(state, client, batch.take(), output),
             Err(e) => {
                 if !end_run(state, client, batch.take(), output) {
                     return Next::CloseNow;
@@ -511,18 +517,18 @@ fn run_batch(
         if args.is_empty() {
             continue;
         }
-        // A lone command gains nothing from a run; only pipelined ones are batched.
-        let args = if batch.is_some() || !input.is_empty() {
+        // Pipelined commands run batched, and so does a lone write (its write may then share
+        // an engine write with other connections'); a lone read gains nothing from a run.
+        let args = {
             let mark = output.len();
-            match execute_batched(state, client, args, &mut batch, mark) {
+            let lone = batch.is_none() && input.is_empty();
+            match execute_batched(state, client, args, &mut batch, mark, lone) {
                 Ok(reply) => {
                     reply.encode(output, client.resp3);
                     continue;
                 }
                 Err(args) => args,
             }
-        } else {
-            args
         };
         if !end_run(state, client, batch.take(), output) {
             return Next::CloseNow;
@@ -571,6 +577,26 @@ fn run_batch(
     }
 }
 
+/// Ends the run open when the input is used up, through the commit queue: the connection
+/// then awaits its writes if they were queued behind another connection's.
+fn submit_run(
+    state: &ServerState,
+    client: &mut ClientState,
+    batch: Option<BatchedRun<'_>>,
+    output: &mut BytesMut,
+) -> Next {
+    let Some(batch) = batch else {
+        return Next::Continue;
+    };
+    match submit_batched(state, batch) {
+        Submission::Queued(run) => Next::AwaitCommit(run),
+        Submission::Ended(ended) => match replay_if_needed(state, client, ended, output) {
+            true => Next::Continue,
+            false => Next::CloseNow,
+        },
+    }
+}
+
 /// Ends a batched run, if one is open: commits it, or when its write failed having written
 /// nothing, replaces its replies by those of its commands run again one by one (they then
 /// see the failure themselves). False when the connection must close: part of the run was
@@ -584,7 +610,17 @@ fn end_run(
     let Some(batch) = batch else {
         return true;
     };
-    match finish_batched(state, batch) {
+    replay_if_needed(state, client, finish_batched(state, batch), output)
+}
+
+/// Acts on how a run ended: false when the connection must close.
+fn replay_if_needed(
+    state: &ServerState,
+    client: &mut ClientState,
+    ended: RunEnd,
+    output: &mut BytesMut,
+) -> bool {
+    match ended {
         RunEnd::Committed => true,
         RunEnd::Unknown => false,
         RunEnd::Replay {

@@ -79,6 +79,23 @@ impl Storage {
         }
     }
 
+    /// Takes what this thread's deferral has pending, ending it, when there is something to
+    /// write and nothing of the run failed (otherwise the deferral stays for
+    /// [`Storage::finish_deferred`] to end): the merged write set, how many sets it holds,
+    /// and whether part of the run already reached the engine.
+    pub(super) fn take_deferred(&self) -> Option<(WriteSet, u64, bool)> {
+        PENDING.with(|p| {
+            let mut p = p.borrow_mut();
+            if p.as_ref()
+                .is_none_or(|pending| pending.failed.is_some() || pending.sets == 0)
+            {
+                return None;
+            }
+            let pending = p.take()?;
+            Some((pending.ws, pending.sets, pending.wrote))
+        })
+    }
+
     /// Records that a write set of the open run (if any) was committed directly.
     pub(super) fn note_direct_commit(&self, outcome: &StoreResult<()>) {
         PENDING.with(|p| {

@@ -40,6 +40,21 @@ pub struct HeldStripes<'a> {
     held: Vec<(usize, MutexGuard<'a, ()>)>,
 }
 
+impl HeldStripes<'_> {
+    /// Gives up the guards without unlocking: the stripes stay locked until
+    /// [`KeyLocks::force_unlock`] is called for each returned index (by the commit queue,
+    /// possibly on another thread).
+    pub fn detach(self) -> Vec<usize> {
+        self.held
+            .into_iter()
+            .map(|(stripe, guard)| {
+                std::mem::forget(guard);
+                stripe
+            })
+            .collect()
+    }
+}
+
 impl Default for KeyLocks {
     fn default() -> Self {
         KeyLocks {
@@ -82,6 +97,17 @@ impl KeyLocks {
             .map(|i| self.stripes[i].try_lock())
             .collect::<Option<Vec<_>>>()?;
         Some(KeyGuard { _guards: guards })
+    }
+
+    /// Unlocks a stripe whose guard was detached ([`HeldStripes::detach`]).
+    ///
+    /// # Safety
+    /// `stripe` must be locked by a detached guard that nothing else releases: each
+    /// detached stripe is unlocked exactly once.
+    pub unsafe fn force_unlock(&self, stripe: usize) {
+        // SAFETY: guaranteed by the caller; parking_lot's mutex may be unlocked from any
+        // thread.
+        unsafe { self.stripes[stripe].force_unlock() }
     }
 
     /// Adds the stripes of `keys` not already in `held`, without waiting; false when one is

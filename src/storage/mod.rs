@@ -13,6 +13,7 @@
 pub mod budget;
 pub mod checkpoint;
 pub mod collection;
+pub mod commit_queue;
 pub mod created;
 pub mod deferred;
 pub mod encoding;
@@ -92,6 +93,8 @@ pub struct Storage {
     write_failing: std::sync::atomic::AtomicBool,
     /// Whether writes note the keys they create (`new` keyspace events are enabled).
     pub track_created: std::sync::atomic::AtomicBool,
+    /// Runs of different connections sharing engine writes (see `commit_queue`).
+    commit_queue: commit_queue::CommitQueue,
 }
 
 const DB_MAP_KEY: &[u8] = b"dbmap";
@@ -219,6 +222,7 @@ impl Storage {
             write_error: parking_lot::Mutex::new(None),
             write_failing: std::sync::atomic::AtomicBool::new(false),
             track_created: std::sync::atomic::AtomicBool::new(false),
+            commit_queue: commit_queue::CommitQueue::default(),
         })
     }
 

@@ -1,0 +1,225 @@
+//! The commit queue: write sets of different connections share one engine write, the way
+//! Redis's event loop writes the AOF buffer of every client it served in one pass
+//! (docs/commit-queue.md).
+//!
+//! A connection that ends a run of commands (`storage::deferred`) with writes pending hands
+//! them here with the key stripes and the shared global lock the run holds. When no engine
+//! write of the queue is in progress it becomes the *leader*: it writes its own set at once
+//! (a lone client waits for nobody), lets its own locks go, and then writes whatever other
+//! connections queued meanwhile, merged into one `WriteBatch`, again and again until the
+//! queue is empty. A connection that finds a write in progress *queues* its set with its
+//! locks and awaits the outcome asynchronously: its worker thread goes on serving other
+//! connections instead of sleeping in RocksDB's write group, and those connections' writes
+//! join the same next batch.
+//!
+//! Invariants: a queued set's locks stay held until its batch is written (nobody can read or
+//! write its keys before the write is visible), and are released by the leader — never by
+//! the queued connection, whose task may not be polled while both workers are busy. The
+//! queue is empty whenever no leader runs, and a leader that unwinds from a panic fails and
+//! releases everything queued (a [`Leadership`] guard), so no lock is ever left held.
+//!
+//! Depends on `locks` (stripe indices, released with `force_unlock`), the storage commit and
+//! tokio's oneshot channel; nothing above storage.
+
+use parking_lot::Mutex;
+use tokio::sync::oneshot;
+
+use super::deferred::DeferredOutcome;
+use super::{Storage, WriteSet};
+use crate::error::{StoreError, StoreResult};
+
+/// Locks a run holds, detached from their guards so that whichever thread writes the run's
+/// batch can release them: the stripe indices and whether the global lock is held shared.
+pub struct HeldLocks {
+    stripes: Vec<usize>,
+    global_shared: bool,
+}
+
+impl HeldLocks {
+    /// Detaches a run's guards (the global lock's shared guard, if it holds one, and its
+    /// key stripes): the locks stay held until the queue releases them.
+    pub fn detach(
+        global: Option<parking_lot::RwLockReadGuard<'_, ()>>,
+        stripes: super::locks::HeldStripes<'_>,
+    ) -> HeldLocks {
+        let global_shared = global.map(std::mem::forget).is_some();
+        HeldLocks {
+            stripes: stripes.detach(),
+            global_shared,
+        }
+    }
+
+    /// Releases the locks. Called exactly once per `HeldLocks`, by the queue.
+    fn release(self, storage: &Storage) {
+        for stripe in self.stripes {
+            // SAFETY: the stripe was locked by the run and its guard forgotten when this
+            // value was made (`HeldStripes::detach`); nothing else unlocks it.
+            unsafe { storage.locks.force_unlock(stripe) };
+        }
+        if self.global_shared {
+            // SAFETY: likewise for the shared guard of the global lock (`detach_global`).
+            unsafe { storage.global.force_unlock_read() };
+        }
+        storage.lock_waiters.wake();
+    }
+}
+
+/// A run's pending writes waiting for the leader.
+struct Queued {
+    ws: WriteSet,
+    sets: u64,
+    locks: HeldLocks,
+    done: oneshot::Sender<StoreResult<()>>,
+}
+
+#[derive(Default)]
+struct QueueState {
+    /// A leader is writing (its own set or queued ones).
+    writing: bool,
+    queued: Vec<Queued>,
+}
+
+#[derive(Default)]
+pub struct CommitQueue {
+    state: Mutex<QueueState>,
+}
+
+/// What [`Storage::submit_deferred`] did with a run.
+pub enum Submitted {
+    /// Written (or failed) on this thread; the run's locks are released.
+    Done(DeferredOutcome),
+    /// Queued behind another connection's write: await [`CommitTicket::outcome`].
+    Queued(CommitTicket),
+}
+
+/// A queued run's claim on its outcome.
+pub struct CommitTicket {
+    done: oneshot::Receiver<StoreResult<()>>,
+    /// Part of the run already reached the engine before it was queued.
+    wrote: bool,
+}
+
+impl CommitTicket {
+    /// Waits for the leader to write the run's batch (its locks are released by then).
+    pub async fn outcome(self) -> DeferredOutcome {
+        let result = self.done.await.unwrap_or_else(|_| {
+            // The leader fails and answers every queued run before it lets go, even when
+            // it unwinds; a dropped sender is a bug, and its outcome is unknown.
+            Err(StoreError::Engine("commit queue dropped a write".into()))
+        });
+        outcome(result, self.wrote)
+    }
+}
+
+fn outcome(result: StoreResult<()>, wrote: bool) -> DeferredOutcome {
+    match result {
+        Ok(()) => DeferredOutcome::Committed,
+        Err(e) if wrote => DeferredOutcome::PartlyWritten(e),
+        Err(e) => DeferredOutcome::NothingWritten(e),
+    }
+}
+
+/// Held by the thread that leads: when dropped (normally, or while unwinding from a panic in
+/// a write) it answers and releases whatever is still queued, and gives up leadership.
+struct Leadership<'a> {
+    storage: &'a Storage,
+}
+
+impl Drop for Leadership<'_> {
+    fn drop(&mut self) {
+        let left = {
+            let mut state = self.storage.commit_queue.state.lock();
+            state.writing = false;
+            std::mem::take(&mut state.queued)
+        };
+        for q in left {
+            q.locks.release(self.storage);
+            let _ = q.done.send(Err(StoreError::Engine(
+                "the write of this batch was aborted".into(),
+            )));
+        }
+    }
+}
+
+impl Storage {
+    /// Ends this thread's deferral like [`Storage::finish_deferred`], but commits through the
+    /// commit queue, and releases `locks` (the run's) once its writes are visible.
+    pub fn submit_deferred(&self, locks: HeldLocks) -> Submitted {
+        let Some((ws, sets, wrote)) = self.take_deferred() else {
+            let ended = self.finish_deferred();
+            locks.release(self);
+            return Submitted::Done(ended);
+        };
+        {
+            let mut state = self.commit_queue.state.lock();
+            if state.writing {
+                let (done, rx) = oneshot::channel();
+                state.queued.push(Queued {
+                    ws,
+                    sets,
+                    locks,
+                    done,
+                });
+                return Submitted::Queued(CommitTicket { done: rx, wrote });
+            }
+            state.writing = true;
+        }
+        let leadership = Leadership { storage: self };
+        let result = self.commit_now(ws, sets);
+        locks.release(self);
+        self.lead();
+        drop(leadership);
+        Submitted::Done(outcome(result, wrote))
+    }
+
+    /// Writes what other connections queued, one merged batch per round, until a round finds
+    /// the queue empty (leadership ends there, under the queue's mutex).
+    fn lead(&self) {
+        loop {
+            let round = {
+                let mut state = self.commit_queue.state.lock();
+                if state.queued.is_empty() {
+                    state.writing = false;
+                    return;
+                }
+                std::mem::take(&mut state.queued)
+            };
+            let mut merged = WriteSet::default();
+            let mut sets = 0;
+            let mut waiters = Vec::with_capacity(round.len());
+            for q in round {
+                merged.merge(q.ws);
+                sets += q.sets;
+                waiters.push((q.locks, q.done));
+            }
+            // Should the write unwind, the guard still answers these runs and frees their
+            // locks.
+            let mut pending = ReleaseOnUnwind {
+                storage: self,
+                waiters,
+            };
+            let result = self.commit_now(merged, sets);
+            for (locks, done) in std::mem::take(&mut pending.waiters) {
+                locks.release(self);
+                let _ = done.send(result.clone());
+            }
+        }
+    }
+}
+
+/// Releases the locks of a round's runs if its write unwinds.
+struct ReleaseOnUnwind<'a> {
+    storage: &'a Storage,
+    waiters: Vec<(HeldLocks, oneshot::Sender<StoreResult<()>>)>,
+}
+
+impl Drop for ReleaseOnUnwind<'_> {
+    fn drop(&mut self) {
+        for (locks, done) in self.waiters.drain(..) {
+            locks.release(self.storage);
+            let _ = done.send(Err(StoreError::Engine(
+                "the write of this batch was aborted".into(),
+            )));
+        }
+    }
+}
