@@ -223,3 +223,143 @@ impl Drop for ReleaseOnUnwind<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::engine::EngineOptions;
+    use crate::storage::locks::HeldStripes;
+    use crate::storage::types::string::{SetCondition, TtlChange};
+
+    fn storage() -> (tempfile::TempDir, Storage) {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = EngineOptions {
+            block_cache_bytes: 8 << 20,
+            write_buffer_bytes: 4 << 20,
+            ..Default::default()
+        };
+        let storage = Storage::open(dir.path(), 16, &opts).unwrap();
+        (dir, storage)
+    }
+
+    /// Opens a run holding `key`'s stripe and the global lock shared, and stages `SET key
+    /// value` in it; returns the run's locks.
+    fn run_setting(storage: &Storage, key: &[u8], value: &[u8]) -> HeldLocks {
+        let global = storage.global.try_read().unwrap();
+        let mut stripes = HeldStripes::default();
+        assert!(storage.locks.try_lock_more(&mut stripes, [key]));
+        storage.begin_deferred();
+        storage
+            .set_string(0, key, value, SetCondition::Always, TtlChange::Clear, false)
+            .unwrap();
+        HeldLocks::detach(Some(global), stripes)
+    }
+
+    fn outcome_of(ticket: CommitTicket) -> DeferredOutcome {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(ticket.outcome())
+    }
+
+    fn value(storage: &Storage, key: &[u8]) -> Option<Vec<u8>> {
+        storage.get_string(0, key).unwrap()
+    }
+
+    #[test]
+    fn a_lone_run_is_written_at_once_and_lets_its_locks_go() {
+        let (_dir, storage) = storage();
+        let locks = run_setting(&storage, b"k", b"v");
+        assert!(matches!(
+            storage.submit_deferred(locks),
+            Submitted::Done(DeferredOutcome::Committed)
+        ));
+        assert_eq!(value(&storage, b"k"), Some(b"v".to_vec()));
+        assert!(!storage.locks.any_held([&b"k"[..]]));
+        assert!(storage.global.try_write().is_some());
+        assert!(!storage.commit_queue.state.lock().writing);
+    }
+
+    #[test]
+    fn a_run_queued_behind_a_write_keeps_its_locks_until_the_leader_writes_it() {
+        let (_dir, storage) = storage();
+        // Another connection is writing.
+        storage.commit_queue.state.lock().writing = true;
+        let locks = run_setting(&storage, b"k", b"v");
+        let Submitted::Queued(ticket) = storage.submit_deferred(locks) else {
+            panic!("a run submitted during a write must queue");
+        };
+        // Not visible yet, and nobody else can touch the key or take the global lock.
+        assert_eq!(value(&storage, b"k"), None);
+        assert!(storage.locks.any_held([&b"k"[..]]));
+        assert!(storage.global.try_write().is_none());
+        // The writing connection finishes and drains the queue.
+        storage.lead();
+        assert!(matches!(outcome_of(ticket), DeferredOutcome::Committed));
+        assert_eq!(value(&storage, b"k"), Some(b"v".to_vec()));
+        assert!(!storage.locks.any_held([&b"k"[..]]));
+        assert!(storage.global.try_write().is_some());
+        assert!(!storage.commit_queue.state.lock().writing);
+    }
+
+    #[test]
+    fn runs_queued_together_are_written_in_one_batch() {
+        let (_dir, storage) = storage();
+        storage.commit_queue.state.lock().writing = true;
+        let tickets: Vec<CommitTicket> = [&b"a"[..], b"b", b"c"]
+            .into_iter()
+            .map(
+                |key| match storage.submit_deferred(run_setting(&storage, key, key)) {
+                    Submitted::Queued(ticket) => ticket,
+                    Submitted::Done(_) => panic!("must queue"),
+                },
+            )
+            .collect();
+        let before = storage.engine().latest_sequence();
+        storage.lead();
+        // One engine write: three meta records and one merged key-count delta take four
+        // sequence numbers (three separate writes would take six, a delta each).
+        let after = storage.engine().latest_sequence();
+        assert_eq!(after - before, 4);
+        for ticket in tickets {
+            assert!(matches!(outcome_of(ticket), DeferredOutcome::Committed));
+        }
+        for key in [&b"a"[..], b"b", b"c"] {
+            assert_eq!(value(&storage, key), Some(key.to_vec()));
+        }
+        assert_eq!(storage.key_count(0), 3);
+        assert_eq!(
+            storage
+                .stats
+                .changes
+                .load(std::sync::atomic::Ordering::Relaxed),
+            3
+        );
+    }
+
+    #[test]
+    fn a_leader_that_unwinds_fails_and_releases_what_is_queued() {
+        let (_dir, storage) = storage();
+        storage.commit_queue.state.lock().writing = true;
+        let Submitted::Queued(ticket) = storage.submit_deferred(run_setting(&storage, b"k", b"v"))
+        else {
+            panic!("must queue");
+        };
+        // What a panicking leader's unwinding does: its guard drops.
+        drop(Leadership { storage: &storage });
+        assert!(matches!(
+            outcome_of(ticket),
+            DeferredOutcome::NothingWritten(_)
+        ));
+        assert_eq!(value(&storage, b"k"), None);
+        assert!(!storage.locks.any_held([&b"k"[..]]));
+        assert!(storage.global.try_write().is_some());
+        // The queue works again.
+        let locks = run_setting(&storage, b"k", b"w");
+        assert!(matches!(
+            storage.submit_deferred(locks),
+            Submitted::Done(DeferredOutcome::Committed)
+        ));
+        assert_eq!(value(&storage, b"k"), Some(b"w".to_vec()));
+    }
+}
