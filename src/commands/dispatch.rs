@@ -168,6 +168,11 @@ pub fn execute_batched<'a>(
     if !eligible {
         return Err(args);
     }
+    // A lone write whose key is busy (a hot key) goes straight to the ordinary path, which
+    // yields and waits, without building a run only to drop it.
+    if lone && storage.locks.any_held(keys_of(cmd, &args)) {
+        return Err(args);
+    }
     let run_state = match batch {
         Some(run_state) => run_state,
         None => {

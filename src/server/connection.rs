@@ -499,6 +499,7 @@ fn run_batch(
             max_bulk_len,
             unauthenticated: !client.authenticated,
         };
+        let retried = retry.is_some();
         let parsed = match retry.take() {
             Some(args) => Ok(Some(args)),
             None => parser.parse(input, limits),
@@ -518,10 +519,16 @@ fn run_batch(
             continue;
         }
         // Pipelined commands run batched, and so does a lone write (its write may then share
-        // an engine write with other connections'); a lone read gains nothing from a run.
-        let args = {
+        // an engine write with other connections'); a lone read gains nothing from a run,
+        // and neither does a lone write retried after finding its key locked: on a hot key
+        // the ordinary path, which holds the lock for the write alone, serves the others
+        // sooner (one key INCRed by 50 clients: 14-16 us of CPU per INCR that way, 19-22
+        // through runs).
+        let lone = batch.is_none() && input.is_empty();
+        let args = if lone && retried {
+            args
+        } else {
             let mark = output.len();
-            let lone = batch.is_none() && input.is_empty();
             match execute_batched(state, client, args, &mut batch, mark, lone) {
                 Ok(reply) => {
                     reply.encode(output, client.resp3);

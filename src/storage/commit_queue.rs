@@ -150,6 +150,15 @@ impl Storage {
             locks.release(self);
             return Submitted::Done(ended);
         };
+        // A stripe another command is waiting for is a hot key: queueing would hold it
+        // through someone else's write as well as its own (measured: INCR of one key by 50
+        // clients lost a quarter of its throughput), so such a run writes at once, beside
+        // the leader, as every write did before the queue.
+        if self.locks.take_wanted(&locks.stripes) {
+            let result = self.commit_now(ws, sets);
+            locks.release(self);
+            return Submitted::Done(outcome(result, wrote));
+        }
         {
             let mut state = self.commit_queue.state.lock();
             if state.writing {

@@ -16,7 +16,7 @@
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{fence, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 
 use parking_lot::{Mutex, MutexGuard};
 use tokio::sync::futures::Notified;
@@ -26,6 +26,10 @@ const STRIPES: usize = 1024;
 
 pub struct KeyLocks {
     stripes: Box<[Mutex<()>]>,
+    /// Per stripe: a command found it taken since its holder locked it (see
+    /// [`KeyLocks::any_held`]). The commit queue does not queue a run holding a wanted
+    /// stripe: on a hot key, waiting for company only makes the others wait longer.
+    wanted: Box<[AtomicBool]>,
 }
 
 /// Held stripes; released when dropped.
@@ -59,6 +63,7 @@ impl Default for KeyLocks {
     fn default() -> Self {
         KeyLocks {
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            wanted: (0..STRIPES).map(|_| AtomicBool::new(false)).collect(),
         }
     }
 }
@@ -71,10 +76,25 @@ impl KeyLocks {
     }
 
     /// Whether another command holds a stripe of `keys` right now (a hint: it may change at
-    /// once).
+    /// once). A held stripe is marked wanted.
     pub fn any_held<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> bool {
-        keys.into_iter()
-            .any(|k| self.stripes[Self::stripe_of(k)].is_locked())
+        keys.into_iter().any(|k| {
+            let stripe = Self::stripe_of(k);
+            let held = self.stripes[stripe].is_locked();
+            // Read before writing: contenders retry often, and a store each time would
+            // bounce the flag's cache line between the cores.
+            if held && !self.wanted[stripe].load(Ordering::Relaxed) {
+                self.wanted[stripe].store(true, Ordering::Relaxed);
+            }
+            held
+        })
+    }
+
+    /// Whether a command found one of `stripes` taken since it was locked; clears the marks.
+    pub fn take_wanted(&self, stripes: &[usize]) -> bool {
+        stripes.iter().fold(false, |any, &s| {
+            self.wanted[s].swap(false, Ordering::Relaxed) | any
+        })
     }
 
     /// Locks every stripe covering `keys`, in ascending stripe order.
@@ -123,7 +143,10 @@ impl KeyLocks {
             }
             match self.stripes[stripe].try_lock() {
                 Some(guard) => held.held.push((stripe, guard)),
-                None => return false,
+                None => {
+                    self.wanted[stripe].store(true, Ordering::Relaxed);
+                    return false;
+                }
             }
         }
         true
