@@ -41,10 +41,10 @@ fn unknown_command(args: &[Bytes]) -> CmdError {
 }
 
 /// Resolves `args` to a command (or subcommand) and its full name (`client|list`).
-pub fn resolve(
-    state: &ServerState,
-    args: &[Bytes],
-) -> Result<(&'static Command, &'static str), CmdError> {
+/// A command found in the table, with the name it is reported under.
+pub type Resolved = (&'static Command, &'static str);
+
+pub fn resolve(state: &ServerState, args: &[Bytes]) -> Result<Resolved, CmdError> {
     let cmd = state
         .commands
         .lookup(&args[0])
@@ -148,10 +148,10 @@ pub fn execute_batched<'a>(
     batch: &mut Option<BatchedRun<'a>>,
     output_len: usize,
     lone: bool,
-) -> Result<Reply, Vec<Bytes>> {
+) -> Result<Reply, (Vec<Bytes>, Option<Resolved>)> {
     let storage = &state.storage;
     let Ok(resolved) = resolve(state, &args) else {
-        return Err(args);
+        return Err((args, None));
     };
     let cmd = resolved.0;
     let eligible = cmd.has(flags::BATCH)
@@ -166,18 +166,18 @@ pub fn execute_batched<'a>(
         && client.caching.is_none()
         && batch.as_ref().is_none_or(|b| b.commands.len() < MAX_RUN);
     if !eligible {
-        return Err(args);
+        return Err((args, Some(resolved)));
     }
     // A lone write whose key is busy (a hot key) goes straight to the ordinary path, which
     // yields and waits, without building a run only to drop it.
     if lone && storage.locks.any_held(keys_of(cmd, &args)) {
-        return Err(args);
+        return Err((args, Some(resolved)));
     }
     let run_state = match batch {
         Some(run_state) => run_state,
         None => {
             let Some(global) = storage.global.try_read() else {
-                return Err(args);
+                return Err((args, Some(resolved)));
             };
             storage.begin_deferred();
             batch.insert(BatchedRun {
@@ -193,7 +193,7 @@ pub fn execute_batched<'a>(
         .locks
         .try_lock_more(&mut run_state.stripes, keys_of(cmd, &args))
     {
-        return Err(args);
+        return Err((args, Some(resolved)));
     }
     run_state.commands.push(args);
     let args = &run_state.commands[run_state.commands.len() - 1];
@@ -202,13 +202,16 @@ pub fn execute_batched<'a>(
 
 /// [`execute`], unless `args` would have to wait for a lock another command holds right
 /// now: then `None`, and the caller lets other connections run, or waits for
-/// `storage.lock_waiters`, before trying again.
+/// `storage.lock_waiters`, before trying again. `known` is the command when the caller
+/// already looked it up (so it is not looked up twice).
 pub fn execute_unless_busy(
     state: &ServerState,
     client: &mut ClientState,
     args: &[Bytes],
+    known: Option<Resolved>,
 ) -> Option<Reply> {
-    let Some(resolved) = args.first().and_then(|_| resolve(state, args).ok()) else {
+    let resolved = known.or_else(|| args.first().and_then(|_| resolve(state, args).ok()));
+    let Some(resolved) = resolved else {
         return Some(execute(state, client, args));
     };
     if lock_taken(state, client, resolved.0, args) {
