@@ -119,8 +119,39 @@ fn outcome(result: StoreResult<()>, wrote: bool) -> DeferredOutcome {
     }
 }
 
-/// Held by the thread that leads: when dropped (normally, or while unwinding from a panic in
-/// a write) it answers and releases whatever is still queued, and gives up leadership.
+/// Answers a run the queue could not write, and lets its locks go.
+fn abort(storage: &Storage, locks: HeldLocks, done: oneshot::Sender<StoreResult<()>>) {
+    locks.release(storage);
+    let _ = done.send(Err(StoreError::Engine(
+        "the write of this batch was aborted".into(),
+    )));
+}
+
+/// Releases the submitting run's own locks when dropped, unless they were handed on (to
+/// the queue) or released already: a write that unwinds leaves no stripe locked.
+struct OwnLocks<'a> {
+    storage: &'a Storage,
+    locks: Option<HeldLocks>,
+}
+
+impl OwnLocks<'_> {
+    fn release(&mut self) {
+        if let Some(locks) = self.locks.take() {
+            locks.release(self.storage);
+        }
+    }
+}
+
+impl Drop for OwnLocks<'_> {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+/// Held by the thread that leads while it writes. Should a write unwind, dropping it fails
+/// and releases every run still queued and gives up leadership. When leadership ends
+/// normally (`lead` found the queue empty) it is forgotten instead: by then another thread
+/// may lead, and its queue is not ours to empty.
 struct Leadership<'a> {
     storage: &'a Storage,
 }
@@ -133,10 +164,7 @@ impl Drop for Leadership<'_> {
             std::mem::take(&mut state.queued)
         };
         for q in left {
-            q.locks.release(self.storage);
-            let _ = q.done.send(Err(StoreError::Engine(
-                "the write of this batch was aborted".into(),
-            )));
+            abort(self.storage, q.locks, q.done);
         }
     }
 }
@@ -145,39 +173,45 @@ impl Storage {
     /// Ends this thread's deferral like [`Storage::finish_deferred`], but commits through the
     /// commit queue, and releases `locks` (the run's) once its writes are visible.
     pub fn submit_deferred(&self, locks: HeldLocks) -> Submitted {
+        let mut own = OwnLocks {
+            storage: self,
+            locks: Some(locks),
+        };
         let Some((ws, sets, wrote)) = self.take_deferred() else {
-            let ended = self.finish_deferred();
-            locks.release(self);
-            return Submitted::Done(ended);
+            return Submitted::Done(self.finish_deferred());
         };
         // A stripe another command is waiting for is a hot key: queueing would hold it
         // through someone else's write as well as its own (measured: INCR of one key by 50
         // clients lost a quarter of its throughput), so such a run writes at once, beside
         // the leader, as every write did before the queue.
-        if self.locks.take_wanted(&locks.stripes) {
-            let result = self.commit_now(ws, sets);
-            locks.release(self);
-            return Submitted::Done(outcome(result, wrote));
+        let hot = own
+            .locks
+            .as_ref()
+            .is_some_and(|l| self.locks.take_wanted(&l.stripes));
+        if hot {
+            return Submitted::Done(outcome(self.commit_now(ws, sets), wrote));
         }
         {
             let mut state = self.commit_queue.state.lock();
             if state.writing {
                 let (done, rx) = oneshot::channel();
-                state.queued.push(Queued {
-                    ws,
-                    sets,
-                    locks,
-                    done,
-                });
+                if let Some(locks) = own.locks.take() {
+                    state.queued.push(Queued {
+                        ws,
+                        sets,
+                        locks,
+                        done,
+                    });
+                }
                 return Submitted::Queued(CommitTicket { done: rx, wrote });
             }
             state.writing = true;
         }
         let leadership = Leadership { storage: self };
         let result = self.commit_now(ws, sets);
-        locks.release(self);
+        own.release();
         self.lead();
-        drop(leadership);
+        std::mem::forget(leadership);
         Submitted::Done(outcome(result, wrote))
     }
 
@@ -216,7 +250,7 @@ impl Storage {
     }
 }
 
-/// Releases the locks of a round's runs if its write unwinds.
+/// Aborts a round's runs if its write unwinds.
 struct ReleaseOnUnwind<'a> {
     storage: &'a Storage,
     waiters: Vec<(HeldLocks, oneshot::Sender<StoreResult<()>>)>,
@@ -225,10 +259,7 @@ struct ReleaseOnUnwind<'a> {
 impl Drop for ReleaseOnUnwind<'_> {
     fn drop(&mut self) {
         for (locks, done) in self.waiters.drain(..) {
-            locks.release(self.storage);
-            let _ = done.send(Err(StoreError::Engine(
-                "the write of this batch was aborted".into(),
-            )));
+            abort(self.storage, locks, done);
         }
     }
 }

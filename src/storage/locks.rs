@@ -81,13 +81,19 @@ impl KeyLocks {
         keys.into_iter().any(|k| {
             let stripe = Self::stripe_of(k);
             let held = self.stripes[stripe].is_locked();
-            // Read before writing: contenders retry often, and a store each time would
-            // bounce the flag's cache line between the cores.
-            if held && !self.wanted[stripe].load(Ordering::Relaxed) {
-                self.wanted[stripe].store(true, Ordering::Relaxed);
+            if held {
+                self.mark_wanted(stripe);
             }
             held
         })
+    }
+
+    fn mark_wanted(&self, stripe: usize) {
+        // Read before writing: contenders retry often, and a store each time would bounce
+        // the flag's cache line between the cores.
+        if !self.wanted[stripe].load(Ordering::Relaxed) {
+            self.wanted[stripe].store(true, Ordering::Relaxed);
+        }
     }
 
     /// Whether a command found one of `stripes` taken since it was locked; clears the marks.
@@ -144,7 +150,7 @@ impl KeyLocks {
             match self.stripes[stripe].try_lock() {
                 Some(guard) => held.held.push((stripe, guard)),
                 None => {
-                    self.wanted[stripe].store(true, Ordering::Relaxed);
+                    self.mark_wanted(stripe);
                     return false;
                 }
             }
