@@ -207,6 +207,25 @@ pub struct ClientState {
     pub shard_channels: Vec<bytes::Bytes>,
     /// Where published messages for this client are queued (the connection drains it).
     pub pubsub_queue: Option<tokio::sync::mpsc::Sender<crate::pubsub::PubMessage>>,
+    /// The port a replica said it listens on (`REPLCONF listening-port`).
+    pub listening_port: u16,
+    /// Set by a command whose answer the connection must wait for (`WAIT`) or that turns
+    /// the connection into a replica link (`PSYNC`).
+    pub handoff: Option<Handoff>,
+}
+
+/// Work a command hands to its connection, which awaits it without holding a thread.
+#[derive(Debug, Clone)]
+pub enum Handoff {
+    /// Feed a replica: `replid` and the first offset it lacks (`?` / -1 for none).
+    Psync { replid: String, next: i64 },
+    /// Answer with the number of replicas that acknowledged `offset`, once `replicas` did
+    /// or `timeout_ms` passed (0: no timeout).
+    Wait {
+        offset: u64,
+        replicas: usize,
+        timeout_ms: u64,
+    },
 }
 
 impl ClientState {
@@ -228,6 +247,8 @@ impl ClientState {
             caching: None,
             flushed: false,
             batch_wrote: false,
+            listening_port: 0,
+            handoff: None,
             effects: Vec::new(),
             multi: None,
             multi_error: false,

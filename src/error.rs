@@ -45,6 +45,9 @@ pub enum StoreError {
     WriteFailed(String),
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// A local write on a replica, whose data only its primary's stream may change.
+    #[error("READONLY You can't write against a read only replica.")]
+    ReadOnlyReplica,
 }
 
 /// Failures a command reports to the client. `Display` is the wire text without the leading
@@ -83,6 +86,10 @@ pub enum CmdError {
     WrongPass,
     #[error("ERR invalid cursor")]
     InvalidCursor,
+    #[error("READONLY You can't write against a read only replica.")]
+    ReadOnlyReplica,
+    #[error("LOADING Redis is loading the dataset in memory")]
+    Loading,
     #[error("{0}")]
     WrongType(#[from] WrongTypeMarker),
     /// Any other Redis error; the string already carries its prefix (`ERR ...`, `NOPROTO ...`).
@@ -134,6 +141,7 @@ impl From<StoreError> for CmdError {
             StoreError::WriteFailed(cause) => {
                 CmdError::custom(format!("MISCONF Errors writing to the AOF file: {cause}"))
             }
+            StoreError::ReadOnlyReplica => CmdError::ReadOnlyReplica,
             other => CmdError::Internal(other.to_string()),
         }
     }

@@ -8,6 +8,8 @@
 //!                  background maintenance, graceful shutdown
 //! commands/        table.rs (THE command table), dispatch.rs (the one gate),
 //!                  one file per command family
+//! replication/     primary.rs and replica.rs (the links, beside server/);
+//!                  mod.rs holds the role and ids that state keeps (below state)
 //! state, client    shared server state and per-client state handed to commands
 //! storage/         typed Redis semantics (types/, keyspace, expire) over
 //!                  engine.rs, the only module that imports rocksdb
@@ -34,6 +36,7 @@ pub mod num;
 pub mod pause;
 pub mod protocol;
 pub mod pubsub;
+pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod slowlog;

@@ -248,6 +248,8 @@ fn main() -> ExitCode {
         max_open_files: config.get_int("rocksdb-max-open-files") as i32,
         compression: config.get("rocksdb-compression") != "none",
         wal_enabled: config.get_bool("appendonly"),
+        wal_retention_secs: config.get_int("repl-backlog-ttl").max(0) as u64,
+        wal_retention_mb: (config.get_int("repl-backlog-size").max(0) as u64 >> 20).max(64),
     };
     let dir = PathBuf::from(config.get("dir"));
     let databases = config.get_int("databases") as u16;

@@ -72,6 +72,8 @@ pub type LogLevelHook = Box<dyn Fn(&str) + Send + Sync>;
 
 pub struct ServerState {
     pub storage: Storage,
+    /// Role, replication ids and connected replicas (see `replication`).
+    pub replication: crate::replication::Replication,
     pub blocking: BlockingRegistry,
     pub watches: WatchRegistry,
     pub pubsub: crate::pubsub::PubSubHub,
@@ -144,8 +146,10 @@ impl ServerState {
         let run_id: String = (0..40)
             .map(|_| format!("{:x}", rand::random::<u8>() % 16))
             .collect();
+        let replication = crate::replication::Replication::new(std::path::Path::new(&config.get("dir")));
         ServerState {
             storage,
+            replication,
             blocking: BlockingRegistry::default(),
             watches: WatchRegistry::default(),
             pubsub: crate::pubsub::PubSubHub::default(),
@@ -191,6 +195,15 @@ impl ServerState {
         if flags != 0 {
             crate::notify::publish(&self.pubsub, flags, class, event, db, key);
         }
+    }
+
+    /// Whole databases changed under every client (a flush, a full copy loaded on a
+    /// replica): every `WATCH` fails and tracking clients drop what they cached.
+    pub fn watches_and_tracking_reset(&self) {
+        for (db, key) in self.watches.watched_keys(None) {
+            self.watches.touch(db, &key);
+        }
+        self.tracking.invalidate_all();
     }
 
     /// Records the `Arc` that owns this state (called once by `main`).

@@ -433,6 +433,13 @@ fn run_resolved(
     if !client.authenticated && !cmd.has(flags::NO_AUTH) {
         return rejected(state, client, stats, CmdError::NoAuth);
     }
+    if state.replication.loading.load(Ordering::Relaxed) && !cmd.has(flags::LOADING) {
+        return rejected(state, client, stats, CmdError::Loading);
+    }
+    // A replica's data changes only through its primary's stream (see `replication`).
+    if cmd.has(flags::WRITE) && state.storage.engine().is_follower() {
+        return rejected(state, client, stats, CmdError::ReadOnlyReplica);
+    }
     let Some(handler) = cmd.handler else {
         return Reply::Error(CmdError::WrongArity(full_name.to_string()).to_wire());
     };

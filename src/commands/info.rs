@@ -73,7 +73,7 @@ pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
             "memory" => memory(ctx, &mut out),
             "persistence" => persistence(ctx, &mut out),
             "stats" => stats(ctx, &mut out),
-            "replication" => replication(ctx, &mut out),
+            "replication" => super::replication::info_section(ctx, &mut out),
             "cpu" => cpu(&mut out),
             "modules" => out.push_str("# Modules\r\n"),
             "commandstats" => commandstats(ctx, &mut out),
@@ -286,7 +286,7 @@ fn persistence(ctx: &Ctx<'_>, out: &mut String) {
     };
     let _ = write!(
         out,
-        "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\n\
+        "# Persistence\r\nloading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\n\
          current_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\n\
          current_save_keys_total:0\r\n\
          rdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\n\
@@ -297,6 +297,7 @@ fn persistence(ctx: &Ctx<'_>, out: &mut String) {
          aof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\n\
          aof_last_write_status:{}\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n\
          strata_appendfsync:{}\r\nstrata_wal_last_sequence:{}\r\nstrata_last_checkpoint:{}\r\n",
+        i32::from(ctx.state.replication.loading.load(Ordering::Relaxed)),
         ctx.storage().stats.changes.load(Ordering::Relaxed)
             .saturating_sub(saves.changes_at_save.load(Ordering::Relaxed)),
         i32::from(saves.in_progress.load(Ordering::Relaxed)),
@@ -324,7 +325,7 @@ fn stats(ctx: &Ctx<'_>, out: &mut String) {
          total_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\n\
          instantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\n\
          instantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\n\
-         sync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\n\
+         sync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\n\
          expired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\n\
          evicted_keys:{}\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\n\
          current_eviction_exceeded_time:0\r\n\
@@ -342,6 +343,9 @@ fn stats(ctx: &Ctx<'_>, out: &mut String) {
         s.net_input_bytes.load(Ordering::Relaxed),
         s.net_output_bytes.load(Ordering::Relaxed),
         s.rejected_connections.load(Ordering::Relaxed),
+        ctx.state.replication.stats.sync_full.load(Ordering::Relaxed),
+        ctx.state.replication.stats.sync_partial_ok.load(Ordering::Relaxed),
+        ctx.state.replication.stats.sync_partial_err.load(Ordering::Relaxed),
         st.expired_keys.load(Ordering::Relaxed),
         ctx.storage().tier_stats.evictions.load(Ordering::Relaxed),
         st.keyspace_hits.load(Ordering::Relaxed),
@@ -354,17 +358,6 @@ fn stats(ctx: &Ctx<'_>, out: &mut String) {
         ctx.state.error_stats.total.load(Ordering::Relaxed),
         s.total_commands.load(Ordering::Relaxed),
         s.total_commands.load(Ordering::Relaxed),
-    );
-}
-
-fn replication(ctx: &Ctx<'_>, out: &mut String) {
-    let _ = write!(
-        out,
-        "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\n\
-         master_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n\
-         master_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n\
-         repl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
-        ctx.state.run_id,
     );
 }
 

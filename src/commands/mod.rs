@@ -19,6 +19,7 @@ pub mod memory;
 pub mod numkeys;
 pub mod persistence;
 pub mod pubsub;
+pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod set;

@@ -197,6 +197,7 @@ pub fn unsubscribe_all(state: &ServerState, client: &mut crate::client::ClientSt
 }
 
 pub fn publish(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    crate::replication::primary::propagate_publish(ctx.state, &args[1], &args[2]);
     Ok(Reply::Int(ctx.state.pubsub.publish(&args[1], &args[2])))
 }
 

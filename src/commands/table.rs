@@ -13,7 +13,7 @@ use bytes::Bytes;
 
 use super::{
     bitmap, connection as conn, geo, hash, hll, info, key, latency, list, memory as mem,
-    persistence, pubsub as ps, scripting as scr, server as srv, set, slowlog, sort, stream,
+    persistence, pubsub as ps, replication as repl, scripting as scr, server as srv, set, slowlog, sort, stream,
     string as st, txn, zset, Handler,
 };
 
@@ -1436,6 +1436,14 @@ pub static COMMANDS: &[Command] = &[
         subcommands: COMMAND_SUBS,
     },
     cmd!("time", 1, LOADING | STALE | FAST, ["@fast"], NOKEYS, "server", "2.6.0", "Returns the server time.", srv::time),
+    // replication
+    cmd!("replicaof", 3, ADMIN | NOSCRIPT | STALE | EXCLUSIVE, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "5.0.0", "Configures a server as replica of another, or promotes it to a master.", repl::replicaof),
+    cmd!("slaveof", 3, ADMIN | NOSCRIPT | STALE | EXCLUSIVE, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "1.0.0", "Sets a Redis server as a replica of another, or promotes it to being a master.", repl::replicaof),
+    cmd!("role", 1, NOSCRIPT | LOADING | STALE | FAST, ["@admin", "@fast", "@dangerous"], NOKEYS, "server", "2.8.12", "Returns the replication role.", repl::role),
+    cmd!("wait", 3, NOSCRIPT, ["@slow", "@connection"], NOKEYS, "generic", "3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", repl::wait),
+    cmd!("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "3.0.0", "An internal command for configuring the replication stream.", repl::replconf),
+    cmd!("psync", -3, ADMIN | NOSCRIPT | NO_MULTI, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "2.8.0", "An internal command used in replication.", repl::psync),
+    cmd!("sync", 1, ADMIN | NOSCRIPT | NO_MULTI, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "1.0.0", "An internal command used in replication.", repl::sync),
     cmd!("lastsave", 1, LOADING | STALE | FAST, ["@admin", "@fast", "@dangerous"], NOKEYS, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", srv::lastsave),
     cmd!("shutdown", -1, ADMIN | NOSCRIPT | ALLOW_BUSY | LOADING | STALE | NO_MULTI, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", srv::shutdown),
     cmd!("eval", -3, NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | STALE | EXCLUSIVE, ["@slow", "@scripting"], SCRIPT_KEYS, "scripting", "2.6.0", "Executes a server-side Lua script.", scr::eval),

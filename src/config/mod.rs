@@ -278,6 +278,30 @@ pub static DIRECTIVES: &[Directive] = &[
         Kind::Enum(&["none", "lz4"]),
         false,
     ),
+    // Replication (see `replication`): `replicaof host port` at start-up; at run time
+    // REPLICAOF changes the role.
+    d("replicaof", "", Kind::List, false),
+    d("masterauth", "", Kind::Str, true),
+    d("masteruser", "", Kind::Str, true),
+    // WAL kept for replicas to resume from: at least this much (RocksDB's archive, at
+    // least 64 MB) and for this many seconds; read at start-up.
+    d("repl-backlog-size", "1mb", Kind::Memory { min: 16 * 1024 }, true),
+    d("repl-backlog-ttl", "3600", Kind::Int { min: 0, max: INT32 }, true),
+    d("repl-timeout", "60", Kind::Int { min: 1, max: INT32 }, true),
+    d(
+        "repl-ping-replica-period",
+        "10",
+        Kind::Int { min: 1, max: INT32 },
+        true,
+    ),
+    d("replica-priority", "100", Kind::Int { min: 0, max: INT32 }, true),
+    d("replica-announce-ip", "", Kind::Str, true),
+    d(
+        "replica-announce-port",
+        "0",
+        Kind::Int { min: 0, max: 65535 },
+        true,
+    ),
 ];
 
 /// Old names Redis still accepts for a directive: (alias, directive). They read and write the
@@ -575,6 +599,12 @@ impl ConfigStore {
             .filter(|(shown, _)| glob_match(&lower, shown.as_bytes()))
             .map(|(shown, target)| (shown, value(target)))
             .collect()
+    }
+
+    /// Records a value the server itself changed (the role `REPLICAOF` set), so `CONFIG
+    /// GET` and `CONFIG REWRITE` show it; no validation.
+    pub fn set_internal(&self, name: &'static str, value: &str) {
+        self.values.write().insert(name, value.to_string());
     }
 
     /// `CONFIG SET` of several pairs, all or nothing. Errors carry Redis's full text.

@@ -5,7 +5,7 @@
 //! them. Keeping these accepted is what lets a user's `redis.conf` start Strata unchanged and
 //! application set-up code `CONFIG SET` encoding thresholds without failing.
 //!
-//! A few (`cluster-enabled`, `tls-port`, `replicaof`, `unixsocket`, `aclfile`) ask for a
+//! A few (`cluster-enabled`, `tls-port`, `unixsocket`, `aclfile`) ask for a
 //! feature Strata does not have yet: they load at their default, and any other value stops
 //! start-up (or fails `CONFIG SET`) with the reason, because a server that silently ignored
 //! them would mislead. Depends only on the registry types in `config`.
@@ -22,7 +22,8 @@ const LAZYFREE: &str =
     "deletion is already O(1): a deleted collection's records are reclaimed in the background";
 const DEFRAG: &str =
     "memory is held by RocksDB and jemalloc; Redis's active defragmentation does not apply";
-const REPLICATION: &str = "replication is not implemented in Strata yet; this server is a primary";
+const REPLICATION: &str = "Strata replicates RocksDB WAL batches, not commands; this Redis replication setting does not apply";
+const READ_ONLY_REPLICAS: &str = "a Strata replica is always read-only: its data changes only through its primary's stream";
 const CLUSTER: &str = "Redis Cluster is not implemented in Strata yet";
 const TLS: &str = "TLS is not implemented in Strata yet";
 const ACL: &str =
@@ -163,7 +164,7 @@ pub static DIRECTIVES: &[Directive] = &[
         true,
         REPLICATION,
     ),
-    no_effect("replica-read-only", "yes", Kind::Bool, true, REPLICATION),
+    unsupported("replica-read-only", "yes", Kind::Bool, true, READ_ONLY_REPLICAS),
     no_effect(
         "replica-ignore-maxmemory",
         "yes",
@@ -211,8 +212,6 @@ pub static DIRECTIVES: &[Directive] = &[
     ),
     unsupported("aclfile", "", Kind::Str, false, ACL),
     unsupported("unixsocket", "", Kind::Str, false, UNIX_SOCKET),
-    no_effect("replica-announce-ip", "", Kind::Str, true, REPLICATION),
-    no_effect("masteruser", "", Kind::Str, true, REPLICATION),
     no_effect("cluster-announce-ip", "", Kind::Str, true, CLUSTER),
     no_effect(
         "cluster-config-file",
@@ -249,7 +248,6 @@ pub static DIRECTIVES: &[Directive] = &[
     no_effect("bind-source-addr", "", Kind::Str, true, SOCKETS),
     // Redis 7.2.
     no_effect("locale-collate", "", Kind::Str, true, LOCALE),
-    no_effect("masterauth", "", Kind::Str, true, REPLICATION),
     no_effect(
         "supervised",
         "no",
@@ -358,17 +356,13 @@ pub static DIRECTIVES: &[Directive] = &[
     no_effect("active-defrag-cycle-max", "25", SIGNED, true, DEFRAG),
     no_effect("active-defrag-threshold-lower", "10", SIGNED, true, DEFRAG),
     no_effect("active-defrag-threshold-upper", "100", SIGNED, true, DEFRAG),
-    no_effect("replica-priority", "100", SIGNED, true, REPLICATION),
     no_effect("repl-diskless-sync-delay", "5", SIGNED, true, REPLICATION),
     no_effect("maxmemory-eviction-tenacity", "10", SIGNED, true, MAXMEMORY),
-    no_effect("replica-announce-port", "0", SIGNED, true, REPLICATION),
     no_effect("tcp-backlog", "511", SIGNED, false, SOCKETS),
     no_effect("cluster-port", "0", SIGNED, false, CLUSTER),
     no_effect("cluster-announce-bus-port", "0", SIGNED, true, CLUSTER),
     no_effect("cluster-announce-port", "0", SIGNED, true, CLUSTER),
     no_effect("cluster-announce-tls-port", "0", SIGNED, true, CLUSTER),
-    no_effect("repl-timeout", "60", SIGNED, true, REPLICATION),
-    no_effect("repl-ping-replica-period", "10", SIGNED, true, REPLICATION),
     no_effect("list-compress-depth", "0", SIGNED, true, ENCODING),
     no_effect("rdb-key-save-delay", "0", SIGNED, true, NO_RDB),
     no_effect("key-load-delay", "0", SIGNED, true, NO_RDB),
@@ -398,7 +392,6 @@ pub static DIRECTIVES: &[Directive] = &[
     // Redis 7.2.
     no_effect("cluster-ping-interval", "0", SIGNED, true, CLUSTER),
     no_effect("stream-node-max-entries", "100", SIGNED, true, ENCODING),
-    no_effect("repl-backlog-size", "1048576", MEMORY, true, REPLICATION),
     no_effect("cluster-link-sendbuf-limit", "0", MEMORY, true, CLUSTER),
     no_effect("hash-max-listpack-entries", "512", UNSIGNED, true, ENCODING),
     no_effect("set-max-intset-entries", "512", UNSIGNED, true, ENCODING),
@@ -418,7 +411,6 @@ pub static DIRECTIVES: &[Directive] = &[
     no_effect("stream-node-max-bytes", "4096", MEMORY, true, ENCODING),
     no_effect("zset-max-listpack-value", "64", MEMORY, true, ENCODING),
     no_effect("maxmemory-clients", "0", MEMORY, true, MAXMEMORY),
-    no_effect("repl-backlog-ttl", "3600", SIGNED, true, REPLICATION),
     no_effect(
         "auto-aof-rewrite-min-size",
         "67108864",
@@ -473,7 +465,6 @@ pub static DIRECTIVES: &[Directive] = &[
         true,
         PROCESS,
     ),
-    unsupported("replicaof", "", Kind::List, false, REPLICATION),
 ];
 
 /// Redis's old names for the directives above: (alias, directive).

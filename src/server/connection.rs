@@ -26,13 +26,14 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
 use crate::blocking::BlockRequest;
-use crate::client::{ClientState, ReplyMode};
+use crate::client::{ClientState, Handoff, ReplyMode};
 use crate::commands::dispatch::{
     execute, execute_batched, execute_unless_busy, finish_batched, submit_batched, BatchedRun,
     QueuedRun, RunEnd, Submission,
 };
 use crate::protocol::{Limits, Reply, RequestParser};
 use crate::pubsub::PubMessage;
+use crate::replication::primary::{self, PsyncRequest};
 use crate::state::ServerState;
 
 /// What the batch loop decided about the connection.
@@ -52,6 +53,8 @@ enum Next {
     /// Every complete frame ran, and the last run's writes wait in the commit queue: await
     /// them, then send the replies and read more.
     AwaitCommit(QueuedRun),
+    /// The command left work for the connection in `client.handoff` (`WAIT`, `PSYNC`).
+    Handoff,
 }
 
 /// Times a command yields to other connections while its key is locked elsewhere before it
@@ -175,6 +178,43 @@ impl Conn {
                     continue;
                 }
                 Next::CloseNow => return,
+                Next::Handoff => match self.client.handoff.take() {
+                    Some(Handoff::Psync { replid, next }) => {
+                        if !self.flush().await {
+                            return;
+                        }
+                        let ip = self
+                            .client
+                            .info
+                            .addr
+                            .rsplit_once(':')
+                            .map_or(self.client.info.addr.clone(), |(ip, _)| ip.to_string());
+                        let request = PsyncRequest {
+                            replid,
+                            next,
+                            listening_port: self.client.listening_port,
+                            ip,
+                        };
+                        let state = self.state.clone();
+                        primary::feed(state, &mut self.socket, &mut self.input, request).await;
+                        return;
+                    }
+                    Some(Handoff::Wait {
+                        offset,
+                        replicas,
+                        timeout_ms,
+                    }) => {
+                        let Some(acked) = self.wait_replicas(offset, replicas, timeout_ms).await
+                        else {
+                            return;
+                        };
+                        Reply::Int(acked as i64).encode(&mut self.output, self.client.resp3);
+                        // Commands pipelined after WAIT run before reading.
+                        need_read = false;
+                        continue;
+                    }
+                    None => need_read = true,
+                },
                 Next::Continue => need_read = true,
                 Next::AwaitCommit(run) => {
                     need_read = true;
@@ -208,6 +248,32 @@ impl Conn {
             }
             if !self.flush().await {
                 return;
+            }
+        }
+    }
+
+    /// `WAIT`: until `wanted` replicas acknowledged `offset` or the timeout passed; the
+    /// number that did. `None` when the connection should close meanwhile.
+    async fn wait_replicas(&mut self, offset: u64, wanted: usize, timeout_ms: u64) -> Option<usize> {
+        let state = self.state.clone();
+        let repl = &state.replication;
+        let info = self.client.info.clone();
+        let deadline = (timeout_ms > 0)
+            .then(|| tokio::time::Instant::now() + Duration::from_millis(timeout_ms));
+        loop {
+            let acked = repl.acked.notified();
+            tokio::pin!(acked);
+            acked.as_mut().enable();
+            let now = repl.replicas_at(offset);
+            if now >= wanted || deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                return Some(now);
+            }
+            let until = deadline.unwrap_or_else(|| tokio::time::Instant::now() + LOCK_RECHECK * 10);
+            tokio::select! {
+                _ = acked => {}
+                _ = tokio::time::sleep_until(until) => {}
+                _ = info.killed() => return None,
+                _ = self.shutdown.changed() => return None,
             }
         }
     }
@@ -561,6 +627,9 @@ fn run_batch(
         }
         if client.block.is_some() {
             return Next::Block(args);
+        }
+        if client.handoff.is_some() {
+            return Next::Handoff;
         }
         // RESP3 pushes (the confirmations of SUBSCRIBE and friends) are not replies:
         // CLIENT REPLY OFF/SKIP does not hold them back, as in Redis.

@@ -69,6 +69,7 @@ pub async fn run(state: Arc<ServerState>, boot: Instant) -> Result<(), String> {
     );
 
     let mut maintenance = spawn_maintenance(state.clone());
+    crate::replication::replica::start_from_config(&state);
     match runtime_watchdog::spawn(state.clone(), tokio::runtime::Handle::current()) {
         Ok(handle) => maintenance.push(handle),
         Err(e) => tracing::warn!("cannot start the runtime watchdog: {e}"),
@@ -201,8 +202,11 @@ fn spawn_maintenance(state: Arc<ServerState>) -> Vec<JoinHandle<()>> {
             while !st.shutting_down.load(Ordering::SeqCst) {
                 let hz = st.config.get_int("hz").clamp(1, 500) as u64;
                 std::thread::sleep(Duration::from_millis(1000 / hz));
-                // A paused server's dataset stays as it is (Redis stops expiry too).
-                if st.pause.writes_paused(crate::storage::now_ms()) {
+                // A paused server's dataset stays as it is (Redis stops expiry too), and a
+                // replica's keys expire when its primary's deletes arrive.
+                if st.pause.writes_paused(crate::storage::now_ms())
+                    || st.storage.engine().is_follower()
+                {
                     continue;
                 }
                 // Keep going while whole pages come back, bounded so shutdown stays prompt.

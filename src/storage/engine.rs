@@ -68,6 +68,10 @@ pub struct EngineOptions {
     pub compression: bool,
     /// `appendonly yes`: writes go through the WAL.
     pub wal_enabled: bool,
+    /// WAL files kept after their memtables were flushed, so replicas can resume from them
+    /// (`repl-backlog-ttl` seconds and `repl-backlog-size` megabytes; both 0: none kept).
+    pub wal_retention_secs: u64,
+    pub wal_retention_mb: u64,
 }
 
 impl Default for EngineOptions {
@@ -80,6 +84,8 @@ impl Default for EngineOptions {
             max_open_files: -1,
             compression: true,
             wal_enabled: true,
+            wal_retention_secs: 3600,
+            wal_retention_mb: 256,
         }
     }
 }
@@ -168,6 +174,88 @@ pub struct Engine {
     /// The shared block cache and the memtable budget charged to it (resized by
     /// `CONFIG SET maxmemory`); absent for read-only opens.
     memory: Option<(Cache, WriteBufferManager)>,
+    /// A replica's engine takes no writes of its own: its sequence numbers must advance
+    /// exactly as its primary's batches say (see `docs/replication.md`), so [`Engine::write`]
+    /// refuses and only [`Engine::write_logged`] writes.
+    follower: AtomicBool,
+    /// RocksDB's column family ids, indexed like [`Cf::ALL`] (write batches name families
+    /// by id).
+    cf_ids: [u32; 5],
+    /// Woken after every write while someone waits for writes (a replica's feeder).
+    written: tokio::sync::Notify,
+    write_watchers: std::sync::atomic::AtomicUsize,
+}
+
+/// See [`Engine::watch_writes`].
+pub struct WriteWatch<'a>(&'a Engine);
+
+impl Drop for WriteWatch<'_> {
+    fn drop(&mut self) {
+        self.0.write_watchers.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// One write batch read back from the WAL: the sequence number of its first record, how
+/// many sequence numbers it used, and RocksDB's serialized form of it.
+pub struct LoggedBatch {
+    pub seq: u64,
+    pub count: u64,
+    pub data: Vec<u8>,
+}
+
+/// What one record of a logged batch touches (range deletes are not reported: writers that
+/// use them also put a marker record, see `Storage::flush_db`).
+struct TouchVisitor<'a, F: FnMut(Cf, &[u8])> {
+    ids: &'a [u32; 5],
+    visit: F,
+}
+
+impl<F: FnMut(Cf, &[u8])> TouchVisitor<'_, F> {
+    fn touch(&mut self, cf_id: u32, key: &[u8]) {
+        if let Some(i) = self.ids.iter().position(|&id| id == cf_id) {
+            (self.visit)(Cf::ALL[i], key);
+        }
+    }
+}
+
+impl<F: FnMut(Cf, &[u8])> rocksdb::WriteBatchIteratorCf for TouchVisitor<'_, F> {
+    fn put_cf(&mut self, cf_id: u32, key: &[u8], _value: &[u8]) {
+        self.touch(cf_id, key);
+    }
+    fn delete_cf(&mut self, cf_id: u32, key: &[u8]) {
+        self.touch(cf_id, key);
+    }
+    fn merge_cf(&mut self, cf_id: u32, key: &[u8], _value: &[u8]) {
+        self.touch(cf_id, key);
+    }
+}
+
+/// Learns the families' ids by iterating a batch that names each once (the C API offers no
+/// id getter through the Rust crate).
+struct IdProbe(Vec<u32>);
+
+impl rocksdb::WriteBatchIteratorCf for IdProbe {
+    fn put_cf(&mut self, cf_id: u32, _key: &[u8], _value: &[u8]) {
+        self.0.push(cf_id);
+    }
+    fn delete_cf(&mut self, _cf_id: u32, _key: &[u8]) {}
+    fn merge_cf(&mut self, _cf_id: u32, _key: &[u8], _value: &[u8]) {}
+}
+
+fn probe_cf_ids(db: &DB) -> StoreResult<[u32; 5]> {
+    let mut wb = WriteBatch::default();
+    for cf in Cf::ALL {
+        let handle = db
+            .cf_handle(cf.name())
+            .ok_or_else(|| StoreError::Engine(format!("missing column family {}", cf.name())))?;
+        wb.put_cf(handle, b"", b"");
+    }
+    let mut probe = IdProbe(Vec::new());
+    wb.iterate_cf(&mut probe);
+    probe
+        .0
+        .try_into()
+        .map_err(|_| StoreError::Engine("column family ids".into()))
 }
 
 /// What the sub-key compaction filters need: a way to read `meta`, installed after open, and
@@ -265,6 +353,10 @@ impl Engine {
         // On a machine with few cores, writer threads spinning and yielding in the write
         // queue cost more than they save.
         db_opts.set_enable_write_thread_adaptive_yield(false);
+        // Replicas resume from the WAL (`get_updates_since`), so flushed WAL files are
+        // archived for a while instead of deleted.
+        db_opts.set_wal_ttl_seconds(opts.wal_retention_secs);
+        db_opts.set_wal_size_limit_mb(opts.wal_retention_mb);
 
         let filters = Arc::new(FilterContext::default());
         let descriptors = Cf::ALL.iter().map(|&cf| {
@@ -281,6 +373,7 @@ impl Engine {
         let _ = filters.db.set(Arc::downgrade(&db));
         let mut write_no_wal = WriteOptions::default();
         write_no_wal.disable_wal(true);
+        let cf_ids = probe_cf_ids(&db)?;
         Ok(Engine {
             db,
             path: path.to_path_buf(),
@@ -290,6 +383,10 @@ impl Engine {
             write_no_wal,
             wal_flushed: std::sync::atomic::AtomicU64::new(0),
             memory: Some((cache, write_buffers)),
+            follower: AtomicBool::new(false),
+            cf_ids,
+            written: tokio::sync::Notify::new(),
+            write_watchers: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -333,8 +430,16 @@ impl Engine {
         if batch.is_empty() {
             return Ok(());
         }
+        if self.follower.load(Ordering::Acquire) {
+            return Err(StoreError::ReadOnlyReplica);
+        }
         WRITES_ON_THIS_THREAD.with(|n| n.set(n.get().wrapping_add(1)));
-        let mut wb = WriteBatch::default();
+        let wb = self.to_write_batch(batch, WriteBatch::default())?;
+        self.write_batch(wb)
+    }
+
+    /// Appends `batch`'s mutations to `wb`.
+    fn to_write_batch(&self, batch: Batch, mut wb: WriteBatch) -> StoreResult<WriteBatch> {
         for op in batch.ops {
             match op {
                 Op::Put(cf, k, v) => wb.put_cf(self.handle(cf)?, k, v),
@@ -343,14 +448,135 @@ impl Engine {
                 Op::DeleteRange(cf, from, to) => wb.delete_range_cf(self.handle(cf)?, from, to),
             }
         }
+        Ok(wb)
+    }
+
+    fn write_batch(&self, wb: WriteBatch) -> StoreResult<()> {
         let wo = if self.wal_enabled.load(Ordering::Relaxed) {
             &self.write_wal
         } else {
             &self.write_no_wal
         };
-        self.db
+        let written = self
+            .db
             .write_opt(wb, wo)
-            .map_err(|e| StoreError::WriteFailed(write_failure_cause(&e.into_string())))
+            .map_err(|e| StoreError::WriteFailed(write_failure_cause(&e.into_string())));
+        if self.write_watchers.load(Ordering::Acquire) > 0 {
+            self.written.notify_waiters();
+        }
+        written
+    }
+
+    /// Woken after each write while [`Engine::watch_writes`] guards are alive.
+    pub fn written(&self) -> &tokio::sync::Notify {
+        &self.written
+    }
+
+    /// Turns on write wake-ups for as long as the guard lives.
+    pub fn watch_writes(&self) -> WriteWatch<'_> {
+        self.write_watchers.fetch_add(1, Ordering::AcqRel);
+        WriteWatch(self)
+    }
+
+    /// Whether this engine belongs to a replica (local writes refused, see `follower`).
+    pub fn is_follower(&self) -> bool {
+        self.follower.load(Ordering::Acquire)
+    }
+
+    pub fn set_follower(&self, follower: bool) {
+        self.follower.store(follower, Ordering::Release);
+    }
+
+    /// Writes a batch a primary logged (its serialized bytes, as [`Engine::logged_since`]
+    /// returned them) followed by `extra`, atomically. The only write a follower takes.
+    pub fn write_logged(&self, data: &[u8], extra: Batch) -> StoreResult<()> {
+        let wb = self.to_write_batch(extra, WriteBatch::from_data(data))?;
+        self.write_batch(wb)
+    }
+
+    /// A follower's write on its primary's behalf (loading a full copy).
+    pub fn write_from_primary(&self, batch: Batch) -> StoreResult<()> {
+        let wb = self.to_write_batch(batch, WriteBatch::default())?;
+        self.write_batch(wb)
+    }
+
+    /// Sequence numbers a logged batch uses (its record count).
+    pub fn logged_count(data: &[u8]) -> u64 {
+        WriteBatch::from_data(data).len() as u64
+    }
+
+    /// Visits every key a logged batch puts, deletes or merges, with its family.
+    pub fn visit_logged(&self, data: &[u8], visit: impl FnMut(Cf, &[u8])) {
+        let wb = WriteBatch::from_data(data);
+        let mut visitor = TouchVisitor {
+            ids: &self.cf_ids,
+            visit,
+        };
+        wb.iterate_cf(&mut visitor);
+    }
+
+    /// The batches written after sequence number `after`, in order, until about
+    /// `max_bytes` were collected. Empty when there is nothing newer; an error when the WAL
+    /// holding `after + 1` is gone (the caller then needs a full copy).
+    pub fn logged_since(&self, after: u64, max_bytes: usize) -> StoreResult<Vec<LoggedBatch>> {
+        let mut out = Vec::new();
+        if after >= self.db.latest_sequence_number() {
+            return Ok(out);
+        }
+        let iter = self.db.get_updates_since(after).map_err(engine_err)?;
+        let mut expected = after + 1;
+        let mut bytes = 0;
+        for item in iter {
+            let (seq, wb) = item.map_err(engine_err)?;
+            let count = wb.len() as u64;
+            if seq + count <= expected {
+                continue;
+            }
+            if seq != expected {
+                return Err(StoreError::Engine(format!(
+                    "WAL gap: wanted sequence {expected}, found {seq}"
+                )));
+            }
+            expected = seq + count;
+            bytes += wb.size_in_bytes();
+            out.push(LoggedBatch {
+                seq,
+                count,
+                data: wb.data().to_vec(),
+            });
+            if bytes >= max_bytes {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Takes a snapshot, tells `on_snapshot` its sequence number, then visits every record
+    /// of every family as of that snapshot until `visit` returns false (full sync).
+    pub fn snapshot_scan(
+        &self,
+        on_snapshot: impl FnOnce(u64),
+        mut visit: impl FnMut(Cf, &[u8], &[u8]) -> bool,
+    ) -> StoreResult<()> {
+        let snapshot = self.db.snapshot();
+        on_snapshot(snapshot.sequence_number());
+        for cf in Cf::ALL {
+            let mut ro = ReadOptions::default();
+            ro.fill_cache(false);
+            let mut it = snapshot.raw_iterator_cf_opt(self.handle(cf)?, ro);
+            it.seek_to_first();
+            while it.valid() {
+                let (Some(k), Some(v)) = (it.key(), it.value()) else {
+                    break;
+                };
+                if !visit(cf, k, v) {
+                    return Ok(());
+                }
+                it.next();
+            }
+            it.status().map_err(engine_err)?;
+        }
+        Ok(())
     }
 
     /// Visits keys of `cf` in `[start, end)` in order until `visit` returns false.
@@ -475,6 +701,7 @@ impl Engine {
             .map_err(engine_err)?;
         let mut write_no_wal = WriteOptions::default();
         write_no_wal.disable_wal(true);
+        let cf_ids = probe_cf_ids(&db)?;
         Ok(Engine {
             db: Arc::new(db),
             path: path.to_path_buf(),
@@ -484,6 +711,10 @@ impl Engine {
             write_no_wal,
             wal_flushed: std::sync::atomic::AtomicU64::new(0),
             memory: None,
+            follower: AtomicBool::new(true),
+            cf_ids,
+            written: tokio::sync::Notify::new(),
+            write_watchers: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 

@@ -19,6 +19,7 @@ pub mod deferred;
 pub mod encoding;
 pub mod engine;
 pub mod expire;
+pub mod follow;
 pub mod group_commit;
 pub mod hot_tier;
 pub mod keyspace;
@@ -99,6 +100,9 @@ pub struct Storage {
 
 const DB_MAP_KEY: &[u8] = b"dbmap";
 const VERSION_KEY: &[u8] = b"version";
+/// Put by `flush_db` beside its range deletes, which a replica cannot see in a logged batch:
+/// the marker tells it whole databases changed.
+const FLUSHED_KEY: &[u8] = b"flushed";
 /// Versions reserved per persisted write of the allocator's bound.
 const VERSION_RESERVE: u64 = 1 << 20;
 
@@ -180,9 +184,14 @@ impl Storage {
             }
             map.push(next);
         }
-        let mut batch = Batch::default();
-        batch.put(Cf::Meta, internal_key(DB_MAP_KEY), encode_map(&map));
-        engine.write(batch)?;
+        // Written only when it changed: a replica's engine must not write on its own (its
+        // sequence numbers follow its primary's, see `follow`).
+        let stored = engine.get(Cf::Meta, &internal_key(DB_MAP_KEY))?;
+        if stored.as_deref() != Some(encode_map(&map).as_slice()) {
+            let mut batch = Batch::default();
+            batch.put(Cf::Meta, internal_key(DB_MAP_KEY), encode_map(&map));
+            engine.write(batch)?;
+        }
 
         // Versions start above both the persisted reservation and the clock, so a version is
         // never reused for a key whose old sub-keys may still await compaction.
@@ -480,6 +489,7 @@ impl Storage {
         for cf in [Cf::Data, Cf::ZScore, Cf::Stream] {
             batch.delete_range(cf, start.clone(), end.clone());
         }
+        batch.put(Cf::Meta, internal_key(FLUSHED_KEY), phys.to_be_bytes().to_vec());
         // Expire index entries of this db become stale; active expiry drops them.
         batch.put(
             Cf::Meta,

@@ -17,10 +17,20 @@ fn record_key(prefix: &[u8], name: &[u8]) -> Vec<u8> {
 }
 
 impl Storage {
+    /// Writes script state, except on a replica: its records arrive from the primary, and a
+    /// script a client loads into the replica lives in memory only (Redis's replicas keep
+    /// their script cache in memory too).
+    fn write_script_state(&self, batch: Batch) -> StoreResult<()> {
+        if self.engine().is_follower() {
+            return Ok(());
+        }
+        self.engine().write(batch)
+    }
+
     fn put_record(&self, prefix: &[u8], name: &[u8], body: &[u8]) -> StoreResult<()> {
         let mut batch = Batch::default();
         batch.put(Cf::Meta, record_key(prefix, name), body.to_vec());
-        self.engine().write(batch)
+        self.write_script_state(batch)
     }
 
     fn records(&self, prefix: &[u8]) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
@@ -41,7 +51,7 @@ impl Storage {
         end.push(0xff);
         let mut batch = Batch::default();
         batch.delete_range(Cf::Meta, start, end);
-        self.engine().write(batch)
+        self.write_script_state(batch)
     }
 
     pub fn save_script(&self, sha: &str, body: &[u8]) -> StoreResult<()> {
@@ -68,7 +78,7 @@ impl Storage {
     pub fn delete_library(&self, name: &str) -> StoreResult<()> {
         let mut batch = Batch::default();
         batch.delete(Cf::Meta, record_key(LIBRARY_PREFIX, name.as_bytes()));
-        self.engine().write(batch)
+        self.write_script_state(batch)
     }
 
     /// Every stored function library as (name, code).

@@ -203,7 +203,7 @@ fn directives_asking_for_missing_features_stop_start_up() {
     for (line, reason) in [
         ("cluster-enabled yes", "Redis Cluster is not implemented"),
         ("tls-port 6380", "TLS is not implemented"),
-        ("replicaof 10.0.0.1 6379", "replication is not implemented"),
+        ("replica-read-only no", "always read-only"),
         (
             "user alice on >pw ~* +@all",
             "ACL users are not implemented",

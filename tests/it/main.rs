@@ -24,6 +24,7 @@ mod persistence;
 mod pipelining;
 mod protocol;
 mod pubsub;
+mod replication;
 mod scripting;
 mod server_cmds;
 mod streams;

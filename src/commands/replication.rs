@@ -1,0 +1,246 @@
+//! Replication commands: `REPLICAOF`/`SLAVEOF`, `ROLE`, `WAIT`, `REPLCONF`, `PSYNC`, and the
+//! `INFO replication` section, with Redis 7's replies and error texts. The work is done by
+//! `crate::replication`; `PSYNC` and `WAIT` hand their connection a [`Handoff`], which it
+//! awaits without holding a thread.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use super::{arg_i64, is, text, Ctx};
+use crate::client::Handoff;
+use crate::error::{CmdError, CmdResult};
+use crate::protocol::Reply;
+use crate::replication::{replica, Role};
+use crate::storage::now_ms;
+
+/// `REPLICAOF host port` / `REPLICAOF NO ONE` (and `SLAVEOF`). Runs under the exclusive
+/// global lock (table flag), so no local write is in flight when the role changes.
+pub fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let state = ctx.state;
+    let repl = &state.replication;
+    if is(&args[1], "no") && is(&args[2], "one") {
+        if repl.is_replica() {
+            repl.become_primary(&state.storage)?;
+            state.config.set_internal("replicaof", "");
+            tracing::info!("MASTER MODE enabled (user request)");
+        }
+        return Ok(Reply::Ok);
+    }
+    let host = text(&args[1]);
+    let port = arg_i64(&args[2])
+        .ok()
+        .filter(|p| (0..=65535).contains(p))
+        .ok_or_else(|| CmdError::custom("ERR Invalid master port"))? as u16;
+    if repl.role()
+        == (Role::Replica {
+            host: host.clone(),
+            port,
+        })
+    {
+        return Ok(Reply::status("OK Already connected to specified master"));
+    }
+    repl.become_replica(&state.storage, host.clone(), port);
+    state.config.set_internal("replicaof", &format!("{host} {port}"));
+    if let Some(arc) = state.arc() {
+        replica::start(arc);
+    }
+    tracing::info!("REPLICAOF {host}:{port} enabled (user request)");
+    Ok(Reply::Ok)
+}
+
+pub fn role(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
+    let state = ctx.state;
+    let repl = &state.replication;
+    let offset = repl.offset(&state.storage) as i64;
+    Ok(match repl.role() {
+        Role::Primary => {
+            let replicas = repl
+                .replicas
+                .lock()
+                .iter()
+                .filter(|l| l.online.load(Ordering::Acquire))
+                .map(|l| {
+                    Reply::Array(vec![
+                        Reply::bulk(l.ip.clone()),
+                        Reply::bulk(l.listening_port.load(Ordering::Relaxed).to_string()),
+                        Reply::bulk(l.acked.load(Ordering::Relaxed).to_string()),
+                    ])
+                })
+                .collect();
+            Reply::Array(vec![
+                Reply::bulk("master"),
+                Reply::Int(offset),
+                Reply::Array(replicas),
+            ])
+        }
+        Role::Replica { host, port } => Reply::Array(vec![
+            Reply::bulk("slave"),
+            Reply::bulk(host),
+            Reply::Int(i64::from(port)),
+            Reply::bulk(repl.link_state().name()),
+            Reply::Int(offset),
+        ]),
+    })
+}
+
+/// `WAIT numreplicas timeout`: the replicas that acknowledged this server's offset as of
+/// now (which covers every write this client made before).
+pub fn wait(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let state = ctx.state;
+    let repl = &state.replication;
+    if repl.is_replica() {
+        return Err(CmdError::custom(
+            "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.",
+        ));
+    }
+    let wanted = arg_i64(&args[1])?;
+    let timeout = arg_i64(&args[2])?;
+    if timeout < 0 {
+        return Err(CmdError::custom("ERR timeout is negative"));
+    }
+    let offset = repl.offset(&state.storage);
+    let now = repl.replicas_at(offset);
+    if wanted <= 0 || now as i64 >= wanted || ctx.client.deny_blocking {
+        return Ok(Reply::Int(now as i64));
+    }
+    ctx.client.handoff = Some(Handoff::Wait {
+        offset,
+        replicas: wanted as usize,
+        timeout_ms: timeout as u64,
+    });
+    Ok(Reply::Nil)
+}
+
+/// `REPLCONF option value ...` from a replica during its handshake.
+pub fn replconf(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    if args.len() % 2 == 0 {
+        return Err(CmdError::Syntax);
+    }
+    for pair in args[1..].chunks(2) {
+        if is(&pair[0], "listening-port") {
+            let port = arg_i64(&pair[1])?;
+            ctx.client.listening_port = u16::try_from(port).map_err(|_| CmdError::NotInteger)?;
+        } else if is(&pair[0], "capa")
+            || is(&pair[0], "ip-address")
+            || is(&pair[0], "ack")
+            || is(&pair[0], "getack")
+            || is(&pair[0], "rdb-only")
+            || is(&pair[0], "rdb-filter-only")
+        {
+        } else {
+            return Err(CmdError::custom(format!(
+                "ERR Unrecognized REPLCONF option: {}",
+                text(&pair[0])
+            )));
+        }
+    }
+    Ok(Reply::Ok)
+}
+
+/// `PSYNC replid offset`: this connection becomes a replica link.
+pub fn psync(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    if ctx.client.multi.is_some() || ctx.client.in_script {
+        return Err(CmdError::custom(
+            "ERR Replica can't be used inside a transaction or script",
+        ));
+    }
+    let next = arg_i64(&args[2]).unwrap_or(-1);
+    ctx.client.handoff = Some(Handoff::Psync {
+        replid: text(&args[1]),
+        next,
+    });
+    Ok(Reply::Nil)
+}
+
+/// `SYNC`: Redis's pre-2.8 full copy as an RDB stream, which Strata does not produce yet.
+pub fn sync(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
+    Err(CmdError::custom(
+        "ERR SYNC (an RDB stream) is not supported; Strata replicas use PSYNC",
+    ))
+}
+
+/// The `# Replication` section of `INFO`.
+pub fn info_section(ctx: &Ctx<'_>, out: &mut String) {
+    let state = ctx.state;
+    let repl = &state.replication;
+    let offset = repl.offset(&state.storage);
+    let history = repl.history();
+    out.push_str("# Replication\r\n");
+    let links: Vec<_> = repl
+        .replicas
+        .lock()
+        .iter()
+        .filter(|l| l.online.load(Ordering::Acquire))
+        .cloned()
+        .collect();
+    match repl.role() {
+        Role::Primary => {
+            let _ = write!(out, "role:master\r\nconnected_slaves:{}\r\n", links.len());
+            let now = now_ms();
+            for (i, l) in links.iter().enumerate() {
+                let _ = write!(
+                    out,
+                    "slave{i}:ip={},port={},state=online,offset={},lag={}\r\n",
+                    l.ip,
+                    l.listening_port.load(Ordering::Relaxed),
+                    l.acked.load(Ordering::Relaxed),
+                    now.saturating_sub(l.last_ack_ms.load(Ordering::Relaxed)) / 1000,
+                );
+            }
+        }
+        Role::Replica { host, port } => {
+            let link = repl.link_state();
+            let up = link == crate::replication::LinkState::Connected;
+            let last_io = repl.last_io_ms.load(Ordering::Relaxed);
+            let last_io_secs = if last_io == 0 {
+                -1
+            } else {
+                (now_ms().saturating_sub(last_io) / 1000) as i64
+            };
+            let _ = write!(
+                out,
+                "role:slave\r\nmaster_host:{host}\r\nmaster_port:{port}\r\n\
+                 master_link_status:{}\r\nmaster_last_io_seconds_ago:{last_io_secs}\r\n\
+                 master_sync_in_progress:{}\r\nslave_read_repl_offset:{offset}\r\n\
+                 slave_repl_offset:{offset}\r\n",
+                if up { "up" } else { "down" },
+                u8::from(link == crate::replication::LinkState::Sync),
+            );
+            if !up {
+                let since = repl.link_down_since_ms.load(Ordering::Relaxed);
+                let secs = if since == 0 {
+                    -1
+                } else {
+                    (now_ms().saturating_sub(since) / 1000) as i64
+                };
+                let _ = write!(out, "master_link_down_since_seconds:{secs}\r\n");
+            }
+            let _ = write!(
+                out,
+                "slave_priority:{}\r\nslave_read_only:1\r\nreplica_announced:1\r\n\
+                 connected_slaves:{}\r\n",
+                state.config.get_int("replica-priority"),
+                links.len(),
+            );
+        }
+    }
+    let second = if history.second_offset < 0 {
+        -1
+    } else {
+        history.second_offset + 1
+    };
+    let backlog = state.config.get_int("repl-backlog-size");
+    let _ = write!(
+        out,
+        "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\n\
+         master_repl_offset:{offset}\r\nsecond_repl_offset:{second}\r\nrepl_backlog_active:1\r\n\
+         repl_backlog_size:{backlog}\r\nrepl_backlog_first_byte_offset:{}\r\n\
+         repl_backlog_histlen:{}\r\n",
+        history.replid,
+        history.replid2,
+        history.history_start + 1,
+        offset.saturating_sub(history.history_start),
+    );
+}

@@ -1,0 +1,369 @@
+//! Replication between two real `strata` processes: full copy, the batch stream, partial
+//! resync after restarts, promotion with `REPLICAOF NO ONE`, `WAIT`, `-READONLY`, pub/sub
+//! propagation, expiry and monotonic reads on the replica.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::harness::{eventually, Raw, Server, V};
+
+const SYNC_DEADLINE: Duration = Duration::from_secs(60);
+
+fn port_of(s: &Server) -> String {
+    s.addr.rsplit(':').next().unwrap().to_string()
+}
+
+fn replica_of(primary: &Server, extra: &[&str]) -> Server {
+    let port = port_of(primary);
+    let value = format!("127.0.0.1 {port}");
+    let mut args = vec!["--replicaof", value.as_str()];
+    args.extend_from_slice(extra);
+    Server::start_with(&args)
+}
+
+fn info_field(r: &mut Raw, section: &str, field: &str) -> String {
+    let text = r.cmd(&["INFO", section]).text();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
+
+fn offset(r: &mut Raw) -> u64 {
+    info_field(r, "replication", "master_repl_offset")
+        .parse()
+        .unwrap()
+}
+
+/// Waits until the replica's link is up and its offset matches the primary's.
+fn wait_caught_up(primary: &Server, replica: &Server) {
+    let mut p = primary.raw();
+    let mut r = replica.raw();
+    eventually("replica caught up", SYNC_DEADLINE, || {
+        info_field(&mut r, "replication", "master_link_status") == "up"
+            && offset(&mut r) == offset(&mut p)
+    });
+}
+
+fn sorted(v: V) -> Vec<String> {
+    let V::Array(items) = v else {
+        panic!("array expected, got {v:?}")
+    };
+    let mut out: Vec<String> = items.iter().map(V::text).collect();
+    out.sort();
+    out
+}
+
+/// Every key of every database with its type, value and whether it has a TTL: the test's
+/// own digest, read through the public commands.
+fn dataset(s: &Server) -> BTreeMap<(usize, String), String> {
+    let mut r = s.raw();
+    let mut out = BTreeMap::new();
+    for db in 0..16 {
+        r.cmd(&["SELECT", &db.to_string()]);
+        let mut cursor = "0".to_string();
+        loop {
+            let V::Array(page) = r.cmd(&["SCAN", &cursor, "COUNT", "1000"]) else {
+                panic!("scan")
+            };
+            cursor = page[0].text();
+            let V::Array(keys) = &page[1] else { panic!() };
+            for k in keys {
+                let k = k.text();
+                let kind = r.cmd(&["TYPE", &k]).text();
+                let value = match kind.as_str() {
+                    "string" => r.cmd(&["GET", &k]).text(),
+                    "hash" => sorted(r.cmd(&["HGETALL", &k])).join(","),
+                    "list" => format!("{:?}", r.cmd(&["LRANGE", &k, "0", "-1"])),
+                    "set" => sorted(r.cmd(&["SMEMBERS", &k])).join(","),
+                    "zset" => format!("{:?}", r.cmd(&["ZRANGE", &k, "0", "-1", "WITHSCORES"])),
+                    "stream" => format!("{:?}", r.cmd(&["XRANGE", &k, "-", "+"])),
+                    other => other.to_string(),
+                };
+                let ttl = !matches!(r.cmd(&["PTTL", &k]), V::Int(-1));
+                out.insert((db, k), format!("{kind}:{value}:{ttl}"));
+            }
+            if cursor == "0" {
+                break;
+            }
+        }
+    }
+    out
+}
+
+fn fill(r: &mut Raw, prefix: &str, n: usize) {
+    for db in [0, 5] {
+        r.cmd(&["SELECT", &db.to_string()]);
+        for i in 0..n {
+            r.cmd(&["SET", &format!("{prefix}s{i}"), &format!("v{i}")]);
+        }
+        r.cmd(&["HSET", &format!("{prefix}h"), "a", "1", "b", "2"]);
+        r.cmd(&["RPUSH", &format!("{prefix}l"), "x", "y", "z"]);
+        r.cmd(&["SADD", &format!("{prefix}set"), "m1", "m2"]);
+        r.cmd(&["ZADD", &format!("{prefix}z"), "1", "one", "2.5", "two"]);
+        r.cmd(&["XADD", &format!("{prefix}x"), "1-1", "f", "v"]);
+        r.cmd(&["SET", &format!("{prefix}ttl"), "v", "EX", "1000"]);
+        r.cmd(&["INCRBY", &format!("{prefix}n"), "7"]);
+    }
+    r.cmd(&["SELECT", "0"]);
+}
+
+#[test]
+fn full_copy_then_stream_then_read_only() {
+    let primary = Server::start();
+    let mut p = primary.raw();
+    fill(&mut p, "before:", 200);
+    let replica = replica_of(&primary, &[]);
+    wait_caught_up(&primary, &replica);
+    assert_eq!(dataset(&primary), dataset(&replica));
+
+    fill(&mut p, "after:", 50);
+    p.cmd(&["DEL", "before:s1"]);
+    p.cmd(&["HDEL", "before:h", "a"]);
+    p.cmd(&["LPOP", "before:l"]);
+    wait_caught_up(&primary, &replica);
+    let expected = dataset(&primary);
+    assert_eq!(expected, dataset(&replica));
+    assert!(expected.len() > 500, "{} keys", expected.len());
+
+    let mut r = replica.raw();
+    assert_eq!(
+        r.err(&["SET", "k", "v"]),
+        "READONLY You can't write against a read only replica."
+    );
+    assert_eq!(
+        r.err(&["EVAL", "return redis.call('set','k','v')", "0"])
+            .contains("READONLY"),
+        true
+    );
+    assert_eq!(r.cmd(&["GET", "after:s3"]), V::bulk("v3"));
+    assert_eq!(r.cmd(&["DBSIZE"]), p.cmd(&["DBSIZE"]));
+
+    // ROLE and INFO as Sentinel and clients read them.
+    let V::Array(role) = r.cmd(&["ROLE"]) else { panic!() };
+    assert_eq!(role[0], V::bulk("slave"));
+    assert_eq!(role[1], V::bulk("127.0.0.1"));
+    assert_eq!(role[3], V::bulk("connected"));
+    let V::Array(role) = p.cmd(&["ROLE"]) else { panic!() };
+    assert_eq!(role[0], V::bulk("master"));
+    let V::Array(replicas) = &role[2] else { panic!() };
+    assert_eq!(replicas.len(), 1);
+    assert_eq!(replicas[0], V::Array(vec![
+        V::bulk("127.0.0.1"),
+        V::bulk(&port_of(&replica)),
+        match &replicas[0] { V::Array(a) => a[2].clone(), _ => unreachable!() },
+    ]));
+    assert_eq!(info_field(&mut p, "replication", "connected_slaves"), "1");
+    let slave0 = info_field(&mut p, "replication", "slave0");
+    assert!(slave0.starts_with(&format!("ip=127.0.0.1,port={},state=online,offset=", port_of(&replica))), "{slave0}");
+    assert_eq!(info_field(&mut r, "replication", "role"), "slave");
+    assert_eq!(info_field(&mut r, "replication", "slave_read_only"), "1");
+    assert_eq!(info_field(&mut r, "replication", "master_port"), port_of(&primary));
+    assert_eq!(info_field(&mut p, "stats", "sync_full"), "1");
+}
+
+#[test]
+fn wait_counts_replicas_that_acknowledged() {
+    let primary = Server::start();
+    let replica = replica_of(&primary, &[]);
+    wait_caught_up(&primary, &replica);
+    let mut p = primary.raw();
+    for i in 0..20 {
+        p.cmd(&["SET", &format!("w{i}"), "v"]);
+        assert_eq!(p.cmd(&["WAIT", "1", "5000"]), V::Int(1));
+    }
+    // Asking for more replicas than exist waits out the timeout and reports those that did.
+    p.cmd(&["SET", "one-more", "v"]);
+    assert_eq!(p.cmd(&["WAIT", "2", "200"]), V::Int(1));
+    assert_eq!(p.cmd(&["WAIT", "0", "0"]), V::Int(1));
+    let mut r = replica.raw();
+    assert_eq!(r.cmd(&["GET", "w19"]), V::bulk("v"));
+    assert!(r.err(&["WAIT", "1", "10"]).starts_with("ERR WAIT cannot be used with replica instances"));
+    assert_eq!(p.err(&["WAIT", "1", "-1"]), "ERR timeout is negative");
+}
+
+#[test]
+fn restarted_replica_resumes_with_a_partial_sync() {
+    let primary = Server::start();
+    let mut p = primary.raw();
+    fill(&mut p, "a:", 100);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("replica");
+    let port = port_of(&primary);
+    let replicaof = format!("127.0.0.1 {port}");
+    let mut replica = Server::start_in(&dir, &["--replicaof", &replicaof]);
+    wait_caught_up(&primary, &replica);
+
+    // A clean restart, then a kill -9: both resume from what the replica has on disk.
+    replica.terminate().expect("clean exit");
+    fill(&mut p, "b:", 100);
+    let mut replica = Server::start_in(&dir, &["--replicaof", &replicaof]);
+    wait_caught_up(&primary, &replica);
+    assert_eq!(info_field(&mut p, "stats", "sync_partial_ok"), "1");
+    assert_eq!(info_field(&mut p, "stats", "sync_full"), "1");
+    assert_eq!(dataset(&primary), dataset(&replica));
+
+    replica.kill9();
+    fill(&mut p, "c:", 100);
+    let replica = Server::start_in(&dir, &["--replicaof", &replicaof]);
+    wait_caught_up(&primary, &replica);
+    assert_eq!(info_field(&mut p, "stats", "sync_partial_ok"), "2");
+    assert_eq!(info_field(&mut p, "stats", "sync_full"), "1");
+    assert_eq!(dataset(&primary), dataset(&replica));
+}
+
+#[test]
+fn a_replica_with_other_history_takes_a_full_copy() {
+    let primary = Server::start();
+    let mut p = primary.raw();
+    fill(&mut p, "p:", 20);
+    let other = Server::start();
+    let mut o = other.raw();
+    o.cmd(&["SET", "only-on-other", "v"]);
+    o.cmd(&["REPLICAOF", "127.0.0.1", &port_of(&primary)]);
+    wait_caught_up(&primary, &other);
+    assert_eq!(o.cmd(&["EXISTS", "only-on-other"]), V::Int(0));
+    assert_eq!(dataset(&primary), dataset(&other));
+    assert_eq!(
+        o.cmd(&["REPLICAOF", "127.0.0.1", &port_of(&primary)]),
+        V::Status("OK Already connected to specified master".into())
+    );
+    assert_eq!(o.err(&["REPLICAOF", "127.0.0.1", "99999"]), "ERR Invalid master port");
+}
+
+#[test]
+fn promotion_continues_offsets_and_the_old_primary_rejoins_partially() {
+    let old = Server::start();
+    let mut p = old.raw();
+    fill(&mut p, "gen1:", 50);
+    let promoted = replica_of(&old, &[]);
+    wait_caught_up(&old, &promoted);
+    let mut r = promoted.raw();
+    let at_promotion = offset(&mut p);
+    assert_eq!(r.cmd(&["REPLICAOF", "NO", "ONE"]), V::Status("OK".into()));
+    assert_eq!(offset(&mut r), at_promotion);
+    assert_eq!(info_field(&mut r, "replication", "role"), "master");
+    let old_id = info_field(&mut p, "replication", "master_replid");
+    assert_eq!(info_field(&mut r, "replication", "master_replid2"), old_id);
+    fill(&mut r, "gen2:", 30);
+    assert!(offset(&mut r) > at_promotion);
+
+    // The old primary wrote nothing since: its history is a prefix of the new one.
+    p.cmd(&["REPLICAOF", "127.0.0.1", &port_of(&promoted)]);
+    wait_caught_up(&promoted, &old);
+    assert_eq!(info_field(&mut r, "stats", "sync_partial_ok"), "1");
+    assert_eq!(info_field(&mut r, "stats", "sync_full"), "0");
+    assert_eq!(dataset(&promoted), dataset(&old));
+    assert_eq!(p.cmd(&["GET", "gen2:s7"]), V::bulk("v7"));
+}
+
+#[test]
+fn a_diverged_old_primary_takes_a_full_copy() {
+    let old = Server::start();
+    let mut p = old.raw();
+    fill(&mut p, "gen1:", 10);
+    let promoted = replica_of(&old, &[]);
+    wait_caught_up(&old, &promoted);
+    let mut r = promoted.raw();
+    r.cmd(&["REPLICAOF", "NO", "ONE"]);
+    // A write the promoted node never saw: rejoining must not keep it.
+    p.cmd(&["SET", "lost-on-failover", "v"]);
+    r.cmd(&["SET", "written-after", "v"]);
+    p.cmd(&["REPLICAOF", "127.0.0.1", &port_of(&promoted)]);
+    wait_caught_up(&promoted, &old);
+    assert_eq!(info_field(&mut r, "stats", "sync_full"), "1");
+    assert_eq!(p.cmd(&["EXISTS", "lost-on-failover"]), V::Int(0));
+    assert_eq!(p.cmd(&["GET", "written-after"]), V::bulk("v"));
+    assert_eq!(dataset(&promoted), dataset(&old));
+}
+
+#[test]
+fn flushes_swaps_expiry_and_messages_reach_the_replica() {
+    let primary = Server::start();
+    let replica = replica_of(&primary, &[]);
+    wait_caught_up(&primary, &replica);
+    let mut p = primary.raw();
+    let mut r = replica.raw();
+    fill(&mut p, "f:", 10);
+    p.cmd(&["SELECT", "5"]);
+    p.cmd(&["FLUSHDB"]);
+    p.cmd(&["SELECT", "0"]);
+    p.cmd(&["SWAPDB", "0", "3"]);
+    p.cmd(&["SET", "short", "v", "PX", "300"]);
+    wait_caught_up(&primary, &replica);
+    assert_eq!(dataset(&primary), dataset(&replica));
+    r.cmd(&["SELECT", "3"]);
+    assert_eq!(r.cmd(&["GET", "f:s1"]), V::bulk("v1"));
+
+    // Expired on the replica's clock: reads say nil, and the primary's delete follows.
+    r.cmd(&["SELECT", "0"]);
+    eventually("expired on replica", SYNC_DEADLINE, || r.cmd(&["GET", "short"]) == V::Nil);
+    eventually("primary's expiry replicated", SYNC_DEADLINE, || {
+        r.cmd(&["DBSIZE"]) == V::Int(0)
+    });
+
+    let mut sub = replica.raw();
+    sub.cmd(&["SUBSCRIBE", "news"]);
+    // Published until the subscriber sees one (the subscription may race the first).
+    let mut got = None;
+    for _ in 0..100 {
+        p.cmd(&["PUBLISH", "news", "hello"]);
+        if let Some(msg) = sub.try_read() {
+            got = Some(msg);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        got,
+        Some(V::Array(vec![V::bulk("message"), V::bulk("news"), V::bulk("hello")]))
+    );
+
+    p.cmd(&["FLUSHALL"]);
+    wait_caught_up(&primary, &replica);
+    assert!(dataset(&replica).is_empty());
+}
+
+/// A reader on the replica never sees a counter go backwards while the primary increments
+/// it, the hot tier caching it in between.
+#[test]
+fn replica_reads_are_monotonic_under_the_hot_tier() {
+    let primary = Server::start();
+    let replica = replica_of(&primary, &["--hot-tier", "yes"]);
+    wait_caught_up(&primary, &replica);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for _ in 0..3 {
+        let mut r = replica.raw();
+        let stop = stop.clone();
+        readers.push(std::thread::spawn(move || {
+            let mut last = 0i64;
+            let mut reads = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let now = match r.cmd(&["GET", "counter"]) {
+                    V::Nil => 0,
+                    v => v.text().parse::<i64>().unwrap(),
+                };
+                assert!(now >= last, "read {now} after {last}");
+                last = now;
+                reads += 1;
+            }
+            (last, reads)
+        }));
+    }
+    let mut p = primary.raw();
+    for _ in 0..3000 {
+        p.cmd(&["INCR", "counter"]);
+    }
+    wait_caught_up(&primary, &replica);
+    stop.store(true, Ordering::Relaxed);
+    for reader in readers {
+        let (last, reads) = reader.join().unwrap();
+        assert!(reads > 10, "{reads} reads");
+        assert!(last <= 3000);
+    }
+    assert_eq!(replica.raw().cmd(&["GET", "counter"]), V::bulk("3000"));
+}
