@@ -1,5 +1,6 @@
 # Convenience targets; the scripts are the source of truth.
-.PHONY: run test build fmt lint bench bench-monitor stall-probe microbench larger-than-ram keys-10m netfuzz soak fuzz
+# failover-test: issue 17's Sentinel acceptance run.
+.PHONY: failover-test run test build fmt lint bench bench-monitor stall-probe microbench larger-than-ram keys-10m netfuzz soak fuzz
 
 run:
 	./scripts/run.sh
@@ -79,3 +80,14 @@ fuzz:
 keys-10m:
 	./scripts/setup.sh
 	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target} cargo test --release --test it keys_over_ten_million_keys -- --ignored --nocapture
+
+# Issue 17: ten Sentinel failover rounds (1 primary, 2 replicas, 3 redis-sentinel on
+# 127.0.0.1; kill -9 the primary under a WAIT-confirmed writer); fails on any lost write.
+failover-test:
+	./scripts/setup.sh
+	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target} cargo build --release --bin strata
+	test -x .venv/bin/python || python3 -m venv .venv
+	.venv/bin/pip install -q -r tests/python/requirements.txt
+	.venv/bin/python tests/failover/failover_loop.py --runs $${FAILOVER_RUNS:-10} \
+	    --bin $${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target}/release/strata \
+	    --report $${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target}/failover-report.json

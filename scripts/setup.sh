@@ -10,6 +10,7 @@ need clang
 need libclang-dev
 need redis-server
 need redis-tools
+need redis-sentinel
 # A venv needs ensurepip; Debian's system python ships it in python3-venv.
 python3 -c "import ensurepip" >/dev/null 2>&1 || need python3-venv
 

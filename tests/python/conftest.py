@@ -17,7 +17,7 @@ START_DEADLINE = 60.0
 
 
 class StrataServer:
-    def __init__(self, data_dir, extra=()):
+    def __init__(self, data_dir, extra=(), port=0):
         binary = os.environ.get("STRATA_BIN")
         if not binary:
             raise RuntimeError("set STRATA_BIN to the strata binary (scripts/test.sh does)")
@@ -26,7 +26,7 @@ class StrataServer:
         if os.environ.get("STRATA_HOT_TIER") and "--hot-tier" not in extra:
             extra += ["--hot-tier", os.environ["STRATA_HOT_TIER"]]
         self.proc = subprocess.Popen(
-            [binary, "server", "--port", "0", "--bind", "127.0.0.1", "--dir", str(data_dir), *extra],
+            [binary, "server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir), *extra],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
