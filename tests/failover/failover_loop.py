@@ -12,7 +12,7 @@ import pathlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
 
-from sentinel_cluster import failover_round  # noqa: E402
+from sentinel_cluster import failover_round, keep_logs_on_failure  # noqa: E402
 
 
 def main():
@@ -33,6 +33,7 @@ def main():
             except AssertionError as e:
                 failed += 1
                 r = {"run": run, "ok": False, "error": str(e)[:2000]}
+                keep_logs_on_failure(tmp, os.path.dirname(args.report or "."))
         results.append(r)
         print(json.dumps(r), flush=True)
     if args.report:

@@ -17,7 +17,7 @@ START_DEADLINE = 60.0
 
 
 class StrataServer:
-    def __init__(self, data_dir, extra=(), port=0):
+    def __init__(self, data_dir, extra=(), port=0, log_path=None):
         binary = os.environ.get("STRATA_BIN")
         if not binary:
             raise RuntimeError("set STRATA_BIN to the strata binary (scripts/test.sh does)")
@@ -33,9 +33,14 @@ class StrataServer:
         )
         lines = queue.Queue()
 
+        log = open(log_path, "a") if log_path else None
+
         def drain():
             for line in self.proc.stdout:
                 lines.put(line)
+                if log:
+                    log.write(line)
+                    log.flush()
 
         threading.Thread(target=drain, daemon=True).start()
         deadline = time.monotonic() + START_DEADLINE

@@ -67,7 +67,9 @@ class Node:
         self.server = None
 
     def start(self):
-        self.server = StrataServer(self.dir / "data", ["--config", str(self.conf)], port=self.port)
+        self.server = StrataServer(
+            self.dir / "data", ["--config", str(self.conf)], port=self.port, log_path=self.dir / "strata.log"
+        )
         assert self.server.port == self.port
 
     def kill9(self):
