@@ -146,7 +146,8 @@ impl ServerState {
         let run_id: String = (0..40)
             .map(|_| format!("{:x}", rand::random::<u8>() % 16))
             .collect();
-        let replication = crate::replication::Replication::new(std::path::Path::new(&config.get("dir")));
+        let replication =
+            crate::replication::Replication::new(std::path::Path::new(&config.get("dir")));
         ServerState {
             storage,
             replication,

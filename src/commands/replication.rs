@@ -42,7 +42,9 @@ pub fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         return Ok(Reply::status("OK Already connected to specified master"));
     }
     repl.become_replica(&state.storage, host.clone(), port);
-    state.config.set_internal("replicaof", &format!("{host} {port}"));
+    state
+        .config
+        .set_internal("replicaof", &format!("{host} {port}"));
     if let Some(arc) = state.arc() {
         replica::start(arc);
     }

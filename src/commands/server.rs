@@ -344,6 +344,23 @@ pub fn debug_sleep(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     ok()
 }
 
+/// `DEBUG DIGEST`: read off the runtime's workers (the table's OFF_WORKER flag), as it
+/// visits every key.
+pub fn debug_digest(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
+    let digest = ctx.storage().dataset_digest()?;
+    Ok(Reply::status(crate::storage::digest::to_hex(&digest)))
+}
+
+/// `DEBUG DIGEST-VALUE key ...`: one digest per key, zeros for a missing key.
+pub fn debug_digest_value(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let mut out = Vec::with_capacity(args.len() - 2);
+    for key in &args[2..] {
+        let digest = ctx.storage().value_digest(ctx.db(), key)?;
+        out.push(Reply::status(crate::storage::digest::to_hex(&digest)));
+    }
+    Ok(Reply::Array(out))
+}
+
 pub fn debug_compact(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
     let storage = ctx.storage();
     storage.engine().compact_all()?;

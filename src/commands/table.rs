@@ -13,8 +13,8 @@ use bytes::Bytes;
 
 use super::{
     bitmap, connection as conn, geo, hash, hll, info, key, latency, list, memory as mem,
-    persistence, pubsub as ps, replication as repl, scripting as scr, server as srv, set, slowlog, sort, stream,
-    string as st, txn, zset, Handler,
+    persistence, pubsub as ps, replication as repl, scripting as scr, server as srv, set, slowlog,
+    sort, stream, string as st, txn, zset, Handler,
 };
 
 /// Command flags, rendered by `COMMAND INFO` (except the Strata-internal ones).
@@ -1164,6 +1164,28 @@ static DEBUG_SUBS: &[Command] = &[
         "1.0.0",
         "Strata: compacts the whole database now, reclaiming deleted collections' members.",
         srv::debug_compact
+    ),
+    cmd!(
+        "digest",
+        2,
+        ADMIN | NOSCRIPT | OFF_WORKER,
+        ["@admin", "@slow", "@dangerous"],
+        NOKEYS,
+        "server",
+        "1.0.0",
+        "Prints Redis's digest of the whole dataset (40 hex digits, zeros when empty).",
+        srv::debug_digest
+    ),
+    cmd!(
+        "digest-value",
+        -2,
+        ADMIN | NOSCRIPT | OFF_WORKER,
+        ["@admin", "@slow", "@dangerous"],
+        keys(2, -1, 1),
+        "server",
+        "1.0.0",
+        "Prints Redis's digest of each given key's value.",
+        srv::debug_digest_value
     ),
     cmd!(
         "sleep",

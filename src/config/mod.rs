@@ -285,8 +285,18 @@ pub static DIRECTIVES: &[Directive] = &[
     d("masteruser", "", Kind::Str, true),
     // WAL kept for replicas to resume from: at least this much (RocksDB's archive, at
     // least 64 MB) and for this many seconds; read at start-up.
-    d("repl-backlog-size", "1mb", Kind::Memory { min: 16 * 1024 }, true),
-    d("repl-backlog-ttl", "3600", Kind::Int { min: 0, max: INT32 }, true),
+    d(
+        "repl-backlog-size",
+        "1mb",
+        Kind::Memory { min: 16 * 1024 },
+        true,
+    ),
+    d(
+        "repl-backlog-ttl",
+        "3600",
+        Kind::Int { min: 0, max: INT32 },
+        true,
+    ),
     d("repl-timeout", "60", Kind::Int { min: 1, max: INT32 }, true),
     d(
         "repl-ping-replica-period",
@@ -294,7 +304,12 @@ pub static DIRECTIVES: &[Directive] = &[
         Kind::Int { min: 1, max: INT32 },
         true,
     ),
-    d("replica-priority", "100", Kind::Int { min: 0, max: INT32 }, true),
+    d(
+        "replica-priority",
+        "100",
+        Kind::Int { min: 0, max: INT32 },
+        true,
+    ),
     d("replica-announce-ip", "", Kind::Str, true),
     d(
         "replica-announce-port",

@@ -23,7 +23,8 @@ const LAZYFREE: &str =
 const DEFRAG: &str =
     "memory is held by RocksDB and jemalloc; Redis's active defragmentation does not apply";
 const REPLICATION: &str = "Strata replicates RocksDB WAL batches, not commands; this Redis replication setting does not apply";
-const READ_ONLY_REPLICAS: &str = "a Strata replica is always read-only: its data changes only through its primary's stream";
+const READ_ONLY_REPLICAS: &str =
+    "a Strata replica is always read-only: its data changes only through its primary's stream";
 const CLUSTER: &str = "Redis Cluster is not implemented in Strata yet";
 const TLS: &str = "TLS is not implemented in Strata yet";
 const ACL: &str =
@@ -164,7 +165,13 @@ pub static DIRECTIVES: &[Directive] = &[
         true,
         REPLICATION,
     ),
-    unsupported("replica-read-only", "yes", Kind::Bool, true, READ_ONLY_REPLICAS),
+    unsupported(
+        "replica-read-only",
+        "yes",
+        Kind::Bool,
+        true,
+        READ_ONLY_REPLICAS,
+    ),
     no_effect(
         "replica-ignore-maxmemory",
         "yes",

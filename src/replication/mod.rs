@@ -377,7 +377,9 @@ impl Replication {
         self.replicas
             .lock()
             .iter()
-            .filter(|l| l.online.load(Ordering::Acquire) && l.acked.load(Ordering::Acquire) >= offset)
+            .filter(|l| {
+                l.online.load(Ordering::Acquire) && l.acked.load(Ordering::Acquire) >= offset
+            })
             .count()
     }
 }

@@ -114,9 +114,8 @@ pub async fn feed(
         let written = engine.written().notified();
         tokio::pin!(written);
         written.as_mut().enable();
-        let batches = crate::commands::dispatch::off_worker(|| {
-            engine.logged_since(next_seq, BATCH_BYTES)
-        });
+        let batches =
+            crate::commands::dispatch::off_worker(|| engine.logged_since(next_seq, BATCH_BYTES));
         let batches = match batches {
             Ok(b) => b,
             Err(e) => {
@@ -133,7 +132,11 @@ pub async fn feed(
             next_seq = b.seq + b.count - 1;
         }
         for (channel, message) in link.take_messages() {
-            frame::push(&mut out, frame::MESSAGE, &frame::message(&channel, &message));
+            frame::push(
+                &mut out,
+                frame::MESSAGE,
+                &frame::message(&channel, &message),
+            );
         }
         if !out.is_empty() {
             if socket.write_all(&out).await.is_err() {

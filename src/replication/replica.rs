@@ -212,8 +212,15 @@ async fn session(
                 .and_then(|w| w.parse().ok())
                 .ok_or("FULLRESYNC without offset")?;
             repl.set_link_state(LinkState::Sync);
-            load_full_copy(state, generation, &mut link, timeout, replid, primary_offset)
-                .await?;
+            load_full_copy(
+                state,
+                generation,
+                &mut link,
+                timeout,
+                replid,
+                primary_offset,
+            )
+            .await?;
         }
         Some("+CONTINUE") => {
             if let Some(new_id) = words.next() {
@@ -315,7 +322,8 @@ async fn follow(
                 if repl.generation() != generation {
                     return Ok(());
                 }
-                let applied = off_worker(|| storage.apply_logged(data)).map_err(|e| e.to_string())?;
+                let applied =
+                    off_worker(|| storage.apply_logged(data)).map_err(|e| e.to_string())?;
                 let now_at = repl.offset(storage);
                 let expected = start + count - 1;
                 if now_at != expected {
@@ -331,16 +339,16 @@ async fn follow(
             frame::KEEPALIVE => unacked = true,
             frame::MESSAGE => {
                 if let Some((channel, message)) = frame::decode_message(&payload) {
-                    state
-                        .pubsub
-                        .publish(&Bytes::copy_from_slice(channel), &Bytes::copy_from_slice(message));
+                    state.pubsub.publish(
+                        &Bytes::copy_from_slice(channel),
+                        &Bytes::copy_from_slice(message),
+                    );
                 }
             }
             other => return Err(format!("unexpected frame {other}")),
         }
         // Acknowledge once what arrived so far is applied, or at least every second.
-        if unacked && (link.buffer().is_empty() || last_ack.elapsed() >= Duration::from_secs(1))
-        {
+        if unacked && (link.buffer().is_empty() || last_ack.elapsed() >= Duration::from_secs(1)) {
             let offset = repl.offset(storage).to_string();
             send(link, &[b"REPLCONF", b"ACK", offset.as_bytes()]).await?;
             last_ack = tokio::time::Instant::now();

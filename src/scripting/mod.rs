@@ -232,8 +232,8 @@ pub(crate) fn arg_error(n: usize, fname: &str, msg: &str) -> mlua::Error {
 pub(crate) fn string_arg(v: &Value, n: usize, fname: &str) -> mlua::Result<Vec<u8>> {
     match v {
         Value::String(s) => Ok(s.as_bytes().to_vec()),
-        Value::Integer(i) => Ok(cjson::format_g(*i as f64, 14).into_bytes()),
-        Value::Number(x) => Ok(cjson::format_g(*x, 14).into_bytes()),
+        Value::Integer(i) => Ok(crate::num::format_g(*i as f64, 14).into_bytes()),
+        Value::Number(x) => Ok(crate::num::format_g(*x, 14).into_bytes()),
         other => Err(arg_error(
             n,
             fname,
@@ -513,7 +513,7 @@ fn new_vm(
                 match args.get(i)? {
                     Value::String(s) => text.push(s.to_string_lossy()),
                     Value::Integer(n) => text.push(n.to_string()),
-                    Value::Number(n) => text.push(cjson::format_g(n, 14)),
+                    Value::Number(n) => text.push(crate::num::format_g(n, 14)),
                     _ => {}
                 }
             }
@@ -632,7 +632,7 @@ fn error_text(value: &Value) -> String {
         },
         Value::String(s) => format!("ERR {}", s.to_string_lossy()),
         Value::Integer(n) => format!("ERR {n}"),
-        Value::Number(n) => format!("ERR {}", cjson::format_g(*n, 14)),
+        Value::Number(n) => format!("ERR {}", crate::num::format_g(*n, 14)),
         Value::Error(e) => with_error_code(&lua_error_text(e)),
         Value::Nil => "ERR nil".into(),
         Value::Boolean(b) => format!("ERR {b}"),
@@ -667,8 +667,8 @@ fn is_memory_error(e: &mlua::Error) -> bool {
 fn command_arg(v: &Value) -> Option<Bytes> {
     match v {
         Value::String(s) => Some(Bytes::copy_from_slice(&s.as_bytes())),
-        Value::Integer(n) => Some(Bytes::from(cjson::format_g(*n as f64, 17))),
-        Value::Number(n) => Some(Bytes::from(cjson::format_g(*n, 17))),
+        Value::Integer(n) => Some(Bytes::from(crate::num::format_g(*n as f64, 17))),
+        Value::Number(n) => Some(Bytes::from(crate::num::format_g(*n, 17))),
         _ => None,
     }
 }

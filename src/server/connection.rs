@@ -254,7 +254,12 @@ impl Conn {
 
     /// `WAIT`: until `wanted` replicas acknowledged `offset` or the timeout passed; the
     /// number that did. `None` when the connection should close meanwhile.
-    async fn wait_replicas(&mut self, offset: u64, wanted: usize, timeout_ms: u64) -> Option<usize> {
+    async fn wait_replicas(
+        &mut self,
+        offset: u64,
+        wanted: usize,
+        timeout_ms: u64,
+    ) -> Option<usize> {
         let state = self.state.clone();
         let repl = &state.replication;
         let info = self.client.info.clone();

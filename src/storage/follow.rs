@@ -110,7 +110,10 @@ impl Storage {
     /// Re-reads the in-memory copies of the internal records in `touched`.
     fn reload_internal(&self, touched: &[Vec<u8>]) -> StoreResult<()> {
         let map_key = internal_key(DB_MAP_KEY);
-        if touched.iter().any(|k| *k == map_key || *k == internal_key(FLUSHED_KEY)) {
+        if touched
+            .iter()
+            .any(|k| *k == map_key || *k == internal_key(FLUSHED_KEY))
+        {
             return self.reload_derived_state();
         }
         for phys in 0..self.counters.len() {
@@ -160,7 +163,9 @@ impl Storage {
             let keys = self.read_counter(&super::keys_counter_key(phys16))?;
             let expires = self.read_counter(&super::expires_counter_key(phys16))?;
             self.counters[phys].keys.store(keys, Ordering::Relaxed);
-            self.counters[phys].expires.store(expires, Ordering::Relaxed);
+            self.counters[phys]
+                .expires
+                .store(expires, Ordering::Relaxed);
         }
         let reserved = self
             .engine

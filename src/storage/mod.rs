@@ -16,6 +16,7 @@ pub mod collection;
 pub mod commit_queue;
 pub mod created;
 pub mod deferred;
+pub mod digest;
 pub mod encoding;
 pub mod engine;
 pub mod expire;
@@ -489,7 +490,11 @@ impl Storage {
         for cf in [Cf::Data, Cf::ZScore, Cf::Stream] {
             batch.delete_range(cf, start.clone(), end.clone());
         }
-        batch.put(Cf::Meta, internal_key(FLUSHED_KEY), phys.to_be_bytes().to_vec());
+        batch.put(
+            Cf::Meta,
+            internal_key(FLUSHED_KEY),
+            phys.to_be_bytes().to_vec(),
+        );
         // Expire index entries of this db become stale; active expiry drops them.
         batch.put(
             Cf::Meta,

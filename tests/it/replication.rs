@@ -94,6 +94,13 @@ fn dataset(s: &Server) -> BTreeMap<(usize, String), String> {
     out
 }
 
+/// Both the key-by-key dataset and Redis's `DEBUG DIGEST` agree between two servers.
+fn same_data(a: &Server, b: &Server) {
+    assert_eq!(dataset(a), dataset(b));
+    let digest = |s: &Server| s.raw().cmd(&["DEBUG", "DIGEST"]).text();
+    assert_eq!(digest(a), digest(b), "DEBUG DIGEST differs");
+}
+
 fn fill(r: &mut Raw, prefix: &str, n: usize) {
     for db in [0, 5] {
         r.cmd(&["SELECT", &db.to_string()]);
@@ -118,7 +125,7 @@ fn full_copy_then_stream_then_read_only() {
     fill(&mut p, "before:", 200);
     let replica = replica_of(&primary, &[]);
     wait_caught_up(&primary, &replica);
-    assert_eq!(dataset(&primary), dataset(&replica));
+    same_data(&primary, &replica);
 
     fill(&mut p, "after:", 50);
     p.cmd(&["DEL", "before:s1"]);
@@ -143,25 +150,46 @@ fn full_copy_then_stream_then_read_only() {
     assert_eq!(r.cmd(&["DBSIZE"]), p.cmd(&["DBSIZE"]));
 
     // ROLE and INFO as Sentinel and clients read them.
-    let V::Array(role) = r.cmd(&["ROLE"]) else { panic!() };
+    let V::Array(role) = r.cmd(&["ROLE"]) else {
+        panic!()
+    };
     assert_eq!(role[0], V::bulk("slave"));
     assert_eq!(role[1], V::bulk("127.0.0.1"));
     assert_eq!(role[3], V::bulk("connected"));
-    let V::Array(role) = p.cmd(&["ROLE"]) else { panic!() };
+    let V::Array(role) = p.cmd(&["ROLE"]) else {
+        panic!()
+    };
     assert_eq!(role[0], V::bulk("master"));
-    let V::Array(replicas) = &role[2] else { panic!() };
+    let V::Array(replicas) = &role[2] else {
+        panic!()
+    };
     assert_eq!(replicas.len(), 1);
-    assert_eq!(replicas[0], V::Array(vec![
-        V::bulk("127.0.0.1"),
-        V::bulk(&port_of(&replica)),
-        match &replicas[0] { V::Array(a) => a[2].clone(), _ => unreachable!() },
-    ]));
+    assert_eq!(
+        replicas[0],
+        V::Array(vec![
+            V::bulk("127.0.0.1"),
+            V::bulk(&port_of(&replica)),
+            match &replicas[0] {
+                V::Array(a) => a[2].clone(),
+                _ => unreachable!(),
+            },
+        ])
+    );
     assert_eq!(info_field(&mut p, "replication", "connected_slaves"), "1");
     let slave0 = info_field(&mut p, "replication", "slave0");
-    assert!(slave0.starts_with(&format!("ip=127.0.0.1,port={},state=online,offset=", port_of(&replica))), "{slave0}");
+    assert!(
+        slave0.starts_with(&format!(
+            "ip=127.0.0.1,port={},state=online,offset=",
+            port_of(&replica)
+        )),
+        "{slave0}"
+    );
     assert_eq!(info_field(&mut r, "replication", "role"), "slave");
     assert_eq!(info_field(&mut r, "replication", "slave_read_only"), "1");
-    assert_eq!(info_field(&mut r, "replication", "master_port"), port_of(&primary));
+    assert_eq!(
+        info_field(&mut r, "replication", "master_port"),
+        port_of(&primary)
+    );
     assert_eq!(info_field(&mut p, "stats", "sync_full"), "1");
 }
 
@@ -181,7 +209,9 @@ fn wait_counts_replicas_that_acknowledged() {
     assert_eq!(p.cmd(&["WAIT", "0", "0"]), V::Int(1));
     let mut r = replica.raw();
     assert_eq!(r.cmd(&["GET", "w19"]), V::bulk("v"));
-    assert!(r.err(&["WAIT", "1", "10"]).starts_with("ERR WAIT cannot be used with replica instances"));
+    assert!(r
+        .err(&["WAIT", "1", "10"])
+        .starts_with("ERR WAIT cannot be used with replica instances"));
     assert_eq!(p.err(&["WAIT", "1", "-1"]), "ERR timeout is negative");
 }
 
@@ -204,7 +234,7 @@ fn restarted_replica_resumes_with_a_partial_sync() {
     wait_caught_up(&primary, &replica);
     assert_eq!(info_field(&mut p, "stats", "sync_partial_ok"), "1");
     assert_eq!(info_field(&mut p, "stats", "sync_full"), "1");
-    assert_eq!(dataset(&primary), dataset(&replica));
+    same_data(&primary, &replica);
 
     replica.kill9();
     fill(&mut p, "c:", 100);
@@ -212,7 +242,7 @@ fn restarted_replica_resumes_with_a_partial_sync() {
     wait_caught_up(&primary, &replica);
     assert_eq!(info_field(&mut p, "stats", "sync_partial_ok"), "2");
     assert_eq!(info_field(&mut p, "stats", "sync_full"), "1");
-    assert_eq!(dataset(&primary), dataset(&replica));
+    same_data(&primary, &replica);
 }
 
 #[test]
@@ -226,12 +256,15 @@ fn a_replica_with_other_history_takes_a_full_copy() {
     o.cmd(&["REPLICAOF", "127.0.0.1", &port_of(&primary)]);
     wait_caught_up(&primary, &other);
     assert_eq!(o.cmd(&["EXISTS", "only-on-other"]), V::Int(0));
-    assert_eq!(dataset(&primary), dataset(&other));
+    same_data(&primary, &other);
     assert_eq!(
         o.cmd(&["REPLICAOF", "127.0.0.1", &port_of(&primary)]),
         V::Status("OK Already connected to specified master".into())
     );
-    assert_eq!(o.err(&["REPLICAOF", "127.0.0.1", "99999"]), "ERR Invalid master port");
+    assert_eq!(
+        o.err(&["REPLICAOF", "127.0.0.1", "99999"]),
+        "ERR Invalid master port"
+    );
 }
 
 #[test]
@@ -256,7 +289,7 @@ fn promotion_continues_offsets_and_the_old_primary_rejoins_partially() {
     wait_caught_up(&promoted, &old);
     assert_eq!(info_field(&mut r, "stats", "sync_partial_ok"), "1");
     assert_eq!(info_field(&mut r, "stats", "sync_full"), "0");
-    assert_eq!(dataset(&promoted), dataset(&old));
+    same_data(&promoted, &old);
     assert_eq!(p.cmd(&["GET", "gen2:s7"]), V::bulk("v7"));
 }
 
@@ -277,7 +310,7 @@ fn a_diverged_old_primary_takes_a_full_copy() {
     assert_eq!(info_field(&mut r, "stats", "sync_full"), "1");
     assert_eq!(p.cmd(&["EXISTS", "lost-on-failover"]), V::Int(0));
     assert_eq!(p.cmd(&["GET", "written-after"]), V::bulk("v"));
-    assert_eq!(dataset(&promoted), dataset(&old));
+    same_data(&promoted, &old);
 }
 
 #[test]
@@ -294,13 +327,15 @@ fn flushes_swaps_expiry_and_messages_reach_the_replica() {
     p.cmd(&["SWAPDB", "0", "3"]);
     p.cmd(&["SET", "short", "v", "PX", "300"]);
     wait_caught_up(&primary, &replica);
-    assert_eq!(dataset(&primary), dataset(&replica));
+    same_data(&primary, &replica);
     r.cmd(&["SELECT", "3"]);
     assert_eq!(r.cmd(&["GET", "f:s1"]), V::bulk("v1"));
 
     // Expired on the replica's clock: reads say nil, and the primary's delete follows.
     r.cmd(&["SELECT", "0"]);
-    eventually("expired on replica", SYNC_DEADLINE, || r.cmd(&["GET", "short"]) == V::Nil);
+    eventually("expired on replica", SYNC_DEADLINE, || {
+        r.cmd(&["GET", "short"]) == V::Nil
+    });
     eventually("primary's expiry replicated", SYNC_DEADLINE, || {
         r.cmd(&["DBSIZE"]) == V::Int(0)
     });
@@ -319,7 +354,11 @@ fn flushes_swaps_expiry_and_messages_reach_the_replica() {
     }
     assert_eq!(
         got,
-        Some(V::Array(vec![V::bulk("message"), V::bulk("news"), V::bulk("hello")]))
+        Some(V::Array(vec![
+            V::bulk("message"),
+            V::bulk("news"),
+            V::bulk("hello")
+        ]))
     );
 
     p.cmd(&["FLUSHALL"]);
