@@ -406,3 +406,114 @@ fn replica_reads_are_monotonic_under_the_hot_tier() {
     }
     assert_eq!(replica.raw().cmd(&["GET", "counter"]), V::bulk("3000"));
 }
+
+/// A loopback TCP proxy in front of a server whose connections can be cut: the replica's
+/// link then drops the way a network failure drops it, without either process restarting.
+struct CuttableProxy {
+    port: u16,
+    open: Arc<AtomicBool>,
+    generation: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl CuttableProxy {
+    fn start(target: String) -> CuttableProxy {
+        use std::net::{TcpListener, TcpStream};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let open = Arc::new(AtomicBool::new(true));
+        let generation = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (open2, generation2) = (open.clone(), generation.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if !open2.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection is refused in effect
+                }
+                let Ok(server) = TcpStream::connect(&target) else {
+                    continue;
+                };
+                let born = generation2.load(Ordering::SeqCst);
+                for (from, to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    let generation = generation2.clone();
+                    std::thread::spawn(move || pump(from, to, born, &generation));
+                }
+            }
+        });
+        CuttableProxy {
+            port,
+            open,
+            generation,
+        }
+    }
+
+    /// Closes every proxied connection and refuses new ones until [`Self::restore`].
+    fn cut(&self) {
+        self.open.store(false, Ordering::SeqCst);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn restore(&self) {
+        self.open.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Copies bytes one way until either side closes or the proxy cuts this generation.
+fn pump(
+    mut from: std::net::TcpStream,
+    mut to: std::net::TcpStream,
+    born: u64,
+    generation: &std::sync::atomic::AtomicU64,
+) {
+    use std::io::{Read, Write};
+    from.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    let mut buf = [0u8; 16384];
+    while generation.load(Ordering::SeqCst) == born {
+        match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = from.shutdown(std::net::Shutdown::Both);
+    let _ = to.shutdown(std::net::Shutdown::Both);
+}
+
+#[test]
+fn a_dropped_link_resumes_with_a_partial_sync() {
+    let primary = Server::start();
+    let proxy = CuttableProxy::start(primary.addr.clone());
+    let mut p = primary.raw();
+    fill(&mut p, "before:", 200);
+    let replica = Server::start_with(&["--replicaof", &format!("127.0.0.1 {}", proxy.port)]);
+    wait_caught_up(&primary, &replica);
+    let mut r = replica.raw();
+    assert_eq!(info_field(&mut p, "stats", "sync_full"), "1");
+
+    proxy.cut();
+    eventually("the replica sees its link down", SYNC_DEADLINE, || {
+        info_field(&mut r, "replication", "master_link_status") == "down"
+    });
+    // Writes while the link is down are only in the primary's retained WAL.
+    fill(&mut p, "during:", 300);
+    p.cmd(&["SELECT", "0"]);
+    assert_eq!(p.cmd(&["DEL", "before:s7"]), V::Int(1));
+    assert_eq!(p.cmd(&["WAIT", "1", "100"]), V::Int(0));
+    proxy.restore();
+
+    wait_caught_up(&primary, &replica);
+    assert_eq!(info_field(&mut p, "stats", "sync_full"), "1", "no second full copy");
+    assert_eq!(info_field(&mut p, "stats", "sync_partial_ok"), "1");
+    assert_eq!(r.cmd(&["EXISTS", "before:s7"]), V::Int(0));
+    assert_eq!(r.cmd(&["GET", "during:s299"]), V::bulk("v299"));
+    same_data(&primary, &replica);
+    p.cmd(&["SET", "after", "1"]);
+    assert_eq!(p.cmd(&["WAIT", "1", "5000"]), V::Int(1));
+}
