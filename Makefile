@@ -1,6 +1,6 @@
 # Convenience targets; the scripts are the source of truth.
 # failover-test: issue 17's Sentinel acceptance run.
-.PHONY: failover-test run test build fmt lint bench bench-monitor stall-probe microbench larger-than-ram keys-10m netfuzz soak fuzz
+.PHONY: failover-test repl-big-sync run test build fmt lint bench bench-monitor stall-probe microbench larger-than-ram keys-10m netfuzz soak fuzz
 
 run:
 	./scripts/run.sh
@@ -91,3 +91,14 @@ failover-test:
 	.venv/bin/python tests/failover/failover_loop.py --runs $${FAILOVER_RUNS:-10} \
 	    --bin $${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target}/release/strata \
 	    --report $${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target}/failover-report.json
+
+# repl-big-sync: issue 17's large full sync (BIG_SYNC_GB, default 2) under a write load, then
+# equal DEBUG DIGEST on primary and replica. Writes gigabytes to a temporary directory.
+repl-big-sync:
+	./scripts/setup.sh
+	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target} cargo build --release --bin strata
+	test -x .venv/bin/python || python3 -m venv .venv
+	.venv/bin/pip install -q -r tests/python/requirements.txt
+	.venv/bin/python tests/replication/big_full_sync.py --gb $${BIG_SYNC_GB:-2} \
+	    --bin $${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target}/release/strata \
+	    --report $${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target}/big-sync-report.json

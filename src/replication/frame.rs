@@ -63,8 +63,11 @@ pub fn u64_of(b: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(b.get(..8)?.try_into().ok()?))
 }
 
+/// One record of a full copy: its column family, key and value.
+pub type Record = (Cf, Vec<u8>, Vec<u8>);
+
 /// Decodes a records payload; `None` if it is malformed.
-pub fn records(mut payload: &[u8]) -> Option<Vec<(Cf, Vec<u8>, Vec<u8>)>> {
+pub fn records(mut payload: &[u8]) -> Option<Vec<Record>> {
     let mut out = Vec::new();
     while !payload.is_empty() {
         let cf = *Cf::ALL.get(usize::from(take(&mut payload, 1)?[0]))?;
