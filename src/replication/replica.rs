@@ -196,12 +196,16 @@ async fn session(
 
     let history = repl.history();
     let offset = repl.offset(&state.storage);
-    let next = (offset + 1).to_string();
-    send(
-        &mut link,
-        &[b"PSYNC", history.replid.as_bytes(), next.as_bytes()],
-    )
-    .await?;
+    // A node holding no keys has nothing worth resuming: like a fresh Redis replica it asks
+    // for a full copy with `PSYNC ? -1` (which the primary does not count as a failed
+    // partial sync). Any other node offers its history, to resume where it stands.
+    let holds_keys = (0..state.storage.databases()).any(|db| state.storage.key_count(db) != 0);
+    let (replid, next) = if holds_keys {
+        (history.replid.clone(), (offset + 1).to_string())
+    } else {
+        ("?".to_string(), "-1".to_string())
+    };
+    send(&mut link, &[b"PSYNC", replid.as_bytes(), next.as_bytes()]).await?;
     let reply = line(&mut link, timeout).await?;
     let mut words = reply.split_whitespace();
     match words.next() {

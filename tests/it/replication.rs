@@ -524,3 +524,38 @@ fn a_dropped_link_resumes_with_a_partial_sync() {
     p.cmd(&["SET", "after", "1"]);
     assert_eq!(p.cmd(&["WAIT", "1", "5000"]), V::Int(1));
 }
+
+/// The primary no longer holds the WAL a returning replica would resume from (here its
+/// archived WAL files are removed, the state RocksDB's retention purge leaves behind): the
+/// replica gets a full copy instead of a partial sync with a gap, and ends identical.
+#[test]
+fn a_replica_behind_the_retained_wal_takes_a_full_copy() {
+    let primary = Server::start();
+    let mut p = primary.raw();
+    fill(&mut p, "a:", 100);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("replica");
+    let replicaof = format!("127.0.0.1 {}", port_of(&primary));
+    let mut replica = Server::start_in(&dir, &["--replicaof", &replicaof]);
+    wait_caught_up(&primary, &replica);
+    replica.kill9();
+
+    fill(&mut p, "b:", 100);
+    // A flush moves the WAL holding those writes to the archive; then the archive goes.
+    p.cmd(&["DEBUG", "COMPACT"]);
+    let archive = primary.dir.join("db").join("archive");
+    let mut removed = 0;
+    for entry in std::fs::read_dir(&archive).expect("archived WAL files") {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+        removed += 1;
+    }
+    assert!(removed > 0, "no archived WAL file to remove");
+    fill(&mut p, "c:", 50);
+
+    let replica = Server::start_in(&dir, &["--replicaof", &replicaof]);
+    wait_caught_up(&primary, &replica);
+    assert_eq!(info_field(&mut p, "stats", "sync_full"), "2");
+    assert_eq!(info_field(&mut p, "stats", "sync_partial_err"), "1");
+    assert_eq!(info_field(&mut p, "stats", "sync_partial_ok"), "0");
+    same_data(&primary, &replica);
+}
