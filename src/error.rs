@@ -90,6 +90,8 @@ pub enum CmdError {
     ReadOnlyReplica,
     #[error("LOADING Redis is loading the dataset in memory")]
     Loading,
+    #[error("NOREPLICAS Not enough good replicas to write.")]
+    NoReplicas,
     #[error("{0}")]
     WrongType(#[from] WrongTypeMarker),
     /// Any other Redis error; the string already carries its prefix (`ERR ...`, `NOPROTO ...`).

@@ -299,6 +299,18 @@ pub static DIRECTIVES: &[Directive] = &[
     ),
     d("repl-timeout", "60", Kind::Int { min: 1, max: INT32 }, true),
     d(
+        "min-replicas-to-write",
+        "0",
+        Kind::Int { min: 0, max: INT32 },
+        true,
+    ),
+    d(
+        "min-replicas-max-lag",
+        "10",
+        Kind::Int { min: 0, max: INT32 },
+        true,
+    ),
+    d(
         "repl-ping-replica-period",
         "10",
         Kind::Int { min: 1, max: INT32 },

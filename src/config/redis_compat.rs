@@ -374,8 +374,6 @@ pub static DIRECTIVES: &[Directive] = &[
     no_effect("rdb-key-save-delay", "0", SIGNED, true, NO_RDB),
     no_effect("key-load-delay", "0", SIGNED, true, NO_RDB),
     no_effect("active-expire-effort", "1", SIGNED, true, KEYSPACE_CRON),
-    no_effect("min-replicas-to-write", "0", SIGNED, true, REPLICATION),
-    no_effect("min-replicas-max-lag", "10", SIGNED, true, REPLICATION),
     no_effect("watchdog-period", "0", SIGNED, true, PROCESS),
     no_effect("shutdown-timeout", "10", SIGNED, true, SHUTDOWN),
     no_effect(

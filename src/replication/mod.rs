@@ -372,6 +372,27 @@ impl Replication {
         }
     }
 
+    /// Online replicas that acknowledged within the last `max_lag_secs` whole seconds
+    /// (Redis's "good replicas" of `min-replicas-max-lag`).
+    pub fn good_replicas(&self, max_lag_secs: u64) -> usize {
+        let now = now_ms();
+        self.replicas
+            .lock()
+            .iter()
+            .filter(|l| {
+                l.online.load(Ordering::Acquire)
+                    && now.saturating_sub(l.last_ack_ms.load(Ordering::Relaxed)) / 1000
+                        <= max_lag_secs
+            })
+            .count()
+    }
+
+    /// `min-replicas-to-write`: false when a primary configured to need `min` good replicas
+    /// has fewer (a replica's writes are refused earlier, with `-READONLY`).
+    pub fn enough_replicas_to_write(&self, min: i64, max_lag_secs: i64) -> bool {
+        min <= 0 || max_lag_secs <= 0 || self.good_replicas(max_lag_secs as u64) >= min as usize
+    }
+
     /// Replicas whose acknowledged offset reached `offset`.
     pub fn replicas_at(&self, offset: u64) -> usize {
         self.replicas

@@ -559,3 +559,65 @@ fn a_replica_behind_the_retained_wal_takes_a_full_copy() {
     assert_eq!(info_field(&mut p, "stats", "sync_partial_ok"), "0");
     same_data(&primary, &replica);
 }
+
+/// `min-replicas-to-write` / `min-replicas-max-lag`: a primary refuses writes with Redis's
+/// `-NOREPLICAS` while too few replicas are connected and acknowledging, reads go on, and
+/// writes resume when a replica returns.
+#[test]
+fn min_replicas_to_write_refuses_writes_without_good_replicas() {
+    let primary = Server::start();
+    let mut p = primary.raw();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("replica");
+    let replicaof = format!("127.0.0.1 {}", port_of(&primary));
+    let mut replica = Server::start_in(&dir, &["--replicaof", &replicaof]);
+    wait_caught_up(&primary, &replica);
+
+    assert_eq!(
+        p.cmd(&["CONFIG", "SET", "min-replicas-to-write", "1"]),
+        V::Status("OK".into())
+    );
+    assert_eq!(
+        p.cmd(&["CONFIG", "SET", "min-replicas-max-lag", "10"]),
+        V::Status("OK".into())
+    );
+    assert_eq!(p.cmd(&["SET", "a", "1"]), V::Status("OK".into()));
+    assert_eq!(
+        info_field(&mut p, "replication", "min_slaves_good_slaves"),
+        "1"
+    );
+    assert_eq!(
+        p.cmd(&["CONFIG", "SET", "min-replicas-to-write", "2"]),
+        V::Status("OK".into())
+    );
+    let refused = "NOREPLICAS Not enough good replicas to write.";
+    assert_eq!(p.err(&["SET", "b", "1"]), refused);
+    assert_eq!(
+        p.cmd(&["CONFIG", "SET", "min-replicas-to-write", "1"]),
+        V::Status("OK".into())
+    );
+
+    replica.kill9();
+    eventually(
+        "the primary notices the replica is gone",
+        SYNC_DEADLINE,
+        || info_field(&mut p, "replication", "min_slaves_good_slaves") == "0",
+    );
+    assert_eq!(p.err(&["SET", "b", "1"]), refused);
+    assert!(p
+        .err(&["EVAL", "return redis.call('set','b','1')", "0"])
+        .contains("NOREPLICAS"));
+    assert_eq!(p.cmd(&["GET", "a"]), V::bulk("1"));
+
+    let replica = Server::start_in(&dir, &["--replicaof", &replicaof]);
+    wait_caught_up(&primary, &replica);
+    assert_eq!(p.cmd(&["SET", "b", "2"]), V::Status("OK".into()));
+    assert_eq!(
+        p.cmd(&["CONFIG", "SET", "min-replicas-to-write", "0"]),
+        V::Status("OK".into())
+    );
+    assert!(!p
+        .cmd(&["INFO", "replication"])
+        .text()
+        .contains("min_slaves_good_slaves"));
+}
