@@ -1,6 +1,6 @@
 # Convenience targets; the scripts are the source of truth.
 # failover-test: issue 17's Sentinel acceptance run.
-.PHONY: failover-test repl-big-sync run test build fmt lint bench bench-monitor stall-probe microbench larger-than-ram keys-10m netfuzz soak fuzz
+.PHONY: py-env failover-test repl-big-sync run test build fmt lint bench bench-monitor stall-probe microbench larger-than-ram keys-10m netfuzz soak fuzz
 
 run:
 	./scripts/run.sh
@@ -81,24 +81,23 @@ keys-10m:
 	./scripts/setup.sh
 	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target} cargo test --release --test it keys_over_ten_million_keys -- --ignored --nocapture
 
-# Issue 17: ten Sentinel failover rounds (1 primary, 2 replicas, 3 redis-sentinel on
-# 127.0.0.1; kill -9 the primary under a WAIT-confirmed writer); fails on any lost write.
-failover-test:
+# What the Python-driven runs below need: packages, the release binary, the test venv.
+py-env:
 	./scripts/setup.sh
 	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target} cargo build --release --bin strata
 	test -x .venv/bin/python || python3 -m venv .venv
 	.venv/bin/pip install -q -r tests/python/requirements.txt
+
+# Issue 17: ten Sentinel failover rounds (1 primary, 2 replicas, 3 redis-sentinel on
+# 127.0.0.1; kill -9 the primary under a WAIT-confirmed writer); fails on any lost write.
+failover-test: py-env
 	.venv/bin/python tests/failover/failover_loop.py --runs $${FAILOVER_RUNS:-10} \
 	    --bin $${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target}/release/strata \
 	    --report $${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target}/failover-report.json
 
 # repl-big-sync: issue 17's large full sync (BIG_SYNC_GB, default 2) under a write load, then
 # equal DEBUG DIGEST on primary and replica. Writes gigabytes to a temporary directory.
-repl-big-sync:
-	./scripts/setup.sh
-	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target} cargo build --release --bin strata
-	test -x .venv/bin/python || python3 -m venv .venv
-	.venv/bin/pip install -q -r tests/python/requirements.txt
+repl-big-sync: py-env
 	.venv/bin/python tests/replication/big_full_sync.py --gb $${BIG_SYNC_GB:-2} \
 	    --bin $${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target}/release/strata \
 	    --report $${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target}/big-sync-report.json

@@ -270,6 +270,8 @@ fn main() -> ExitCode {
     state.apply_config_change("latency-monitor-threshold");
     state.apply_config_change("latency-tracking");
     state.apply_config_change("tracking-table-max-keys");
+    state.apply_config_change("min-replicas-to-write");
+    state.apply_config_change("min-replicas-max-lag");
     state.scripting.restore(&state);
     *state.log_level_hook.lock() = Some(Box::new(move |level: &str| {
         let _ = reload_handle.modify(|f| *f = level_filter(level));

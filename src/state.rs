@@ -255,6 +255,14 @@ impl ServerState {
                 .tracking
                 .max_keys
                 .store(self.config.get_int(name).max(0) as usize, Ordering::Relaxed),
+            "min-replicas-to-write" => self
+                .replication
+                .min_replicas_to_write
+                .store(self.config.get_int(name), Ordering::Relaxed),
+            "min-replicas-max-lag" => self
+                .replication
+                .min_replicas_max_lag
+                .store(self.config.get_int(name), Ordering::Relaxed),
             "slowlog-max-len" => self.slowlog.trim(self.config.get_int(name).max(0) as usize),
             "busy-reply-threshold" => self
                 .scripting

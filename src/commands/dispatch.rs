@@ -440,12 +440,7 @@ fn run_resolved(
     if cmd.has(flags::WRITE) && state.storage.engine().is_follower() {
         return rejected(state, client, stats, CmdError::ReadOnlyReplica);
     }
-    if cmd.has(flags::WRITE)
-        && !state.replication.enough_replicas_to_write(
-            state.config.get_int("min-replicas-to-write"),
-            state.config.get_int("min-replicas-max-lag"),
-        )
-    {
+    if cmd.has(flags::WRITE) && !state.replication.enough_replicas_to_write() {
         return rejected(state, client, stats, CmdError::NoReplicas);
     }
     let Some(handler) = cmd.handler else {

@@ -180,10 +180,8 @@ pub fn info_section(ctx: &Ctx<'_>, out: &mut String) {
     match repl.role() {
         Role::Primary => {
             let _ = write!(out, "role:master\r\nconnected_slaves:{}\r\n", links.len());
-            let min = state.config.get_int("min-replicas-to-write");
-            let max_lag = state.config.get_int("min-replicas-max-lag");
-            if min > 0 && max_lag > 0 {
-                let good = repl.good_replicas(max_lag as u64);
+            if let Some((_, max_lag)) = repl.min_replicas_rule() {
+                let good = repl.good_replicas(max_lag);
                 let _ = write!(out, "min_slaves_good_slaves:{good}\r\n");
             }
             let now = now_ms();

@@ -22,7 +22,7 @@ pub mod primary;
 pub mod replica;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -219,6 +219,10 @@ pub struct Replication {
     /// Woken when a replica acknowledges (WAIT).
     pub acked: Notify,
     pub stats: ReplicationStats,
+    /// `min-replicas-to-write` and `min-replicas-max-lag`, kept here because the dispatch
+    /// gate reads them for every write (set by `ServerState::apply_config_change`).
+    pub min_replicas_to_write: AtomicI64,
+    pub min_replicas_max_lag: AtomicI64,
 }
 
 #[derive(Default)]
@@ -249,6 +253,8 @@ impl Replication {
             next_link_id: AtomicU64::new(1),
             acked: Notify::new(),
             stats: ReplicationStats::default(),
+            min_replicas_to_write: AtomicI64::new(0),
+            min_replicas_max_lag: AtomicI64::new(10),
         }
     }
 
@@ -387,10 +393,19 @@ impl Replication {
             .count()
     }
 
-    /// `min-replicas-to-write`: false when a primary configured to need `min` good replicas
-    /// has fewer (a replica's writes are refused earlier, with `-READONLY`).
-    pub fn enough_replicas_to_write(&self, min: i64, max_lag_secs: i64) -> bool {
-        min <= 0 || max_lag_secs <= 0 || self.good_replicas(max_lag_secs as u64) >= min as usize
+    /// `min-replicas-to-write` and `-max-lag` when both are on (Redis's condition for
+    /// checking, and for the `min_slaves_good_slaves` INFO line).
+    pub fn min_replicas_rule(&self) -> Option<(usize, u64)> {
+        let min = self.min_replicas_to_write.load(Ordering::Relaxed);
+        let max_lag = self.min_replicas_max_lag.load(Ordering::Relaxed);
+        (min > 0 && max_lag > 0).then_some((min as usize, max_lag as u64))
+    }
+
+    /// False when the `min-replicas-to-write` rule is on and fewer good replicas remain (a
+    /// replica's writes are refused earlier, with `-READONLY`).
+    pub fn enough_replicas_to_write(&self) -> bool {
+        self.min_replicas_rule()
+            .is_none_or(|(min, max_lag)| self.good_replicas(max_lag) >= min)
     }
 
     /// Replicas whose acknowledged offset reached `offset`.

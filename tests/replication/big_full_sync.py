@@ -12,6 +12,7 @@ a mismatch.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,20 +22,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
 
 import redis  # noqa: E402
 from conftest import StrataServer  # noqa: E402
+from sentinel_cluster import eventually  # noqa: E402
 
 VALUE_BYTES = 16 * 1024
-
-
-def eventually(what, deadline, check, interval=0.5):
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        try:
-            if check():
-                return
-        except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
-            pass
-        time.sleep(interval)
-    raise SystemExit(f"timed out waiting for: {what}")
 
 
 def du(path):
@@ -103,7 +93,7 @@ def main():
             peak["replica"] = max(peak["replica"], rss_kb(replica.proc.pid))
             info = r.info("replication")
             return info["master_link_status"] == "up" and info.get("master_sync_in_progress") == 0
-        eventually("the replica finished its full copy", 3600, synced)
+        eventually("the replica finished its full copy", 3600, synced, interval=0.5)
         sync_seconds = time.monotonic() - sync_started
         load_alive_during_sync = bench.poll() is None
         bench.terminate()
@@ -146,7 +136,7 @@ def main():
         if replica:
             replica.stop()
         primary.stop()
-        subprocess.run(["rm", "-rf", tmp])
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
