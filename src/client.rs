@@ -57,6 +57,9 @@ pub struct ClientInfo {
     pub multi: std::sync::atomic::AtomicI64,
     pub monitoring: AtomicBool,
     pub redir: std::sync::atomic::AtomicI64,
+    /// The ACL user the client is authenticated as (`CLIENT LIST user=`, `CLIENT KILL
+    /// USER`, and closing the clients of a deleted user).
+    pub user: Mutex<Arc<crate::acl::User>>,
 }
 
 impl ClientInfo {
@@ -132,7 +135,7 @@ impl ClientInfo {
         format!(
             "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} \
              ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 \
-             oll=0 omem=0 tot-mem=1024 events=r cmd={} user=default redir={} resp={} \
+             oll=0 omem=0 tot-mem=1024 events=r cmd={} user={} redir={} resp={} \
              lib-name={} lib-ver={}",
             self.id,
             self.addr,
@@ -147,6 +150,7 @@ impl ClientInfo {
             self.subscriptions[2].load(Ordering::Relaxed),
             self.multi.load(Ordering::Relaxed),
             self.last_cmd.lock(),
+            self.user.lock().name,
             self.redir.load(Ordering::Relaxed),
             self.resp.load(Ordering::Relaxed),
             self.lib_name.lock(),
@@ -161,6 +165,10 @@ pub struct ClientState {
     pub db: usize,
     pub resp3: bool,
     pub authenticated: bool,
+    /// The ACL user whose permissions the gate checks (the default user until `AUTH`).
+    pub user: Arc<crate::acl::User>,
+    /// `EXEC` is running the client's queued commands (`ACL LOG` context `multi`).
+    pub in_exec: bool,
     pub reply_mode: ReplyMode,
     /// Close the connection after sending the current batch's replies (`QUIT`).
     pub close_after_reply: bool,
@@ -229,12 +237,18 @@ pub enum Handoff {
 }
 
 impl ClientState {
-    pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> ClientState {
+    pub fn new(
+        info: Arc<ClientInfo>,
+        authenticated: bool,
+        user: Arc<crate::acl::User>,
+    ) -> ClientState {
         ClientState {
             info,
             db: 0,
             resp3: false,
             authenticated,
+            user,
+            in_exec: false,
             reply_mode: ReplyMode::On,
             close_after_reply: false,
             close_now: false,
@@ -289,6 +303,13 @@ impl ClientState {
         self.subscription_count() + self.shard_channels.len() > 0
     }
 
+    /// Authenticates the client as `user` (AUTH, HELLO AUTH).
+    pub fn log_in(&mut self, user: Arc<crate::acl::User>) {
+        *self.info.user.lock() = user.clone();
+        self.user = user;
+        self.authenticated = true;
+    }
+
     pub fn select(&mut self, db: usize) {
         self.db = db;
         self.info.db.store(db, Ordering::Relaxed);
@@ -310,7 +331,12 @@ pub struct ClientRegistry {
 }
 
 impl ClientRegistry {
-    pub fn register(&self, addr: String, laddr: String) -> Arc<ClientInfo> {
+    pub fn register(
+        &self,
+        addr: String,
+        laddr: String,
+        user: Arc<crate::acl::User>,
+    ) -> Arc<ClientInfo> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let info = Arc::new(ClientInfo {
             id,
@@ -337,6 +363,7 @@ impl ClientRegistry {
             multi: std::sync::atomic::AtomicI64::new(-1),
             monitoring: AtomicBool::new(false),
             redir: std::sync::atomic::AtomicI64::new(-1),
+            user: Mutex::new(user),
         });
         self.clients.lock().insert(id, info.clone());
         info

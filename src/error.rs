@@ -92,6 +92,30 @@ pub enum CmdError {
     Loading,
     #[error("NOREPLICAS Not enough good replicas to write.")]
     NoReplicas,
+    #[error("NOPERM this user has no permissions to run the '{0}' command")]
+    NoPermCommand(String),
+    #[error("NOPERM this user has no permissions to access one of the keys used as arguments")]
+    NoPermKey,
+    #[error("NOPERM this user has no permissions to access one of the channels used as arguments")]
+    NoPermChannel,
+    /// A script's `redis.call` denied by ACL (Redis words it for the script's user).
+    #[error("ERR The user executing the script can't run this command or subcommand")]
+    ScriptNoPermCommand,
+    #[error(
+        "ERR The user executing the script can't access at least one of the keys mentioned in \
+         the command arguments"
+    )]
+    ScriptNoPermKey,
+    #[error(
+        "ERR The user executing the script can't publish to the channel mentioned in the command"
+    )]
+    ScriptNoPermChannel,
+    /// A queued command that ACL rules no longer allow when `EXEC` runs it.
+    #[error(
+        "NOPERM ACLs rules changed between the moment the transaction was accumulated and the \
+         EXEC call. This command is no longer allowed for the following reason: {0}"
+    )]
+    NoPermAtExec(String),
     #[error("{0}")]
     WrongType(#[from] WrongTypeMarker),
     /// Any other Redis error; the string already carries its prefix (`ERR ...`, `NOPROTO ...`).

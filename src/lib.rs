@@ -20,6 +20,7 @@
 //! See `DESIGN.md` in the shared folder for the on-disk encoding and the atomicity and
 //! durability rules the layers uphold.
 
+pub mod acl;
 pub mod admin;
 pub mod alloc;
 pub mod blocking;

@@ -262,6 +262,10 @@ fn main() -> ExitCode {
     };
     let state = Arc::new(ServerState::new(storage, config));
     state.set_self();
+    if let Err(e) = state.init_acl() {
+        eprintln!("strata: {e}");
+        return ExitCode::from(1);
+    }
     state.apply_config_change("appendfsync");
     state.apply_config_change("notify-keyspace-events");
     state.apply_config_change("maxmemory");

@@ -97,6 +97,25 @@ fn remove(map: &Subscriptions, name: &[u8], id: u64) {
 }
 
 impl PubSubHub {
+    /// Every subscription: the client, the channel or pattern, and whether it is a pattern
+    /// (for closing subscribers whose channel permissions were revoked).
+    pub fn all_subscriptions(&self) -> Vec<(Arc<ClientInfo>, Bytes, bool)> {
+        let mut out = Vec::new();
+        for (map, is_pattern) in [
+            (&self.channels, false),
+            (&self.shard_channels, false),
+            (&self.patterns, true),
+        ] {
+            for (name, subs) in map.read().iter() {
+                out.extend(
+                    subs.values()
+                        .map(|s| (s.client.clone(), name.clone(), is_pattern)),
+                );
+            }
+        }
+        out
+    }
+
     pub fn subscribe(&self, channel: &Bytes, sub: &Subscriber) {
         add(&self.channels, channel, sub);
     }

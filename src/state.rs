@@ -82,6 +82,8 @@ pub struct ServerState {
     pub config: ConfigStore,
     pub clients: ClientRegistry,
     pub commands: CommandTable,
+    /// Users and their permissions (`acl`).
+    pub acl: crate::acl::Acl,
     pub stats: ServerStats,
     pub scan_cursors: ScanCursors,
     pub started: Instant,
@@ -141,6 +143,7 @@ pub struct SaveState {
 impl ServerState {
     pub fn new(storage: Storage, config: ConfigStore) -> ServerState {
         let commands = CommandTable::new(config.renames());
+        let acl = crate::acl::Acl::new(commands.acl_catalog());
         let (shutdown_tx, _) = watch::channel(false);
         let started_unix = crate::storage::now_ms() / 1000;
         let run_id: String = (0..40)
@@ -158,6 +161,7 @@ impl ServerState {
             config,
             clients: ClientRegistry::default(),
             commands,
+            acl,
             stats: ServerStats::default(),
             scan_cursors: ScanCursors::new(),
             started: Instant::now(),
@@ -217,8 +221,58 @@ impl ServerState {
     }
 
     /// Side effects of a `CONFIG SET` that changed `name`.
+    /// Sets up the users at start-up, as Redis does: `requirepass` for the default user,
+    /// then the config file's `user` lines or the `aclfile` (not both). An error stops
+    /// start-up.
+    pub fn init_acl(&self) -> Result<(), String> {
+        self.apply_config_change("acl-pubsub-default");
+        self.apply_config_change("requirepass");
+        let file = self.config.get("aclfile");
+        let lines = self.config.users();
+        if !file.is_empty() && !lines.is_empty() {
+            return Err(
+                "Configuring Redis with users defined in redis.conf and at the same \
+                        setting an ACL file path is invalid. This setup is very likely to lead \
+                        to configuration errors and security holes, please define either an \
+                        ACL file or declare users directly in your redis.conf, but not both."
+                    .into(),
+            );
+        }
+        if !lines.is_empty() {
+            for line in lines {
+                let name = line[1].as_bytes();
+                if name != b"default" && self.acl.user(name).is_some() {
+                    return Err(format!("Duplicate user '{}' found", line[1]));
+                }
+                let mut ops: Vec<&[u8]> = vec![b"reset"];
+                ops.extend(line[2..].iter().map(|a| a.as_bytes()));
+                self.acl
+                    .set_user(name, &ops)
+                    .map_err(|e| format!("Error in user declaration '{}': {e}", line[1]))?;
+            }
+        } else if !file.is_empty() {
+            let text = match std::fs::read_to_string(&file) {
+                Ok(text) => text,
+                // Redis starts with no extra users when the file does not exist yet.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+                Err(e) => return Err(format!("cannot read the ACL file {file}: {e}")),
+            };
+            self.acl.load(&file, &text)?;
+        }
+        Ok(())
+    }
+
     pub fn apply_config_change(&self, name: &str) {
         match name {
+            "requirepass" => self.acl.set_requirepass(&self.config.get("requirepass")),
+            "acl-pubsub-default" => self.acl.all_channels_default.store(
+                self.config.get("acl-pubsub-default") == "allchannels",
+                Ordering::Relaxed,
+            ),
+            "acllog-max-len" => self
+                .acl
+                .log
+                .trim(self.config.get_int("acllog-max-len").max(0) as usize),
             "appendfsync" => self.fsync_always.store(
                 self.config.get("appendfsync") == "always",
                 Ordering::Relaxed,

@@ -40,7 +40,7 @@ pub fn quit(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
 }
 
 pub fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
-    let needs_auth = !ctx.state.config.get("requirepass").is_empty();
+    let anonymous = ctx.state.acl.anonymous_allowed();
     ctx.client.multi = None;
     ctx.client.multi_error = false;
     super::txn::unwatch_all(ctx.state, ctx.client);
@@ -54,7 +54,11 @@ pub fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
     let client = &mut *ctx.client;
     client.select(0);
     client.set_resp3(false);
-    client.authenticated = !needs_auth;
+    // RESET logs the client out, back to the default user (Redis 7).
+    let default_user = ctx.state.acl.default_user();
+    *client.info.user.lock() = default_user.clone();
+    client.user = default_user;
+    client.authenticated = anonymous;
     client.reply_mode = ReplyMode::On;
     client.info.name.lock().clear();
     client.info.no_evict.store(false, Ordering::Relaxed);
@@ -88,31 +92,42 @@ pub fn select(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     ok()
 }
 
-/// Checks credentials against `requirepass` (the only user is `default`).
-fn check_password(ctx: &Ctx<'_>, user: Option<&[u8]>, password: &[u8]) -> CmdResult<()> {
-    let required = ctx.state.config.get("requirepass");
-    let user_ok = user.is_none_or(|u| u == b"default");
-    if user_ok && (required.is_empty() || required.as_bytes() == password) {
-        if required.is_empty() && user.is_none() {
-            return Err(CmdError::custom(
-                "ERR AUTH <password> called without any password configured for the default user. \
-                 Are you sure your configuration is correct?",
-            ));
+/// Checks credentials against the ACL users (`AUTH password` is the default user's); a
+/// failure is logged as Redis logs it (`ACL LOG` reason `auth`).
+fn check_password(
+    ctx: &Ctx<'_>,
+    user: Option<&[u8]>,
+    password: &[u8],
+) -> CmdResult<std::sync::Arc<crate::acl::User>> {
+    if user.is_none() && ctx.state.acl.default_user().rules().nopass {
+        return Err(CmdError::custom(
+            "ERR AUTH <password> called without any password configured for the default user. \
+             Are you sure your configuration is correct?",
+        ));
+    }
+    let name = user.unwrap_or(b"default");
+    match ctx.state.acl.authenticate(name, password) {
+        Some(found) => Ok(found),
+        None => {
+            super::permissions::log_denial(
+                ctx.state,
+                ctx.client,
+                crate::acl::log::Reason::Auth,
+                "auth".into(),
+                String::from_utf8_lossy(name).into_owned(),
+            );
+            Err(CmdError::WrongPass)
         }
-        Ok(())
-    } else {
-        Err(CmdError::WrongPass)
     }
 }
 
 pub fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    let result = match args.len() {
+    let user = match args.len() {
         2 => check_password(ctx, None, &args[1]),
         3 => check_password(ctx, Some(&args[1]), &args[2]),
         _ => Err(CmdError::Syntax),
-    };
-    result?;
-    ctx.client.authenticated = true;
+    }?;
+    ctx.client.log_in(user);
     ok()
 }
 
@@ -146,8 +161,8 @@ pub fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         }
     }
     if let Some((user, pass)) = &auth {
-        check_password(ctx, Some(user), pass)?;
-        ctx.client.authenticated = true;
+        let user = check_password(ctx, Some(user), pass)?;
+        ctx.client.log_in(user);
     }
     if !ctx.client.authenticated {
         return Err(CmdError::custom(
@@ -267,6 +282,7 @@ pub fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         return ok();
     }
     let (mut id, mut addr, mut laddr, mut skipme, mut max_age) = (None, None, None, true, None);
+    let mut user: Option<std::sync::Arc<crate::acl::User>> = None;
     let mut type_normal: Option<bool> = None;
     let mut i = 2;
     while i < args.len() {
@@ -298,12 +314,10 @@ pub fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
             }
             type_normal = Some(is(value, "normal"));
         } else if is(opt, "USER") {
-            if !is(value, "default") {
-                return Err(CmdError::custom(format!(
-                    "ERR No such user '{}'",
-                    text(value)
-                )));
-            }
+            user =
+                Some(ctx.state.acl.user(value).ok_or_else(|| {
+                    CmdError::custom(format!("ERR No such user '{}'", text(value)))
+                })?);
         } else if is(opt, "SKIPME") {
             skipme = if is(value, "yes") {
                 true
@@ -326,6 +340,9 @@ pub fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
             && addr.as_ref().is_none_or(|a| *a == c.addr)
             && laddr.as_ref().is_none_or(|a| *a == c.laddr)
             && type_normal.is_none_or(|n| n)
+            && user
+                .as_ref()
+                .is_none_or(|u| std::sync::Arc::ptr_eq(u, &c.user.lock()))
             && max_age.is_none_or(|m| c.created.elapsed().as_secs() as i64 >= m)
             && !(skipme && me);
         if matches {

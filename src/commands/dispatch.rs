@@ -433,6 +433,9 @@ fn run_resolved(
     if !client.authenticated && !cmd.has(flags::NO_AUTH) {
         return rejected(state, client, stats, CmdError::NoAuth);
     }
+    if let Err(denied) = super::permissions::check(state, client, cmd, full_name, args) {
+        return rejected(state, client, stats, denied);
+    }
     if state.replication.loading.load(Ordering::Relaxed) && !cmd.has(flags::LOADING) {
         return rejected(state, client, stats, CmdError::Loading);
     }

@@ -5,6 +5,7 @@
 //! argument vector (`args[0]` is the command name). They never re-check arity — the gate did —
 //! and never touch RocksDB: they parse arguments, call `storage`, and build a [`Reply`].
 
+pub mod acl;
 pub mod bitmap;
 pub mod connection;
 pub mod dispatch;
@@ -13,10 +14,12 @@ pub mod hash;
 pub mod hll;
 pub mod info;
 pub mod key;
+pub mod key_access;
 pub mod latency;
 pub mod list;
 pub mod memory;
 pub mod numkeys;
+pub mod permissions;
 pub mod persistence;
 pub mod pubsub;
 pub mod replication;

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 
 use super::{
-    bitmap, connection as conn, geo, hash, hll, info, key, latency, list, memory as mem,
+    acl, bitmap, connection as conn, geo, hash, hll, info, key, latency, list, memory as mem,
     persistence, pubsub as ps, replication as repl, scripting as scr, server as srv, set, slowlog,
     sort, stream, string as st, txn, zset, Handler,
 };
@@ -475,6 +475,152 @@ static CONFIG_SUBS: &[Command] = &[
         NOKEYS,
         "server",
         "5.0.0",
+        "Returns helpful text about the different subcommands.",
+        srv::help
+    ),
+];
+
+static ACL_SUBS: &[Command] = &[
+    cmd!(
+        "cat",
+        -2,
+        NOSCRIPT | LOADING | STALE,
+        ["@slow"],
+        NOKEYS,
+        "server",
+        "6.0.0",
+        "Lists the ACL categories, or the commands inside a category.",
+        acl::cat
+    ),
+    cmd!(
+        "deluser",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        ["@admin", "@slow", "@dangerous"],
+        NOKEYS,
+        "server",
+        "6.0.0",
+        "Deletes ACL users, and terminates their connections.",
+        acl::deluser
+    ),
+    cmd!(
+        "dryrun",
+        -4,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        ["@admin", "@slow", "@dangerous"],
+        NOKEYS,
+        "server",
+        "6.0.0",
+        "Simulates the execution of a command by a user, without executing the command.",
+        acl::dryrun
+    ),
+    cmd!(
+        "genpass",
+        -2,
+        NOSCRIPT | LOADING | STALE,
+        ["@slow"],
+        NOKEYS,
+        "server",
+        "6.0.0",
+        "Generates a pseudorandom, secure password that can be used to identify ACL users.",
+        acl::genpass
+    ),
+    cmd!(
+        "getuser",
+        3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        ["@admin", "@slow", "@dangerous"],
+        NOKEYS,
+        "server",
+        "6.0.0",
+        "Lists the ACL rules of a user.",
+        acl::getuser
+    ),
+    cmd!(
+        "list",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        ["@admin", "@slow", "@dangerous"],
+        NOKEYS,
+        "server",
+        "6.0.0",
+        "Dumps the effective rules in ACL file format.",
+        acl::list
+    ),
+    cmd!(
+        "load",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        ["@admin", "@slow", "@dangerous"],
+        NOKEYS,
+        "server",
+        "6.0.0",
+        "Reloads the rules from the configured ACL file.",
+        acl::load
+    ),
+    cmd!(
+        "log",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        ["@admin", "@slow", "@dangerous"],
+        NOKEYS,
+        "server",
+        "6.0.0",
+        "Lists recent security events generated due to ACL rules.",
+        acl::log
+    ),
+    cmd!(
+        "save",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        ["@admin", "@slow", "@dangerous"],
+        NOKEYS,
+        "server",
+        "6.0.0",
+        "Saves the effective ACL rules in the configured ACL file.",
+        acl::save
+    ),
+    cmd!(
+        "setuser",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        ["@admin", "@slow", "@dangerous"],
+        NOKEYS,
+        "server",
+        "6.0.0",
+        "Creates and modifies an ACL user and its rules.",
+        acl::setuser
+    ),
+    cmd!(
+        "users",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        ["@admin", "@slow", "@dangerous"],
+        NOKEYS,
+        "server",
+        "6.0.0",
+        "Lists all ACL users.",
+        acl::users
+    ),
+    cmd!(
+        "whoami",
+        2,
+        NOSCRIPT | LOADING | STALE,
+        ["@slow"],
+        NOKEYS,
+        "server",
+        "6.0.0",
+        "Returns the authenticated username of the current connection.",
+        acl::whoami
+    ),
+    cmd!(
+        "help",
+        2,
+        LOADING | STALE,
+        ["@slow"],
+        NOKEYS,
+        "server",
+        "6.0.0",
         "Returns helpful text about the different subcommands.",
         srv::help
     ),
@@ -1442,6 +1588,7 @@ pub static COMMANDS: &[Command] = &[
     // server
     cmd!("info", -1, LOADING | STALE, ["@slow", "@dangerous"], NOKEYS, "server", "1.0.0", "Returns information and statistics about the server.", info::info),
     container!("config", 0, ["@slow"], "server", "2.0.0", "A container for server configuration commands.", CONFIG_SUBS),
+    container!("acl", 0, ["@slow"], "server", "6.0.0", "A container for Access List Control commands.", ACL_SUBS),
     cmd!("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "1.0.0", "Listens for all requests received by the server in real-time.", conn::monitor),
     container!("latency", 0, ["@slow"], "server", "2.8.13", "A container for latency diagnostics commands.", LATENCY_SUBS),
     container!("slowlog", 0, ["@slow"], "server", "2.2.12", "A container for slow log commands.", SLOWLOG_SUBS),
@@ -1494,9 +1641,18 @@ pub struct CommandStats {
     pub latency: crate::latency::histogram::Histogram,
 }
 
+/// What the ACL check needs of a command, by full name.
+#[derive(Clone, Copy)]
+pub struct AclFacts {
+    pub id: crate::acl::CommandId,
+    /// Access to the first key and to the later ones (`key_access`).
+    pub key_access: (u8, u8),
+}
+
 /// The lookup map built from [`COMMANDS`] with `rename-command` applied.
 pub struct CommandTable {
     by_name: HashMap<Vec<u8>, &'static Command>,
+    acl_facts: HashMap<&'static str, AclFacts>,
     /// Full names (`get`, `client|list`) by command address, built once so dispatch never
     /// formats a name per call.
     full_names: HashMap<usize, &'static str>,
@@ -1529,11 +1685,52 @@ impl CommandTable {
                 full_names.insert(s as *const Command as usize, name);
             }
         }
-        CommandTable {
+        let mut table = CommandTable {
             by_name,
+            acl_facts: HashMap::new(),
             full_names,
             stats,
+        };
+        let (_, facts) = table.build_catalog();
+        table.acl_facts = facts;
+        table
+    }
+
+    /// The ACL catalog of every command (original names, renames do not apply to ACL
+    /// rules), and each command's facts by full name. The ids are the catalog's order,
+    /// the same on every call.
+    fn build_catalog(&self) -> (crate::acl::Catalog, HashMap<&'static str, AclFacts>) {
+        use crate::acl::categories::mask_of;
+        let mut catalog = crate::acl::Catalog::default();
+        let mut facts = HashMap::new();
+        for c in COMMANDS {
+            let subs: Vec<(&'static str, u32, bool)> = c
+                .subcommands
+                .iter()
+                .map(|s| (self.full_name(s), mask_of(s.acl), s.has(NO_AUTH)))
+                .collect();
+            let names: Vec<&'static str> = subs.iter().map(|s| s.0).collect();
+            let id = catalog.add(c.name, mask_of(c.acl), c.has(NO_AUTH), subs);
+            for (n, full_name) in std::iter::once(c.name).chain(names).enumerate() {
+                facts.insert(
+                    full_name,
+                    AclFacts {
+                        id: id + n as crate::acl::CommandId,
+                        key_access: super::key_access::key_access(full_name),
+                    },
+                );
+            }
         }
+        (catalog, facts)
+    }
+
+    /// A fresh ACL catalog of the table (see `build_catalog`).
+    pub fn acl_catalog(&self) -> crate::acl::Catalog {
+        self.build_catalog().0
+    }
+
+    pub fn acl_facts(&self, full_name: &str) -> Option<AclFacts> {
+        self.acl_facts.get(full_name).copied()
     }
 
     /// Case-insensitive lookup without allocating for ordinary command names.

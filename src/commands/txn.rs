@@ -102,9 +102,11 @@ pub fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
     // Blocking commands run non-blocking inside a transaction, as in Redis. (A queued
     // command's panic is answered by the gate, so the loop always reaches the reset.)
     ctx.client.deny_blocking = true;
+    ctx.client.in_exec = true;
     for args in &queue {
         replies.push(super::dispatch::execute_queued(state, ctx.client, args));
     }
+    ctx.client.in_exec = false;
     ctx.client.deny_blocking = false;
     Ok(Reply::Array(replies))
 }

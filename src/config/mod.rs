@@ -91,6 +91,22 @@ pub static DIRECTIVES: &[Directive] = &[
     d("dir", "./data", Kind::Str, false),
     d("databases", "16", Kind::Int { min: 1, max: 65535 }, false),
     d("requirepass", "", Kind::Str, true),
+    d("aclfile", "", Kind::Str, false),
+    d(
+        "acllog-max-len",
+        "128",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        true,
+    ),
+    d(
+        "acl-pubsub-default",
+        "resetchannels",
+        Kind::Enum(&["allchannels", "resetchannels"]),
+        true,
+    ),
     d("timeout", "0", Kind::Int { min: 0, max: INT32 }, true),
     d(
         "tcp-keepalive",
@@ -528,6 +544,8 @@ pub struct ConfigStore {
     values: RwLock<HashMap<&'static str, String>>,
     /// `rename-command` pairs (original lowercase name, new name; empty = disabled).
     renames: Vec<(String, String)>,
+    /// `user name rules...` lines, in file order, as their arguments (Redis's in-config ACL).
+    users: Vec<Vec<String>>,
     file: Option<PathBuf>,
     /// One line per directive the file or command line named that has no effect here.
     notices: Vec<String>,
@@ -537,6 +555,7 @@ pub struct ConfigStore {
 struct Loader {
     values: HashMap<&'static str, String>,
     renames: Vec<(String, String)>,
+    users: Vec<Vec<String>>,
     notices: Vec<String>,
     noticed: HashSet<&'static str>,
     /// The first `save` line replaces the default rules; later ones add to them (Redis).
@@ -554,6 +573,7 @@ impl ConfigStore {
                 .map(|d| (d.name, default_text(d)))
                 .collect(),
             renames: Vec::new(),
+            users: Vec::new(),
             notices: Vec::new(),
             noticed: HashSet::new(),
             save_seen: false,
@@ -578,6 +598,7 @@ impl ConfigStore {
         Ok(ConfigStore {
             values: RwLock::new(loader.values),
             renames: loader.renames,
+            users: loader.users,
             file: file.map(Path::to_path_buf),
             notices: loader.notices,
         })
@@ -608,6 +629,11 @@ impl ConfigStore {
 
     pub fn renames(&self) -> &[(String, String)] {
         &self.renames
+    }
+
+    /// The config file's `user` lines (each `user name rules...`, split into arguments).
+    pub fn users(&self) -> &[Vec<String>] {
+        &self.users
     }
 
     pub fn file(&self) -> Option<&Path> {
@@ -775,6 +801,13 @@ impl Loader {
             }
             self.renames
                 .push((args[1].to_ascii_lowercase(), args[2].clone()));
+            return Ok(());
+        }
+        if name == "user" {
+            if args.len() < 2 {
+                return Err("user takes a name and its ACL rules".into());
+            }
+            self.users.push(args.to_vec());
             return Ok(());
         }
         match redis_compat::line_rule(name) {

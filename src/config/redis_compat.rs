@@ -5,7 +5,7 @@
 //! them. Keeping these accepted is what lets a user's `redis.conf` start Strata unchanged and
 //! application set-up code `CONFIG SET` encoding thresholds without failing.
 //!
-//! A few (`cluster-enabled`, `tls-port`, `unixsocket`, `aclfile`) ask for a
+//! A few (`cluster-enabled`, `tls-port`, `unixsocket`) ask for a
 //! feature Strata does not have yet: they load at their default, and any other value stops
 //! start-up (or fails `CONFIG SET`) with the reason, because a server that silently ignored
 //! them would mislead. Depends only on the registry types in `config`.
@@ -27,8 +27,6 @@ const READ_ONLY_REPLICAS: &str =
     "a Strata replica is always read-only: its data changes only through its primary's stream";
 const CLUSTER: &str = "Redis Cluster is not implemented in Strata yet";
 const TLS: &str = "TLS is not implemented in Strata yet";
-const ACL: &str =
-    "ACL users are not implemented in Strata yet; requirepass protects the default user";
 const SYSLOG: &str = "logs go to stdout or the logfile; syslog is not supported";
 const OUTPUT_LIMITS: &str = "client output buffer limits are not enforced in Strata yet";
 const DUMP: &str = "DUMP/RESTORE are not implemented in Strata yet";
@@ -217,7 +215,6 @@ pub static DIRECTIVES: &[Directive] = &[
         true,
         REPLICATION,
     ),
-    unsupported("aclfile", "", Kind::Str, false, ACL),
     unsupported("unixsocket", "", Kind::Str, false, UNIX_SOCKET),
     no_effect("cluster-announce-ip", "", Kind::Str, true, CLUSTER),
     no_effect(
@@ -284,13 +281,6 @@ pub static DIRECTIVES: &[Directive] = &[
         Kind::Enum(&["no", "yes", "relative", "absolute"]),
         true,
         PROCESS,
-    ),
-    no_effect(
-        "acl-pubsub-default",
-        "resetchannels",
-        Kind::Enum(&["allchannels", "resetchannels"]),
-        true,
-        ACL,
     ),
     no_effect(
         "sanitize-dump-payload",
@@ -392,7 +382,6 @@ pub static DIRECTIVES: &[Directive] = &[
         true,
         DEFRAG,
     ),
-    no_effect("acllog-max-len", "128", UNSIGNED, true, ACL),
     no_effect("cluster-node-timeout", "15000", SIGNED, true, CLUSTER),
     // Redis 7.2.
     no_effect("cluster-ping-interval", "0", SIGNED, true, CLUSTER),
@@ -510,7 +499,6 @@ const DEPRECATED: &str = "Redis itself ignores this deprecated directive";
 /// Lines Redis reads that are not directives with a value, and what Strata does with them.
 pub fn line_rule(name: &str) -> Option<LineRule> {
     match name {
-        "user" => Some(LineRule::Refused(ACL)),
         "loadmodule" => Some(LineRule::Refused(MODULES)),
         // Redis itself refuses it outside sentinel mode, with this text.
         "sentinel" => Some(LineRule::Refused(

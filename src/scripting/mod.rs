@@ -963,7 +963,9 @@ impl Scripting {
             vm,
         };
 
-        let mut script_client = ClientState::new(client.info.clone(), true);
+        // The script runs with its caller's permissions (Redis checks `redis.call`s
+        // against the calling user).
+        let mut script_client = ClientState::new(client.info.clone(), true, client.user.clone());
         script_client.db = client.db;
         // Blocking commands answer at once, registering no waiter (Redis's
         // CLIENT_DENY_BLOCKING for scripts).
@@ -1284,8 +1286,11 @@ mod tests {
     #[test]
     fn a_panic_in_a_run_leaves_the_next_run_working() {
         let (_dir, state) = server();
-        let info = state.clients.register("test".into(), "test".into());
-        let client = ClientState::new(info, true);
+        let user = state.acl.default_user();
+        let info = state
+            .clients
+            .register("test".into(), "test".into(), user.clone());
+        let client = ClientState::new(info, true, user);
         let scripting = &state.scripting;
         {
             let vm = scripting.vm.lock();
@@ -1339,8 +1344,11 @@ mod tests {
                 .load_script(&state, format!("return {i}").as_bytes())
                 .unwrap();
         }
-        let info = state.clients.register("test".into(), "test".into());
-        let client = ClientState::new(info, true);
+        let user = state.acl.default_user();
+        let info = state
+            .clients
+            .register("test".into(), "test".into(), user.clone());
+        let client = ClientState::new(info, true, user);
         let sha = sha1_hex(b"return 9999");
         let call = Invocation {
             keys: &[],

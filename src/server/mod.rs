@@ -164,9 +164,12 @@ async fn accept(state: &Arc<ServerState>, stream: TcpStream, connections: &mut J
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    let info = state.clients.register(addr, laddr);
-    let authenticated = state.config.get("requirepass").is_empty();
-    let client = ClientState::new(info, authenticated);
+    let user = state.acl.default_user();
+    let info = state.clients.register(addr, laddr, user.clone());
+    // As in Redis: a connection starts as the default user, logged in when that user is
+    // enabled and needs no password.
+    let authenticated = state.acl.anonymous_allowed();
+    let client = ClientState::new(info, authenticated, user);
     connections.spawn(connection::serve(state.clone(), stream, client));
 }
 

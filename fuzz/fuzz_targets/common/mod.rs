@@ -100,10 +100,13 @@ pub struct Session {
 
 impl Session {
     pub fn new(state: &ServerState) -> Session {
-        let info = state
-            .clients
-            .register("127.0.0.1:1".into(), "127.0.0.1:6379".into());
-        let mut client = ClientState::new(info, true);
+        let user = state.acl.default_user();
+        let info = state.clients.register(
+            "127.0.0.1:1".into(),
+            "127.0.0.1:6379".into(),
+            user.clone(),
+        );
+        let mut client = ClientState::new(info, true, user);
         let (tx, rx) = tokio::sync::mpsc::channel(1024);
         client.pubsub_queue = Some(tx);
         Session {
