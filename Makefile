@@ -1,6 +1,6 @@
 # Convenience targets; the scripts are the source of truth.
 # failover-test: issue 17's Sentinel acceptance run.
-.PHONY: py-env failover-test repl-big-sync run test build fmt lint bench bench-monitor stall-probe microbench larger-than-ram keys-10m netfuzz soak fuzz
+.PHONY: py-env failover-test repl-big-sync run test build fmt lint bench bench-monitor bench-acl stall-probe microbench larger-than-ram keys-10m netfuzz soak fuzz redis-py-acl
 
 run:
 	./scripts/run.sh
@@ -29,6 +29,13 @@ bench-monitor:
 	./scripts/setup.sh
 	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target} cargo build --release --bin strata --example loadgen
 	python3 benches/harness.py --only-monitor
+
+# GET/SET as the default user and as a restricted ACL user, both servers side by side (a few
+# minutes); writes benches/results/acl.md.
+bench-acl:
+	./scripts/setup.sh
+	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target} cargo build --release --bin strata --example loadgen
+	python3 benches/harness.py --only-acl
 
 # PING latency while another client runs commands over a 64 MiB string, Strata beside Redis
 # (docs/ping-stalls.md); fails if Strata's slowest PING passes 50 ms.
@@ -87,6 +94,11 @@ py-env:
 	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target} cargo build --release --bin strata
 	test -x .venv/bin/python || python3 -m venv .venv
 	.venv/bin/pip install -q -r tests/python/requirements.txt
+
+# redis-py's own ACL tests (38 with redis-py 5.2.1; its sdist is cached in
+# ~/.cache/strata-redis-py) against a fresh Strata.
+redis-py-acl: py-env
+	./tests/acl/run_redis_py_acl.sh
 
 # Issue 17: ten Sentinel failover rounds (1 primary, 2 replicas, 3 redis-sentinel on
 # 127.0.0.1; kill -9 the primary under a WAIT-confirmed writer); fails on any lost write.

@@ -116,9 +116,11 @@ class Server:
                 self.proc.wait()
 
 
-def run_benchmark(port, test, clients, pipeline, size, requests, keyspace=100000):
+def run_benchmark(port, test, clients, pipeline, size, requests, keyspace=100000, auth=None):
     cmd = ["redis-benchmark", "-p", str(port), "-c", str(clients), "-n", str(requests), "-P", str(pipeline),
            "-d", str(size), "-r", str(keyspace), "--csv", "-q"]
+    if auth:
+        cmd += ["--user", auth[0], "-a", auth[1]]
     if test.startswith("MSET"):
         cmd += ["-t", "mset"]
     elif " " in test:
@@ -207,13 +209,13 @@ def zipf_rows(servers, repeats, maxmemory_mb):
     return rows, notes
 
 
-def median_run(servers, scenario, repeats, requests):
+def median_run(servers, scenario, repeats, requests, auth=None):
     label, test, clients, pipeline, size = scenario
     results = {name: [] for name in servers}
     n = requests * (4 if pipeline > 1 else 1)
     for _ in range(repeats):
         for name, server in servers.items():  # alternate: redis, strata, redis, strata...
-            results[name].append(run_benchmark(server.port, test, clients, pipeline, size, n))
+            results[name].append(run_benchmark(server.port, test, clients, pipeline, size, n, auth=auth))
     med = {name: {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99")}
            for name, runs in results.items()}
     return label, med
@@ -249,6 +251,59 @@ def monitor_rows(servers, repeats, requests):
     return rows, notes
 
 
+# A user whose every command is checked: all commands but the dangerous ones, and only the
+# keys redis-benchmark uses (`key:__rand_int__`), so both the command bitmap and a key
+# pattern are consulted per request.
+ACL_BENCH_USER = ("bench", "bench-pw", ["on", ">bench-pw", "+@all", "-@dangerous", "~key:*", "&*"])
+
+
+def cpu_seconds(pid):
+    """The process's user + system CPU time so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_per_command(server, test, pipeline, requests, auth=None):
+    """Server CPU per command (µs) over one redis-benchmark run: steadier than ops/s on a
+    shared 2-core machine, where the benchmark client competes for the same cores."""
+    before = cpu_seconds(server.proc.pid)
+    run_benchmark(server.port, test, 50, pipeline, 64, requests, auth=auth)
+    return (cpu_seconds(server.proc.pid) - before) / requests * 1e6
+
+
+def acl_rows(servers, repeats, requests):
+    """GET and SET as the unrestricted default user and as a restricted ACL user, on both
+    servers: the cost of the permission check."""
+    rows, notes = [], []
+    name, password, rules = ACL_BENCH_USER
+    for server in servers.values():
+        server.cli("ACL", "SETUSER", name, *rules)
+    for label, test, pipeline in (("GET 64B P1", "get", 1), ("SET 64B P1", "set", 1),
+                                  ("GET 64B P16", "get", 16), ("SET 64B P16", "set", 16)):
+        scenario = (label, test, 50, pipeline, 64)
+        _, default = median_run(servers, scenario, repeats, requests)
+        _, restricted = median_run(servers, scenario, repeats, requests, auth=(name, password))
+        rows.append((f"{label} default user", default))
+        rows.append((f"{label} restricted user", restricted))
+        kept = {n: restricted[n]["rps"] / default[n]["rps"] for n in servers}
+        # CPU per command, alternating the two users, median of the runs.
+        cpu = {n: {"default": [], "restricted": []} for n in servers}
+        for _ in range(repeats):
+            for n, server in servers.items():
+                cpu[n]["default"].append(cpu_per_command(server, test, pipeline, requests))
+                cpu[n]["restricted"].append(
+                    cpu_per_command(server, test, pipeline, requests, auth=(name, password)))
+        us = {n: {mode: statistics.median(v) for mode, v in modes.items()} for n, modes in cpu.items()}
+        notes.append(f"{label} as a restricted ACL user: throughput Redis {kept['redis']:.3f}x, "
+                     f"Strata {kept['strata']:.3f}x of the default user's; server CPU per command "
+                     f"Redis {us['redis']['default']:.1f} -> {us['redis']['restricted']:.1f} us, "
+                     f"Strata {us['strata']['default']:.1f} -> {us['strata']['restricted']:.1f} us "
+                     f"({us['strata']['restricted'] / us['strata']['default']:.3f}x)")
+        print(notes[-1], flush=True)
+    return rows, notes
+
+
 def machine_description():
     cpu = "unknown CPU"
     try:
@@ -276,6 +331,8 @@ def main():
     parser.add_argument("--only-zipf", action="store_true", help="run only the zipfian scenarios")
     parser.add_argument("--only-monitor", action="store_true",
                         help="run only GET/SET with and without a MONITOR client")
+    parser.add_argument("--only-acl", action="store_true",
+                        help="run only GET/SET as the default user and as a restricted ACL user")
     args = parser.parse_args()
     for tool in ("redis-server", "redis-benchmark", "redis-cli"):
         if not shutil.which(tool):
@@ -285,11 +342,11 @@ def main():
         subprocess.run(["cargo", "build", "--release", "--bin", "strata"], cwd=ROOT, check=True)
     if not os.path.exists(loadgen_binary()):
         subprocess.run(["cargo", "build", "--release", "--example", "loadgen"], cwd=ROOT, check=True)
-    only = args.only_zipf or args.only_monitor
+    only = args.only_zipf or args.only_monitor or args.only_acl
     scenarios = [] if only else SCENARIOS
     if only:
         args.dataset_keys = 0
-        args.skip_zipf = args.skip_zipf or args.only_monitor
+        args.skip_zipf = args.skip_zipf or args.only_monitor or args.only_acl
 
     rows = []
     extra = []
@@ -312,10 +369,15 @@ def main():
                 print(f"{label:16} redis {med['redis']['rps']:>10.0f}  strata {med['strata']['rps']:>10.0f}  "
                       f"ratio {med['strata']['rps'] / med['redis']['rps']:.2f}", flush=True)
 
-            if not args.only_zipf:
+            if not (args.only_zipf or args.only_acl):
                 mrows, mnotes = monitor_rows(servers, args.repeats, args.requests)
                 rows += mrows
                 extra += mnotes
+
+            if args.only_acl or not only:
+                arows, anotes = acl_rows(servers, args.repeats, args.requests)
+                rows += arows
+                extra += anotes
 
             if not args.skip_zipf:
                 zrows, znotes = zipf_rows(servers, args.repeats, args.zipf_maxmemory_mb)
@@ -372,7 +434,7 @@ def main():
               "the other rows use redis-benchmark."]
     table = "\n".join(lines) + "\n"
     os.makedirs(os.path.join(ROOT, "benches", "results"), exist_ok=True)
-    name = "monitor.md" if args.only_monitor else "latest.md"
+    name = "monitor.md" if args.only_monitor else "acl.md" if args.only_acl else "latest.md"
     with open(os.path.join(ROOT, "benches", "results", name), "w") as f:
         f.write(table)
     print()

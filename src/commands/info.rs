@@ -318,6 +318,7 @@ fn stats(ctx: &Ctx<'_>, out: &mut String) {
     let s = &ctx.state.stats;
     let tracked = ctx.state.tracking.stats();
     let st = &ctx.storage().stats;
+    let denied = &ctx.state.acl.denied;
     let _ = write!(
         out,
         "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
@@ -337,7 +338,8 @@ fn stats(ctx: &Ctx<'_>, out: &mut String) {
          tracking_total_prefixes:{}\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\n\
          dump_payload_sanitizations:0\r\ntotal_reads_processed:{}\r\ntotal_writes_processed:{}\r\n\
          io_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\n\
-         reply_buffer_expands:0\r\n",
+         reply_buffer_expands:0\r\nacl_access_denied_auth:{}\r\nacl_access_denied_cmd:{}\r\n\
+         acl_access_denied_key:{}\r\nacl_access_denied_channel:{}\r\n",
         s.total_connections.load(Ordering::Relaxed),
         s.total_commands.load(Ordering::Relaxed),
         s.net_input_bytes.load(Ordering::Relaxed),
@@ -358,6 +360,10 @@ fn stats(ctx: &Ctx<'_>, out: &mut String) {
         ctx.state.error_stats.total.load(Ordering::Relaxed),
         s.total_commands.load(Ordering::Relaxed),
         s.total_commands.load(Ordering::Relaxed),
+        denied.auth.load(Ordering::Relaxed),
+        denied.command.load(Ordering::Relaxed),
+        denied.key.load(Ordering::Relaxed),
+        denied.channel.load(Ordering::Relaxed),
     );
 }
 

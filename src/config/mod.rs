@@ -92,6 +92,7 @@ pub static DIRECTIVES: &[Directive] = &[
     d("databases", "16", Kind::Int { min: 1, max: 65535 }, false),
     d("requirepass", "", Kind::Str, true),
     d("aclfile", "", Kind::Str, false),
+    d("protected-mode", "yes", Kind::Bool, true),
     d(
         "acllog-max-len",
         "128",

@@ -34,8 +34,6 @@ const KEYSPACE_CRON: &str =
     "the keyspace is RocksDB, not a rehashed hash table; active expiry runs hz times a second";
 const MAXMEMORY: &str =
     "maxmemory bounds the hot tier and RocksDB's caches; client memory is not counted against it";
-const PROTECTED_MODE: &str =
-    "protected mode is not implemented in Strata yet; bind defaults to 127.0.0.1";
 const ADMIN_COMMANDS: &str =
     "DEBUG and protected configs are always allowed in Strata (rename-command can disable them)";
 const MODULES: &str = "Redis modules cannot be loaded into Strata";
@@ -97,7 +95,6 @@ pub static DIRECTIVES: &[Directive] = &[
     no_effect("daemonize", "no", Kind::Bool, false, PROCESS),
     no_effect("io-threads-do-reads", "no", Kind::Bool, false, THREADS),
     no_effect("always-show-logo", "no", Kind::Bool, false, PROCESS),
-    no_effect("protected-mode", "yes", Kind::Bool, true, PROTECTED_MODE),
     no_effect("rdbcompression", "yes", Kind::Bool, true, NO_RDB),
     no_effect("rdb-del-sync-files", "no", Kind::Bool, true, NO_RDB),
     no_effect("activerehashing", "yes", Kind::Bool, true, KEYSPACE_CRON),

@@ -67,6 +67,17 @@ pub async fn run(state: Arc<ServerState>, boot: Instant) -> Result<(), String> {
         boot.elapsed().as_millis(),
         state.storage.engine().path().display(),
     );
+    if state.acl.default_user().rules().nopass && addrs.iter().any(|a| !a.ip().is_loopback()) {
+        let guard = if state.config.get_bool("protected-mode") {
+            "protected mode refuses clients that are not on the loopback interface"
+        } else {
+            "protected mode is off: anyone who can reach these addresses has full access"
+        };
+        tracing::warn!(
+            "listening on a non-loopback address while the default user has no password ({guard}); \
+             set requirepass or ACL users"
+        );
+    }
 
     let mut maintenance = spawn_maintenance(state.clone());
     crate::replication::replica::start_from_config(&state);
@@ -131,6 +142,39 @@ pub async fn run(state: Arc<ServerState>, boot: Instant) -> Result<(), String> {
     Ok(())
 }
 
+/// Redis 7's refusal, word for word (its typo included: clients and tools match on it).
+const PROTECTED_MODE_DENIED: &[u8] =
+    b"-DENIED Redis is running in protected mode because protected \
+mode is enabled and no password is set for the default user. In this mode connections are only \
+accepted from the loopback interface. If you want to connect from external computers to Redis you \
+may adopt one of the following solutions: 1) Just disable protected mode sending the command \
+'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same \
+host the server is running, however MAKE SURE Redis is not publicly accessible from internet if \
+you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable \
+the protected mode by editing the Redis configuration file, and setting the protected mode option \
+to 'no', and then restarting the server. 3) If you started the server manually just for testing, \
+restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the \
+default user. NOTE: You only need to do one of the above things in order for the server to start \
+accepting connections from the outside.\r\n";
+
+/// Protected mode (Redis 7): while the default user needs no password, only loopback
+/// clients are served, whatever `bind` says.
+fn refused_by_protected_mode(state: &ServerState, stream: &TcpStream) -> bool {
+    if !state.config.get_bool("protected-mode") || !state.acl.default_user().rules().nopass {
+        return false;
+    }
+    let Ok(peer) = stream.peer_addr() else {
+        return false;
+    };
+    let ip = match peer.ip() {
+        std::net::IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
+        v4 => v4,
+    };
+    !ip.is_loopback()
+}
+
 async fn accept(state: &Arc<ServerState>, stream: TcpStream, connections: &mut JoinSet<()>) {
     state
         .stats
@@ -148,6 +192,15 @@ async fn accept(state: &Arc<ServerState>, stream: TcpStream, connections: &mut J
             b"-ERR max number of clients reached\r\n",
         )
         .await;
+        return;
+    }
+    if refused_by_protected_mode(state, &stream) {
+        state
+            .stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
+        let mut stream = stream;
+        let _ = tokio::io::AsyncWriteExt::write_all(&mut stream, PROTECTED_MODE_DENIED).await;
         return;
     }
     let _ = stream.set_nodelay(true);
