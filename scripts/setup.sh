@@ -11,6 +11,8 @@ need libclang-dev
 need redis-server
 need redis-tools
 need redis-sentinel
+# TLS tests use redis-cli --tls and make certificates with openssl.
+need openssl
 # A venv needs ensurepip; Debian's system python ships it in python3-venv.
 python3 -c "import ensurepip" >/dev/null 2>&1 || need python3-venv
 

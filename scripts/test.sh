@@ -20,6 +20,8 @@ for tier in yes no; do
     echo "== python (redis-py, redis-cli), hot tier $tier"
     STRATA_HOT_TIER=$tier STRATA_BIN="$CARGO_TARGET_DIR/release/strata" .venv/bin/pytest -q tests/python
 done
+echo "== redis-py's own ACL tests (its sdist's -k acl), against Strata"
+STRATA_BIN="$CARGO_TARGET_DIR/release/strata" tests/acl/run_redis_py_acl.sh
 # A short bounded network fuzz (the full one is `make netfuzz`): random commands with hostile
 # arguments over 50 connections. The PING bound is looser than the 100 ms of the 10-minute
 # acceptance run because CI shares two cores between this server, the fuzzer and the rest.

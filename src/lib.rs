@@ -43,5 +43,6 @@ pub mod server;
 pub mod slowlog;
 pub mod state;
 pub mod storage;
+pub mod tls;
 pub mod tracking;
 pub mod watch;

@@ -84,6 +84,8 @@ pub struct ServerState {
     pub commands: CommandTable,
     /// Users and their permissions (`acl`).
     pub acl: crate::acl::Acl,
+    /// The TLS configuration new TLS connections use (`tls`).
+    pub tls: crate::tls::Tls,
     pub stats: ServerStats,
     pub scan_cursors: ScanCursors,
     pub started: Instant,
@@ -162,6 +164,7 @@ impl ServerState {
             clients: ClientRegistry::default(),
             commands,
             acl,
+            tls: crate::tls::Tls::default(),
             stats: ServerStats::default(),
             scan_cursors: ScanCursors::new(),
             started: Instant::now(),
@@ -244,7 +247,12 @@ impl ServerState {
                 if name != b"default" && self.acl.user(name).is_some() {
                     return Err(format!("Duplicate user '{}' found", line[1]));
                 }
-                let mut ops: Vec<&[u8]> = vec![b"reset"];
+                // The default user starts over from `reset`; others are new anyway.
+                let mut ops: Vec<&[u8]> = if name == b"default" {
+                    vec![b"reset"]
+                } else {
+                    Vec::new()
+                };
                 ops.extend(line[2..].iter().map(|a| a.as_bytes()));
                 self.acl
                     .set_user(name, &ops)

@@ -236,7 +236,7 @@ impl Acl {
             }
             if args[0] != b"user" || args.len() < 2 {
                 errors.push_str(&format!(
-                    "{path}:{line_no} should start with user keyword. "
+                    "{path}:{line_no} should start with user keyword followed by the username. "
                 ));
                 continue;
             }
@@ -256,18 +256,34 @@ impl Acl {
             let ops: Vec<&[u8]> = args[2..].iter().map(Vec::as_slice).collect();
             let ops = match merge_selector_args(&ops) {
                 Ok(ops) => ops,
-                Err(e) => {
-                    errors.push_str(&format!("{path}:{line_no}: {e}. "));
+                Err(_) => {
+                    errors.push_str(&format!(
+                        "{path}:{line_no}: Unmatched parenthesis in selector definition."
+                    ));
                     continue;
                 }
             };
             let mut rules = UserRules::new(&self.catalog, self.all_channels());
+            // As Redis: an unknown command or category is named (it is no secret), every
+            // other error only once per line, without the rule (it may hold a password).
             let mut failed = false;
             for op in &ops {
-                if let Err(e) = rules.apply(&self.catalog, self.all_channels(), op) {
-                    errors.push_str(&format!("{path}:{line_no}: {e}. "));
-                    failed = true;
-                    break;
+                match rules.apply(&self.catalog, self.all_channels(), op) {
+                    Ok(()) => {}
+                    Err(RuleError::UnknownCommand) => {
+                        errors.push_str(&format!(
+                            "{path}:{line_no}: Error in applying operation '{}': {}. ",
+                            String::from_utf8_lossy(op),
+                            RuleError::UnknownCommand
+                        ));
+                        failed = true;
+                    }
+                    Err(e) => {
+                        if !failed {
+                            errors.push_str(&format!("{path}:{line_no}: {e}. "));
+                        }
+                        failed = true;
+                    }
                 }
             }
             if !failed {
@@ -275,7 +291,11 @@ impl Acl {
             }
         }
         if !errors.is_empty() {
-            return Err(errors.trim_end().to_string());
+            errors.push_str(
+                "WARNING: ACL errors detected, no change to the previously active ACL rules was \
+                 performed",
+            );
+            return Err(errors);
         }
         let default_rules = loaded
             .remove("default")
@@ -353,7 +373,11 @@ fn merge_selector_args(ops: &[&[u8]]) -> Result<Vec<Vec<u8>>, SetUserError> {
         }
     }
     if let Some(start) = open {
-        let first = start.split(|&c| c == b' ').next().unwrap_or_default();
+        // Redis names the first argument of the unclosed selector.
+        let first = ops
+            .iter()
+            .find(|op| start.starts_with(op) && op.first() == Some(&b'('))
+            .map_or(&start[..], |op| &op[..]);
         return Err(SetUserError::UnmatchedParenthesis(
             String::from_utf8_lossy(first).into_owned(),
         ));

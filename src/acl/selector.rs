@@ -265,12 +265,13 @@ impl Selector {
                 return Err(RuleError::Syntax);
             }
             if !catalog.entry(id).subcommands.is_empty() {
+                if sub.contains('|') {
+                    return Err(RuleError::FirstArgOfSubcommand);
+                }
                 let sub_id = catalog.find_sub(id, sub).ok_or(RuleError::UnknownCommand)?;
                 self.set_bit(sub_id, allow);
-            } else if !allow {
+            } else if !allow || sub.contains('|') {
                 return Err(RuleError::UnknownCommand);
-            } else if sub.contains('|') {
-                return Err(RuleError::FirstArgOfSubcommand);
             } else {
                 let args = self.first_args.entry(id).or_default();
                 if !args.iter().any(|a| a == sub.as_bytes()) {

@@ -24,7 +24,17 @@ const NO_ACL_FILE: &str = "ERR This Redis instance is not configured to use an A
      (assuming you have a Redis configuration file set) in order to store users in the Redis \
      configuration.";
 
+/// Redis's answer to extra arguments of an ACL subcommand that takes a fixed number.
+fn wrong_arguments(sub: &str) -> CmdError {
+    CmdError::custom(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try ACL HELP."
+    ))
+}
+
 pub fn cat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    if args.len() > 3 {
+        return Err(wrong_arguments("CAT"));
+    }
     let Some(name) = args.get(2) else {
         return Ok(Reply::Array(
             CATEGORIES.iter().map(|c| Reply::bulk(*c)).collect(),
@@ -169,8 +179,8 @@ pub fn whoami(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
 pub fn genpass(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let bits = match args.get(2) {
         None => 256,
-        Some(arg) => match arg_i64(arg) {
-            Ok(n) if (1..=4096).contains(&n) => n as usize,
+        Some(arg) => match arg_i64(arg)? {
+            n if (1..=4096).contains(&n) => n as usize,
             _ => {
                 return Err(CmdError::custom(
                     "ERR ACL GENPASS argument must be the number of bits for the output \
@@ -194,8 +204,11 @@ pub fn dryrun(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         .user(&args[2])
         .ok_or_else(|| CmdError::custom(format!("ERR User '{}' not found", text(&args[2]))))?;
     let command = &args[3..];
-    let (cmd, full_name) = super::dispatch::resolve(ctx.state, command)
-        .map_err(|_| CmdError::custom(format!("ERR Command '{}' not found", text(&command[0]))))?;
+    let (cmd, full_name) = super::dispatch::resolve(ctx.state, command).map_err(|e| match e {
+        // A container named without its subcommand.
+        CmdError::WrongArity(_) => e,
+        _ => CmdError::custom(format!("ERR Command '{}' not found", text(&command[0]))),
+    })?;
     if !cmd.arity_ok(command.len()) {
         return Err(CmdError::WrongArity(full_name.to_string()));
     }
@@ -206,20 +219,17 @@ pub fn dryrun(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 }
 
 pub fn log(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    if args.len() > 3 {
+        return Err(wrong_arguments("LOG"));
+    }
     let mut count = None;
     if let Some(arg) = args.get(2) {
         if is(arg, "RESET") {
             ctx.state.acl.log.reset();
             return ok();
         }
-        count = Some(match arg_i64(arg) {
-            Ok(n) if n >= 0 => n as usize,
-            _ => {
-                return Err(CmdError::custom(
-                    "ERR value is out of range, must be positive",
-                ))
-            }
-        });
+        // A negative count lists nothing, as in Redis.
+        count = Some(arg_i64(arg)?.max(0) as usize);
     }
     let now = crate::storage::now_ms();
     let entries = ctx

@@ -96,6 +96,7 @@ pub fn select(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 /// failure is logged as Redis logs it (`ACL LOG` reason `auth`).
 fn check_password(
     ctx: &Ctx<'_>,
+    command: &[u8],
     user: Option<&[u8]>,
     password: &[u8],
 ) -> CmdResult<std::sync::Arc<crate::acl::User>> {
@@ -113,7 +114,8 @@ fn check_password(
                 ctx.state,
                 ctx.client,
                 crate::acl::log::Reason::Auth,
-                "auth".into(),
+                // Redis logs the command name as the client sent it.
+                String::from_utf8_lossy(command).into_owned(),
                 String::from_utf8_lossy(name).into_owned(),
             );
             Err(CmdError::WrongPass)
@@ -123,8 +125,8 @@ fn check_password(
 
 pub fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let user = match args.len() {
-        2 => check_password(ctx, None, &args[1]),
-        3 => check_password(ctx, Some(&args[1]), &args[2]),
+        2 => check_password(ctx, &args[0], None, &args[1]),
+        3 => check_password(ctx, &args[0], Some(&args[1]), &args[2]),
         _ => Err(CmdError::Syntax),
     }?;
     ctx.client.log_in(user);
@@ -161,7 +163,7 @@ pub fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         }
     }
     if let Some((user, pass)) = &auth {
-        let user = check_password(ctx, Some(user), pass)?;
+        let user = check_password(ctx, &args[0], Some(user), pass)?;
         ctx.client.log_in(user);
     }
     if !ctx.client.authenticated {

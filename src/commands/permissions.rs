@@ -21,7 +21,7 @@ use crate::state::ServerState;
 fn context(client: &ClientState) -> &'static str {
     if client.in_script {
         "lua"
-    } else if client.in_exec {
+    } else if client.in_exec || client.multi.is_some() {
         "multi"
     } else {
         "toplevel"
@@ -66,7 +66,13 @@ pub fn denial(
         return None;
     }
     let facts = state.commands.acl_facts(full_name)?;
-    let positions = cmd.key_positions_in(args);
+    // Shard channels sit in the key positions for cluster routing, but ACL checks them as
+    // channels (Redis's `not_key` key specs).
+    let positions = if matches!(cmd.name, "spublish" | "ssubscribe" | "sunsubscribe") {
+        Vec::new()
+    } else {
+        cmd.key_positions_in(args)
+    };
     let keys: Vec<KeyArg<'_>> = positions
         .iter()
         .enumerate()

@@ -34,10 +34,37 @@ pub fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         .chunks_exact(2)
         .map(|p| (text(&p[0]), text(&p[1])))
         .collect();
+    let before: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(name, _)| {
+            (
+                name.clone(),
+                ctx.state.config.get(&name.to_ascii_lowercase()),
+            )
+        })
+        .collect();
     ctx.state
         .config
         .set_many(&pairs)
         .map_err(CmdError::Custom)?;
+    // New TLS settings take effect for new connections; if they do not load (a missing
+    // certificate, a key that does not match), the old ones stay, as in Redis.
+    let tls_change = pairs
+        .iter()
+        .find(|(name, _)| crate::tls::DIRECTIVES.contains(&name.to_ascii_lowercase().as_str()));
+    if let Some((name, _)) = tls_change {
+        if ctx.state.config.get_int("tls-port") != 0 {
+            if let Err(e) = ctx.state.tls.reload(&ctx.state.config) {
+                tracing::warn!("CONFIG SET {name}: {e}");
+                let _ = ctx.state.config.set_many(&before);
+                return Err(CmdError::custom(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{}') - Unable to \
+                     update TLS configuration. Check server logs.",
+                    name.to_ascii_lowercase()
+                )));
+            }
+        }
+    }
     for (name, _) in &pairs {
         if let Some(dir) = crate::config::directive(&name.to_ascii_lowercase()) {
             ctx.state.apply_config_change(dir.name);
@@ -52,7 +79,13 @@ pub fn config_resetstat(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> 
 }
 
 pub fn config_rewrite(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
-    ctx.state.config.rewrite().map_err(CmdError::Custom)?;
+    let users = ctx
+        .state
+        .config
+        .get("aclfile")
+        .is_empty()
+        .then(|| ctx.state.acl.list());
+    ctx.state.config.rewrite(users).map_err(CmdError::Custom)?;
     ok()
 }
 

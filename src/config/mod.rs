@@ -93,6 +93,31 @@ pub static DIRECTIVES: &[Directive] = &[
     d("requirepass", "", Kind::Str, true),
     d("aclfile", "", Kind::Str, false),
     d("protected-mode", "yes", Kind::Bool, true),
+    // TLS (src/tls.rs); the port is fixed at start-up, the rest reloads on CONFIG SET.
+    d("tls-port", "0", Kind::Int { min: 0, max: 65535 }, false),
+    d("tls-cert-file", "", Kind::Str, true),
+    d("tls-key-file", "", Kind::Str, true),
+    d("tls-key-file-pass", "", Kind::Str, true),
+    d("tls-ca-cert-file", "", Kind::Str, true),
+    d("tls-ca-cert-dir", "", Kind::Str, true),
+    d(
+        "tls-auth-clients",
+        "yes",
+        Kind::Enum(&["no", "yes", "optional"]),
+        true,
+    ),
+    d("tls-protocols", "", Kind::Str, true),
+    d("tls-ciphersuites", "", Kind::Str, true),
+    d("tls-session-caching", "yes", Kind::Bool, true),
+    d(
+        "tls-session-cache-size",
+        "20480",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        true,
+    ),
     d(
         "acllog-max-len",
         "128",
@@ -698,7 +723,9 @@ impl ConfigStore {
     /// `CONFIG REWRITE`: rewrites the file in place, keeping comments and unknown-to-rewrite
     /// lines (includes, renames); changed directives are updated where they appear and
     /// non-default ones that do not appear are appended.
-    pub fn rewrite(&self) -> Result<(), String> {
+    /// `CONFIG REWRITE`. `users` are the ACL users' `user ...` lines when they live in the
+    /// config file (no `aclfile`): they replace the file's `user` lines, as Redis writes them.
+    pub fn rewrite(&self, users: Option<Vec<String>>) -> Result<(), String> {
         let Some(path) = &self.file else {
             return Err("ERR The server is running without a config file".into());
         };
@@ -712,6 +739,9 @@ impl ConfigStore {
             let name = split_args(trimmed.as_bytes())
                 .and_then(|a| a.into_iter().next())
                 .map(|n| String::from_utf8_lossy(&n).to_ascii_lowercase());
+            if users.is_some() && name.as_deref() == Some("user") && !trimmed.starts_with('#') {
+                continue;
+            }
             match name.as_deref().and_then(directive) {
                 Some(dir) if !trimmed.starts_with('#') => {
                     if written.contains(&dir.name) {
@@ -740,6 +770,7 @@ impl ConfigStore {
             }
             out.push(format!("{} {}", dir.name, quote(&value)));
         }
+        out.extend(users.unwrap_or_default());
         let mut text = out.join("\n");
         text.push('\n');
         let tmp = path.with_extension("rewrite.tmp");

@@ -5,7 +5,7 @@
 //! them. Keeping these accepted is what lets a user's `redis.conf` start Strata unchanged and
 //! application set-up code `CONFIG SET` encoding thresholds without failing.
 //!
-//! A few (`cluster-enabled`, `tls-port`, `unixsocket`) ask for a
+//! A few (`cluster-enabled`, `unixsocket`) ask for a
 //! feature Strata does not have yet: they load at their default, and any other value stops
 //! start-up (or fails `CONFIG SET`) with the reason, because a server that silently ignored
 //! them would mislead. Depends only on the registry types in `config`.
@@ -26,7 +26,7 @@ const REPLICATION: &str = "Strata replicates RocksDB WAL batches, not commands; 
 const READ_ONLY_REPLICAS: &str =
     "a Strata replica is always read-only: its data changes only through its primary's stream";
 const CLUSTER: &str = "Redis Cluster is not implemented in Strata yet";
-const TLS: &str = "TLS is not implemented in Strata yet";
+const TLS: &str = "Strata's TLS (rustls) serves clients only; replication links and cluster buses are plain TCP, OpenSSL's TLS 1.2 cipher lists, DH parameters and session timeouts do not apply";
 const SYSLOG: &str = "logs go to stdout or the logfile; syslog is not supported";
 const OUTPUT_LIMITS: &str = "client output buffer limits are not enforced in Strata yet";
 const DUMP: &str = "DUMP/RESTORE are not implemented in Strata yet";
@@ -416,32 +416,15 @@ pub static DIRECTIVES: &[Directive] = &[
         true,
         NO_RDB,
     ),
-    unsupported("tls-port", "0", SIGNED, true, TLS),
-    no_effect("tls-session-cache-size", "20480", SIGNED, true, TLS),
     no_effect("tls-session-cache-timeout", "300", SIGNED, true, TLS),
-    no_effect("tls-cluster", "no", Kind::Bool, true, TLS),
-    no_effect("tls-replication", "no", Kind::Bool, true, TLS),
-    no_effect(
-        "tls-auth-clients",
-        "yes",
-        Kind::Enum(&["no", "yes", "optional"]),
-        true,
-        TLS,
-    ),
+    unsupported("tls-cluster", "no", Kind::Bool, true, TLS),
+    unsupported("tls-replication", "no", Kind::Bool, true, TLS),
     no_effect("tls-prefer-server-ciphers", "no", Kind::Bool, true, TLS),
-    no_effect("tls-session-caching", "yes", Kind::Bool, true, TLS),
-    no_effect("tls-cert-file", "", Kind::Str, true, TLS),
-    no_effect("tls-key-file", "", Kind::Str, true, TLS),
-    no_effect("tls-key-file-pass", "", Kind::Str, true, TLS),
     no_effect("tls-client-cert-file", "", Kind::Str, true, TLS),
     no_effect("tls-client-key-file", "", Kind::Str, true, TLS),
     no_effect("tls-client-key-file-pass", "", Kind::Str, true, TLS),
     no_effect("tls-dh-params-file", "", Kind::Str, true, TLS),
-    no_effect("tls-ca-cert-file", "", Kind::Str, true, TLS),
-    no_effect("tls-ca-cert-dir", "", Kind::Str, true, TLS),
-    no_effect("tls-protocols", "", Kind::Str, true, TLS),
     no_effect("tls-ciphers", "", Kind::Str, true, TLS),
-    no_effect("tls-ciphersuites", "", Kind::Str, true, TLS),
     no_effect(
         "client-output-buffer-limit",
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",

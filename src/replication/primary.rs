@@ -12,9 +12,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::server::socket::Socket;
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use super::frame;
@@ -47,7 +47,7 @@ enum CopyChunk {
 /// Serves one replica until it disconnects, is dropped, or the server shuts down.
 pub async fn feed(
     state: Arc<ServerState>,
-    socket: &mut TcpStream,
+    socket: &mut Socket,
     input: &mut BytesMut,
     request: PsyncRequest,
 ) {
@@ -207,7 +207,7 @@ fn read_acks(
 /// Sends `+FULLRESYNC` and a full copy; returns the sequence number the copy covers.
 async fn send_full_copy(
     state: &Arc<ServerState>,
-    socket: &mut TcpStream,
+    socket: &mut Socket,
     link: &ReplicaLink,
 ) -> Option<u64> {
     let (tx, mut rx) = mpsc::channel::<CopyChunk>(4);

@@ -20,9 +20,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::socket::Socket;
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
 use crate::blocking::BlockRequest;
@@ -71,7 +71,7 @@ const LOCK_RECHECK: Duration = Duration::from_millis(10);
 
 struct Conn {
     state: Arc<ServerState>,
-    socket: TcpStream,
+    socket: Socket,
     client: ClientState,
     /// Published messages for this client (see `pubsub`).
     messages: mpsc::Receiver<PubMessage>,
@@ -88,7 +88,7 @@ struct Conn {
     waiting_since: Option<Instant>,
 }
 
-pub async fn serve(state: Arc<ServerState>, socket: TcpStream, mut client: ClientState) {
+pub async fn serve(state: Arc<ServerState>, socket: Socket, mut client: ClientState) {
     let shutdown = state.shutdown_signal();
     let (queue, messages) = mpsc::channel(crate::pubsub::QUEUE_LIMIT);
     let _ = client.info.queue.set(queue.clone());

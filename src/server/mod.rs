@@ -6,6 +6,9 @@
 //! caller drops the storage, which closes RocksDB cleanly.
 
 pub mod connection;
+pub mod socket;
+
+use socket::Socket;
 pub mod runtime_watchdog;
 
 use std::net::SocketAddr;
@@ -22,8 +25,7 @@ use crate::client::ClientState;
 use crate::state::ServerState;
 
 /// Binds every `bind` address on `port` (0 = pick one; the others reuse the first's port).
-async fn bind_all(state: &ServerState) -> Result<Vec<TcpListener>, String> {
-    let mut port = state.config.get_int("port") as u16;
+async fn bind_all(state: &ServerState, mut port: u16) -> Result<Vec<TcpListener>, String> {
     let mut listeners = Vec::new();
     for raw in state.config.get("bind").split_whitespace() {
         let (optional, addr) = match raw.strip_prefix('-') {
@@ -51,10 +53,40 @@ async fn bind_all(state: &ServerState) -> Result<Vec<TcpListener>, String> {
 /// Runs the server until shutdown. `boot` is when the process started (for the start-up
 /// time report).
 pub async fn run(state: Arc<ServerState>, boot: Instant) -> Result<(), String> {
-    let listeners = bind_all(&state).await?;
+    // `port 0` with a TLS port serves TLS only, as in Redis.
+    let plain_port = state.config.get_int("port") as u16;
+    let tls_port = state.config.get_int("tls-port") as u16;
+    let mut listeners: Vec<(TcpListener, bool)> = Vec::new();
+    if plain_port != 0 || tls_port == 0 {
+        listeners.extend(
+            bind_all(&state, plain_port)
+                .await?
+                .into_iter()
+                .map(|l| (l, false)),
+        );
+    }
+    if tls_port != 0 {
+        state
+            .tls
+            .reload(&state.config)
+            .map_err(|e| format!("Failed to configure TLS: {e}"))?;
+        listeners.extend(
+            bind_all(&state, tls_port)
+                .await?
+                .into_iter()
+                .map(|l| (l, true)),
+        );
+    }
     let addrs: Vec<SocketAddr> = listeners
         .iter()
-        .filter_map(|l| l.local_addr().ok())
+        .filter(|(_, tls)| !tls || plain_port == 0)
+        .filter_map(|(l, _)| l.local_addr().ok())
+        .collect();
+    let tls_addrs: Vec<String> = listeners
+        .iter()
+        .filter(|(_, tls)| *tls)
+        .filter_map(|(l, _)| l.local_addr().ok())
+        .map(|a| a.to_string())
         .collect();
     if let Some(first) = addrs.first() {
         state.port.store(first.port(), Ordering::Relaxed);
@@ -67,6 +99,9 @@ pub async fn run(state: Arc<ServerState>, boot: Instant) -> Result<(), String> {
         boot.elapsed().as_millis(),
         state.storage.engine().path().display(),
     );
+    if !tls_addrs.is_empty() {
+        tracing::info!("TLS on {}", tls_addrs.join(" "));
+    }
     if state.acl.default_user().rules().nopass && addrs.iter().any(|a| !a.ip().is_loopback()) {
         let guard = if state.config.get_bool("protected-mode") {
             "protected mode refuses clients that are not on the loopback interface"
@@ -87,15 +122,15 @@ pub async fn run(state: Arc<ServerState>, boot: Instant) -> Result<(), String> {
     }
     spawn_signal_handler(state.clone());
 
-    let (tx, mut rx) = mpsc::channel::<TcpStream>(64);
+    let (tx, mut rx) = mpsc::channel::<(TcpStream, bool)>(64);
     let mut acceptors = JoinSet::new();
-    for listener in listeners {
+    for (listener, tls) in listeners {
         let tx = tx.clone();
         acceptors.spawn(async move {
             loop {
                 match listener.accept().await {
                     Ok((stream, _)) => {
-                        if tx.send(stream).await.is_err() {
+                        if tx.send((stream, tls)).await.is_err() {
                             return;
                         }
                     }
@@ -113,7 +148,7 @@ pub async fn run(state: Arc<ServerState>, boot: Instant) -> Result<(), String> {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
-            Some(stream) = rx.recv() => accept(&state, stream, &mut connections).await,
+            Some((stream, tls)) = rx.recv() => accept(&state, stream, tls, &mut connections).await,
             _ = shutdown.changed() => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
@@ -175,7 +210,15 @@ fn refused_by_protected_mode(state: &ServerState, stream: &TcpStream) -> bool {
     !ip.is_loopback()
 }
 
-async fn accept(state: &Arc<ServerState>, stream: TcpStream, connections: &mut JoinSet<()>) {
+/// A TLS client has this long to finish its handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn accept(
+    state: &Arc<ServerState>,
+    stream: TcpStream,
+    tls: bool,
+    connections: &mut JoinSet<()>,
+) {
     state
         .stats
         .total_connections
@@ -223,7 +266,36 @@ async fn accept(state: &Arc<ServerState>, stream: TcpStream, connections: &mut J
     // enabled and needs no password.
     let authenticated = state.acl.anonymous_allowed();
     let client = ClientState::new(info, authenticated, user);
-    connections.spawn(connection::serve(state.clone(), stream, client));
+    if !tls {
+        connections.spawn(connection::serve(
+            state.clone(),
+            Socket::Plain(stream),
+            client,
+        ));
+        return;
+    }
+    let Some(acceptor) = state.tls.acceptor() else {
+        state.clients.unregister(client.info.id);
+        return;
+    };
+    let state = state.clone();
+    // The handshake runs in the connection's own task, so a slow or silent client cannot
+    // hold up the accept loop.
+    connections.spawn(async move {
+        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+            Ok(Ok(tls_stream)) => {
+                connection::serve(state, Socket::Tls(Box::new(tls_stream)), client).await
+            }
+            Ok(Err(e)) => {
+                tracing::debug!("TLS handshake with {} failed: {e}", client.info.addr);
+                state.clients.unregister(client.info.id);
+            }
+            Err(_) => {
+                tracing::debug!("TLS handshake with {} timed out", client.info.addr);
+                state.clients.unregister(client.info.id);
+            }
+        }
+    });
 }
 
 /// SIGTERM and SIGINT start a graceful shutdown.

@@ -147,8 +147,8 @@ fn compare_scripts(scripts: &[&str], pipelined: bool) {
     );
 }
 
-/// Sorts arrays whose order Redis leaves unspecified (KEYS).
-fn normalize(v: &V) -> V {
+/// Sorts arrays whose order Redis leaves unspecified (KEYS); also used by `acl.rs`.
+pub fn normalize(v: &V) -> V {
     match v {
         V::Array(items) => {
             let mut items: Vec<V> = items.iter().map(normalize).collect();

@@ -277,6 +277,19 @@ impl Raw {
         self.read()
     }
 
+    /// [`Raw::cmd`] on a connection the server may have closed (a client it killed):
+    /// `None` when the write fails or the connection ends instead of a reply.
+    pub fn try_cmd(&mut self, args: &[&str]) -> Option<V> {
+        let bytes: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        self.try_send_read(&Raw::encode(&bytes))
+    }
+
+    /// Sends an encoded command and reads its reply; `None` as in [`Raw::try_cmd`].
+    pub fn try_send_read(&mut self, frame: &[u8]) -> Option<V> {
+        self.stream.get_mut().write_all(frame).ok()?;
+        self.try_read()
+    }
+
     /// Sends a command that must fail; returns the error text.
     pub fn err(&mut self, args: &[&str]) -> String {
         match self.cmd(args) {

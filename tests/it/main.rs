@@ -1,6 +1,8 @@
 //! Integration tests: one binary (RocksDB is linked once), one module per area. Every test
 //! starts the real `strata` binary on a free port with its own temporary data directory.
 
+mod acl;
+mod acl_key_specs;
 mod checkpoints;
 mod collections;
 mod config;
@@ -26,7 +28,9 @@ mod protocol;
 mod pubsub;
 mod replication;
 mod scripting;
+mod security;
 mod server_cmds;
 mod streams;
 mod strings;
+mod tls;
 mod transactions;
