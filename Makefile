@@ -1,6 +1,6 @@
 # Convenience targets; the scripts are the source of truth.
 # failover-test: issue 17's Sentinel acceptance run.
-.PHONY: py-env failover-test repl-big-sync run test build fmt lint bench bench-monitor bench-acl stall-probe microbench larger-than-ram keys-10m netfuzz soak fuzz redis-py-acl
+.PHONY: py-env failover-test repl-big-sync run test build fmt lint bench bench-monitor bench-acl bench-tls stall-probe microbench larger-than-ram keys-10m netfuzz soak fuzz redis-py-acl
 
 run:
 	./scripts/run.sh
@@ -36,6 +36,13 @@ bench-acl:
 	./scripts/setup.sh
 	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target} cargo build --release --bin strata --example loadgen
 	python3 benches/harness.py --only-acl
+
+# GET/SET over the plain port and over TLS (certificates made with openssl at run time,
+# tls-auth-clients no), both servers side by side (a few minutes); writes benches/results/tls.md.
+bench-tls:
+	./scripts/setup.sh
+	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target} cargo build --release --bin strata --example loadgen
+	python3 benches/harness.py --only-tls
 
 # PING latency while another client runs commands over a 64 MiB string, Strata beside Redis
 # (docs/ping-stalls.md); fails if Strata's slowest PING passes 50 ms.

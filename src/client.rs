@@ -60,6 +60,11 @@ pub struct ClientInfo {
     /// The ACL user the client is authenticated as (`CLIENT LIST user=`, `CLIENT KILL
     /// USER`, and closing the clients of a deleted user).
     pub user: Mutex<Arc<crate::acl::User>>,
+    /// Bytes of pushed messages (pub/sub, MONITOR, invalidations) queued for the client and
+    /// not yet written to its socket: what `client-output-buffer-limit` bounds.
+    pub output_bytes: AtomicUsize,
+    /// Unix ms since which `output_bytes` has been over the soft limit (0: it is not).
+    pub soft_limit_since_ms: AtomicU64,
 }
 
 impl ClientInfo {
@@ -135,7 +140,7 @@ impl ClientInfo {
         format!(
             "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} \
              ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 \
-             oll=0 omem=0 tot-mem=1024 events=r cmd={} user={} redir={} resp={} \
+             oll=0 omem={} tot-mem=1024 events=r cmd={} user={} redir={} resp={} \
              lib-name={} lib-ver={}",
             self.id,
             self.addr,
@@ -149,6 +154,7 @@ impl ClientInfo {
             self.subscriptions[1].load(Ordering::Relaxed),
             self.subscriptions[2].load(Ordering::Relaxed),
             self.multi.load(Ordering::Relaxed),
+            self.output_bytes.load(Ordering::Relaxed),
             self.last_cmd.lock(),
             self.user.lock().name,
             self.redir.load(Ordering::Relaxed),
@@ -364,6 +370,8 @@ impl ClientRegistry {
             monitoring: AtomicBool::new(false),
             redir: std::sync::atomic::AtomicI64::new(-1),
             user: Mutex::new(user),
+            output_bytes: AtomicUsize::new(0),
+            soft_limit_since_ms: AtomicU64::new(0),
         });
         self.clients.lock().insert(id, info.clone());
         info

@@ -267,6 +267,7 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     }
     state.apply_config_change("appendfsync");
+    state.apply_config_change("client-output-buffer-limit");
     state.apply_config_change("notify-keyspace-events");
     state.apply_config_change("maxmemory");
     state.apply_config_change("busy-reply-threshold");

@@ -43,14 +43,10 @@ impl Monitors {
 
     /// Sends one line to every monitor. A monitor whose queue is full is disconnected (as
     /// Redis closes a client past its output buffer limit) rather than silently skipped.
-    pub fn feed(&self, line: Bytes) {
+    pub fn feed(&self, limits: &crate::pubsub::OutputLimits, line: Bytes) {
         let mut subs = self.subscribers.lock();
         subs.retain(|(client, queue)| {
-            let sent = queue.try_send(PubMessage::Monitor(line.clone())).is_ok();
-            if !sent {
-                client.kill();
-            }
-            sent
+            crate::pubsub::push(limits, client, queue, PubMessage::Monitor(line.clone()))
         });
         self.count.store(subs.len(), Ordering::Relaxed);
     }

@@ -1,10 +1,15 @@
 //! The pub/sub hub: channel and pattern subscriptions and message fan-out.
 //!
 //! Each subscribed connection owns a bounded queue; `PUBLISH` never blocks on a slow
-//! subscriber: when its queue is full the subscriber is disconnected, as Redis does with
-//! `client-output-buffer-limit pubsub`, so one slow reader cannot exhaust memory.
+//! subscriber. The bytes a client has queued and not yet written are counted
+//! (`ClientInfo::output_bytes`) against `client-output-buffer-limit` — the `pubsub` class
+//! for subscribed clients, `normal` for the rest (MONITOR, invalidations) — and a client
+//! past its hard limit, or past its soft limit for longer than the limit's seconds, is
+//! disconnected and gets nothing more, as in Redis: one slow reader cannot exhaust memory.
+//! The queue's length bound (`QUEUE_LIMIT`) stays as a last guard.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -51,21 +56,139 @@ pub struct Subscriber {
     pub queue: mpsc::Sender<PubMessage>,
 }
 
-impl Subscriber {
-    fn deliver(&self, msg: PubMessage) -> bool {
-        match self.queue.try_send(msg) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::warn!(
-                    client = self.client.id,
-                    "closing pub/sub client over its output buffer limit"
-                );
-                self.client.kill();
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+/// One class's `client-output-buffer-limit` (0 = no limit).
+#[derive(Default)]
+pub struct ClassLimit {
+    pub hard: AtomicUsize,
+    pub soft: AtomicUsize,
+    pub soft_seconds: AtomicU64,
+}
+
+/// The `normal` and `pubsub` classes (`replica` links are bounded by their own stream).
+#[derive(Default)]
+pub struct OutputLimits {
+    pub normal: ClassLimit,
+    pub pubsub: ClassLimit,
+}
+
+impl ClassLimit {
+    const fn unlimited() -> ClassLimit {
+        ClassLimit {
+            hard: AtomicUsize::new(0),
+            soft: AtomicUsize::new(0),
+            soft_seconds: AtomicU64::new(0),
         }
     }
+}
+
+/// Limits that never refuse: the queue's length bound alone applies (invalidations, whose
+/// senders do not see the configuration; their bytes are still counted).
+pub static UNLIMITED: OutputLimits = OutputLimits {
+    normal: ClassLimit::unlimited(),
+    pubsub: ClassLimit::unlimited(),
+};
+
+impl OutputLimits {
+    /// Reads the directive's canonical text (`normal h s secs slave h s secs pubsub ...`).
+    pub fn set_from(&self, text: &str) {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        for group in words.chunks_exact(4) {
+            let class = match group[0] {
+                "normal" => &self.normal,
+                "pubsub" => &self.pubsub,
+                _ => continue,
+            };
+            let num = |w: &str| w.parse::<u64>().unwrap_or(0);
+            class.hard.store(num(group[1]) as usize, Ordering::Relaxed);
+            class.soft.store(num(group[2]) as usize, Ordering::Relaxed);
+            class.soft_seconds.store(num(group[3]), Ordering::Relaxed);
+        }
+    }
+}
+
+/// Whether a client with `total` bytes pending is over its class's limits now (and
+/// records when it first went over the soft one, or clears that when it is under).
+pub fn over_limit(limit: &ClassLimit, client: &ClientInfo, total: usize, now_ms: u64) -> bool {
+    let hard = limit.hard.load(Ordering::Relaxed);
+    if hard > 0 && total > hard {
+        return true;
+    }
+    let soft = limit.soft.load(Ordering::Relaxed);
+    if soft == 0 || total <= soft {
+        client.soft_limit_since_ms.store(0, Ordering::Relaxed);
+        return false;
+    }
+    let since = client.soft_limit_since_ms.load(Ordering::Relaxed);
+    if since == 0 {
+        client.soft_limit_since_ms.store(now_ms, Ordering::Relaxed);
+        return false;
+    }
+    now_ms.saturating_sub(since) > limit.soft_seconds.load(Ordering::Relaxed) * 1000
+}
+
+impl PubMessage {
+    /// About what the message takes in the output buffer.
+    pub fn size(&self) -> usize {
+        const FRAME: usize = 48;
+        FRAME
+            + match self {
+                PubMessage::Monitor(line) => line.len(),
+                PubMessage::Invalidate { keys } => keys
+                    .as_ref()
+                    .map_or(0, |k| k.iter().map(|k| k.len() + 16).sum()),
+                PubMessage::TrackingRedirBroken(_) => 0,
+                PubMessage::Message { channel, payload }
+                | PubMessage::SMessage { channel, payload } => channel.len() + payload.len(),
+                PubMessage::PMessage {
+                    pattern,
+                    channel,
+                    payload,
+                } => pattern.len() + channel.len() + payload.len(),
+            }
+    }
+}
+
+/// Queues `msg` for `client` unless that puts it over its output buffer limit; then the
+/// client is disconnected instead. Every pushed message goes through here: pub/sub,
+/// MONITOR lines and invalidations.
+pub fn push(
+    limits: &OutputLimits,
+    client: &ClientInfo,
+    queue: &mpsc::Sender<PubMessage>,
+    msg: PubMessage,
+) -> bool {
+    if client.is_killed() {
+        return false;
+    }
+    let size = msg.size();
+    let total = client.output_bytes.fetch_add(size, Ordering::Relaxed) + size;
+    let subscribed = client
+        .subscriptions
+        .iter()
+        .any(|n| n.load(Ordering::Relaxed) > 0);
+    let class = if subscribed {
+        &limits.pubsub
+    } else {
+        &limits.normal
+    };
+    let refused = if over_limit(class, client, total, crate::storage::now_ms()) {
+        Some("over its output buffer limit")
+    } else {
+        match queue.try_send(msg) {
+            Ok(()) => return true,
+            Err(mpsc::error::TrySendError::Full(_)) => Some("its message queue is full"),
+            Err(mpsc::error::TrySendError::Closed(_)) => None,
+        }
+    };
+    client.output_bytes.fetch_sub(size, Ordering::Relaxed);
+    if let Some(why) = refused {
+        tracing::warn!(
+            client = client.id,
+            "closing a client {why} ({total} bytes pending)"
+        );
+        client.kill();
+    }
+    false
 }
 
 /// Subscribers by channel (or pattern), then by client id.
@@ -77,6 +200,8 @@ pub struct PubSubHub {
     patterns: Subscriptions,
     /// Shard channels (SSUBSCRIBE/SPUBLISH); standalone Strata is a single shard.
     shard_channels: Subscriptions,
+    /// `client-output-buffer-limit`, applied to every pushed message.
+    pub limits: OutputLimits,
 }
 
 fn add(map: &Subscriptions, name: &Bytes, sub: &Subscriber) {
@@ -142,9 +267,11 @@ impl PubSubHub {
 
     /// `SPUBLISH`: delivers to the shard channel's subscribers only (no patterns).
     pub fn spublish(&self, channel: &Bytes, payload: &Bytes) -> i64 {
-        deliver_to(&self.shard_channels, channel, || PubMessage::SMessage {
-            channel: channel.clone(),
-            payload: payload.clone(),
+        deliver_to(&self.limits, &self.shard_channels, channel, || {
+            PubMessage::SMessage {
+                channel: channel.clone(),
+                payload: payload.clone(),
+            }
         })
     }
 
@@ -159,9 +286,11 @@ impl PubSubHub {
     /// Delivers `payload` to the channel's and matching patterns' subscribers; returns how
     /// many received it.
     pub fn publish(&self, channel: &Bytes, payload: &Bytes) -> i64 {
-        let mut delivered = deliver_to(&self.channels, channel, || PubMessage::Message {
-            channel: channel.clone(),
-            payload: payload.clone(),
+        let mut delivered = deliver_to(&self.limits, &self.channels, channel, || {
+            PubMessage::Message {
+                channel: channel.clone(),
+                payload: payload.clone(),
+            }
         });
         for (pattern, subs) in self.patterns.read().iter() {
             if glob_match(pattern, channel) {
@@ -171,7 +300,7 @@ impl PubSubHub {
                         channel: channel.clone(),
                         payload: payload.clone(),
                     };
-                    delivered += i64::from(s.deliver(msg));
+                    delivered += i64::from(push(&self.limits, &s.client, &s.queue, msg));
                 }
             }
         }
@@ -194,9 +323,16 @@ impl PubSubHub {
 }
 
 /// Sends `make()` to every subscriber of `name` in `map`; returns how many received it.
-fn deliver_to(map: &Subscriptions, name: &Bytes, make: impl Fn() -> PubMessage) -> i64 {
+fn deliver_to(
+    limits: &OutputLimits,
+    map: &Subscriptions,
+    name: &Bytes,
+    make: impl Fn() -> PubMessage,
+) -> i64 {
     map.read().get(name).map_or(0, |subs| {
-        subs.values().map(|s| i64::from(s.deliver(make()))).sum()
+        subs.values()
+            .map(|s| i64::from(push(limits, &s.client, &s.queue, make())))
+            .sum()
     })
 }
 

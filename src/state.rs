@@ -277,6 +277,10 @@ impl ServerState {
                 self.config.get("acl-pubsub-default") == "allchannels",
                 Ordering::Relaxed,
             ),
+            "client-output-buffer-limit" => self
+                .pubsub
+                .limits
+                .set_from(&self.config.get("client-output-buffer-limit")),
             "acllog-max-len" => self
                 .acl
                 .log

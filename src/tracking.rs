@@ -209,7 +209,12 @@ fn send(sub: &mut Subscriber, keys: Option<Vec<Bytes>>) {
             sub.broken = true;
             if let (Some(own), Some(id)) = (sub.info.queue.get(), sub.options.redirect) {
                 if sub.info.resp.load(Ordering::Relaxed) >= 3 {
-                    let _ = own.try_send(PubMessage::TrackingRedirBroken(id));
+                    let _ = crate::pubsub::push(
+                        &crate::pubsub::UNLIMITED,
+                        &sub.info,
+                        own,
+                        PubMessage::TrackingRedirBroken(id),
+                    );
                 }
             }
         }
@@ -223,9 +228,12 @@ fn send(sub: &mut Subscriber, keys: Option<Vec<Bytes>>) {
     if let Some(queue) = queue {
         // A client that does not read its invalidations cannot be trusted with a cache:
         // disconnect it, as a subscriber that falls behind is.
-        if queue.try_send(PubMessage::Invalidate { keys }).is_err() {
-            target.kill();
-        }
+        crate::pubsub::push(
+            &crate::pubsub::UNLIMITED,
+            target,
+            queue,
+            PubMessage::Invalidate { keys },
+        );
     }
 }
 

@@ -708,9 +708,10 @@ fn feed_monitors(state: &ServerState, client: &ClientState, full_name: &str, arg
     let now_us = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64);
-    state.monitors.feed(crate::monitor::line(
-        now_us, client.db, origin, full_name, args,
-    ));
+    state.monitors.feed(
+        &state.pubsub.limits,
+        crate::monitor::line(now_us, client.db, origin, full_name, args),
+    );
 }
 
 fn record_slow(

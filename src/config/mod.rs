@@ -93,6 +93,14 @@ pub static DIRECTIVES: &[Directive] = &[
     d("requirepass", "", Kind::Str, true),
     d("aclfile", "", Kind::Str, false),
     d("protected-mode", "yes", Kind::Bool, true),
+    // Pushed-message bytes a client may have pending (src/pubsub.rs); `slave` is accepted
+    // and kept, replica links being bounded by their own stream.
+    d(
+        "client-output-buffer-limit",
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        Kind::BufferLimits,
+        true,
+    ),
     // TLS (src/tls.rs); the port is fixed at start-up, the rest reloads on CONFIG SET.
     d("tls-port", "0", Kind::Int { min: 0, max: 65535 }, false),
     d("tls-cert-file", "", Kind::Str, true),

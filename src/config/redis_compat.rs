@@ -28,7 +28,6 @@ const READ_ONLY_REPLICAS: &str =
 const CLUSTER: &str = "Redis Cluster is not implemented in Strata yet";
 const TLS: &str = "Strata's TLS (rustls) serves clients only; replication links and cluster buses are plain TCP, OpenSSL's TLS 1.2 cipher lists, DH parameters and session timeouts do not apply";
 const SYSLOG: &str = "logs go to stdout or the logfile; syslog is not supported";
-const OUTPUT_LIMITS: &str = "client output buffer limits are not enforced in Strata yet";
 const DUMP: &str = "DUMP/RESTORE are not implemented in Strata yet";
 const KEYSPACE_CRON: &str =
     "the keyspace is RocksDB, not a rehashed hash table; active expiry runs hz times a second";
@@ -425,13 +424,6 @@ pub static DIRECTIVES: &[Directive] = &[
     no_effect("tls-client-key-file-pass", "", Kind::Str, true, TLS),
     no_effect("tls-dh-params-file", "", Kind::Str, true, TLS),
     no_effect("tls-ciphers", "", Kind::Str, true, TLS),
-    no_effect(
-        "client-output-buffer-limit",
-        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
-        Kind::BufferLimits,
-        true,
-        OUTPUT_LIMITS,
-    ),
     no_effect(
         "oom-score-adj-values",
         "0 200 800",

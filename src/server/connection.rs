@@ -86,6 +86,8 @@ struct Conn {
     yields: u8,
     /// When `retry` first found its locks taken.
     waiting_since: Option<Instant>,
+    /// Bytes of pushed messages in `output` (counted in `ClientInfo::output_bytes`).
+    pushed_bytes: usize,
 }
 
 pub async fn serve(state: Arc<ServerState>, socket: Socket, mut client: ClientState) {
@@ -105,6 +107,7 @@ pub async fn serve(state: Arc<ServerState>, socket: Socket, mut client: ClientSt
         retry: None,
         yields: 0,
         waiting_since: None,
+        pushed_bytes: 0,
     };
     conn.run().await;
 }
@@ -136,7 +139,7 @@ impl Conn {
             // writes a push (an invalidation, a MONITOR line) into the buffer the moment
             // it happens.
             while let Ok(msg) = self.messages.try_recv() {
-                encode_message(&msg, self.client.resp3, &mut self.output);
+                self.take_message(&msg);
             }
             let retry = self.retry.take();
             let may_yield = self
@@ -345,9 +348,9 @@ impl Conn {
             r = self.socket.read_buf(&mut self.input) => r,
             Some(msg) = self.messages.recv() => {
                 // Deliver this and whatever else is queued in one write.
-                encode_message(&msg, self.client.resp3, &mut self.output);
+                self.take_message(&msg);
                 while let Ok(more) = self.messages.try_recv() {
-                    encode_message(&more, self.client.resp3, &mut self.output);
+                    self.take_message(&more);
                 }
                 return true;
             }
@@ -388,6 +391,13 @@ impl Conn {
         }
     }
 
+    /// Moves a pushed message into the output buffer; its bytes stay counted against the
+    /// client's output buffer limit until the buffer is written.
+    fn take_message(&mut self, msg: &PubMessage) {
+        self.pushed_bytes += msg.size();
+        encode_message(msg, self.client.resp3, &mut self.output);
+    }
+
     /// Syncs the WAL if required, then writes the buffered replies; false on failure.
     async fn flush(&mut self) -> bool {
         let state = self.state.clone();
@@ -419,7 +429,17 @@ impl Conn {
             .stats
             .net_output_bytes
             .fetch_add(self.output.len() as u64, Ordering::Relaxed);
-        let ok = self.socket.write_all(&self.output).await.is_ok();
+        // A client that stops reading leaves this write waiting; being closed (an output
+        // buffer limit, CLIENT KILL) must still end it.
+        let info = self.client.info.clone();
+        let ok = tokio::select! {
+            written = self.socket.write_all(&self.output) => written.is_ok(),
+            _ = info.killed() => false,
+        };
+        if self.pushed_bytes > 0 {
+            info.output_bytes
+                .fetch_sub(std::mem::take(&mut self.pushed_bytes), Ordering::Relaxed);
+        }
         self.output.clear();
         release_if_large(&mut self.output);
         release_if_large(&mut self.input);

@@ -123,3 +123,149 @@ fn a_password_less_server_on_a_public_address_warns_at_start_up() {
         warned
     });
 }
+
+/// The server's resident memory.
+fn rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// A subscriber to `channel` that never reads again after its subscription is confirmed.
+fn stalled_subscriber(addr: &str, channel: &str) -> TcpStream {
+    let mut sub = TcpStream::connect(addr).unwrap();
+    sub.write_all(format!("SUBSCRIBE {channel}\r\n").as_bytes())
+        .unwrap();
+    sub.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut confirm = [0u8; 256];
+    let n = sub.read(&mut confirm).unwrap();
+    assert!(String::from_utf8_lossy(&confirm[..n]).contains("subscribe"));
+    sub
+}
+
+/// Publishes `count` messages of `size` bytes to `channel`, 32 per pipelined batch; calls
+/// `each_batch` with the replies (receiver counts) of every batch.
+fn publish_many(
+    publisher: &mut crate::harness::Raw,
+    channel: &str,
+    size: usize,
+    count: usize,
+    mut each_batch: impl FnMut(&[i64]) -> bool,
+) {
+    let payload = vec![b'x'; size];
+    let frame = crate::harness::Raw::encode(&[b"PUBLISH", channel.as_bytes(), &payload]);
+    let mut sent = 0;
+    while sent < count {
+        let batch = 32.min(count - sent);
+        publisher.send_bytes(&frame.repeat(batch));
+        let replies: Vec<i64> = (0..batch)
+            .map(|_| match publisher.read() {
+                V::Int(n) => n,
+                other => panic!("PUBLISH answered {other:?}"),
+            })
+            .collect();
+        sent += batch;
+        if !each_batch(&replies) {
+            return;
+        }
+    }
+}
+
+#[test]
+fn a_stalled_subscriber_is_cut_off_at_its_output_buffer_limit() {
+    let server = Server::start();
+    let pid = server.pid().unwrap();
+    let mut admin = server.raw();
+    admin.cmd(&[
+        "CONFIG",
+        "SET",
+        "client-output-buffer-limit",
+        "pubsub 8mb 2mb 60",
+    ]);
+    let mut sub = stalled_subscriber(&server.addr, "firehose");
+    let mut publisher = server.raw();
+    let before = rss_bytes(pid);
+    let mut peak = before;
+    let mut delivered = 0i64;
+    // 1 GiB at a subscriber that reads nothing.
+    publish_many(
+        &mut publisher,
+        "firehose",
+        64 * 1024,
+        16 * 1024,
+        |replies| {
+            delivered += replies.iter().sum::<i64>();
+            peak = peak.max(rss_bytes(pid));
+            true
+        },
+    );
+    let limit = 8u64 << 20;
+    eprintln!(
+        "1 GiB published: {delivered} messages queued for the stalled subscriber, server RSS \
+         {} -> peak {} MiB",
+        before >> 20,
+        peak >> 20
+    );
+    // The queue stops at the limit; the rest is the server's fixed overhead (the
+    // publisher's pipelined requests, allocator caches), not a function of the 1 GiB.
+    let fixed_bound = 96u64 << 20;
+    assert!(
+        peak.saturating_sub(before) < limit + fixed_bound,
+        "RSS grew {} MiB while 1 GiB was published at a stalled subscriber",
+        peak.saturating_sub(before) >> 20
+    );
+    assert!(
+        (delivered as u64) * 64 * 1024 < 4 * limit,
+        "{delivered} messages were queued before the cut-off"
+    );
+    // The subscriber was disconnected: draining its socket ends in EOF.
+    let mut drained = 0u64;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match sub.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => drained += n as u64,
+            Err(e) => panic!("the stalled subscriber was not disconnected: {e}"),
+        }
+    }
+    assert!(
+        drained < 4 * limit,
+        "{drained} bytes reached the subscriber"
+    );
+    let clients = admin.cmd(&["CLIENT", "LIST"]).text();
+    assert!(!clients.contains("cmd=subscribe"), "{clients}");
+}
+
+#[test]
+fn a_subscriber_over_its_soft_limit_for_too_long_is_cut_off() {
+    let server = Server::start();
+    let mut admin = server.raw();
+    admin.cmd(&[
+        "CONFIG",
+        "SET",
+        "client-output-buffer-limit",
+        "pubsub 0 1mb 1",
+    ]);
+    let mut sub = stalled_subscriber(&server.addr, "slow");
+    let mut publisher = server.raw();
+    let started = std::time::Instant::now();
+    let mut cut_off = false;
+    // Keeps the subscriber over 1 MiB (a hard limit of 0 never triggers) until the soft
+    // limit's second has passed and it is closed. The publisher is paced (128 KiB per
+    // 20 ms) so that second does not queue hundreds of megabytes.
+    publish_many(&mut publisher, "slow", 4 * 1024, usize::MAX, |replies| {
+        cut_off = replies.contains(&0);
+        std::thread::sleep(Duration::from_millis(20));
+        !cut_off && started.elapsed() < Duration::from_secs(60)
+    });
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "cut off before the soft limit's second"
+    );
+    assert!(cut_off, "the subscriber was never cut off");
+    let mut buf = vec![0u8; 1 << 16];
+    while matches!(sub.read(&mut buf), Ok(n) if n > 0) {}
+}
