@@ -268,6 +268,7 @@ fn main() -> ExitCode {
     }
     state.apply_config_change("appendfsync");
     state.apply_config_change("client-output-buffer-limit");
+    state.apply_config_change("maxmemory-clients");
     state.apply_config_change("notify-keyspace-events");
     state.apply_config_change("maxmemory");
     state.apply_config_change("busy-reply-threshold");

@@ -64,11 +64,16 @@ pub struct ClassLimit {
     pub soft_seconds: AtomicU64,
 }
 
-/// The `normal` and `pubsub` classes (`replica` links are bounded by their own stream).
+/// The `normal` and `pubsub` classes (`replica` links are bounded by their own stream),
+/// and `maxmemory-clients` over all clients' pending bytes.
 #[derive(Default)]
 pub struct OutputLimits {
     pub normal: ClassLimit,
     pub pubsub: ClassLimit,
+    /// `maxmemory-clients` in bytes (0 = no limit).
+    pub max_total: AtomicUsize,
+    /// Pending pushed bytes of every client together.
+    total: AtomicUsize,
 }
 
 impl ClassLimit {
@@ -86,9 +91,22 @@ impl ClassLimit {
 pub static UNLIMITED: OutputLimits = OutputLimits {
     normal: ClassLimit::unlimited(),
     pubsub: ClassLimit::unlimited(),
+    max_total: AtomicUsize::new(0),
+    total: AtomicUsize::new(0),
 };
 
 impl OutputLimits {
+    /// Pending bytes written out or dropped (see [`push`]).
+    pub fn release(&self, bytes: usize) {
+        if bytes > 0 {
+            let _ = self
+                .total
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
+                    Some(t.saturating_sub(bytes))
+                });
+        }
+    }
+
     /// Reads the directive's canonical text (`normal h s secs slave h s secs pubsub ...`).
     pub fn set_from(&self, text: &str) {
         let words: Vec<&str> = text.split_whitespace().collect();
@@ -171,7 +189,17 @@ pub fn push(
     } else {
         &limits.normal
     };
-    let refused = if over_limit(class, client, total, crate::storage::now_ms()) {
+    let all_clients = limits.total.fetch_add(size, Ordering::Relaxed) + size;
+    let max_total = limits.max_total.load(Ordering::Relaxed);
+    // maxmemory-clients: the client whose queue takes every client's pending bytes over the
+    // bound is closed, unless it asked not to be (`CLIENT NO-EVICT on`). Redis evicts the
+    // largest clients first; the one still growing is in practice the same stalled reader.
+    let refused = if max_total > 0
+        && all_clients > max_total
+        && !client.no_evict.load(Ordering::Relaxed)
+    {
+        Some("over maxmemory-clients")
+    } else if over_limit(class, client, total, crate::storage::now_ms()) {
         Some("over its output buffer limit")
     } else {
         match queue.try_send(msg) {
@@ -181,6 +209,7 @@ pub fn push(
         }
     };
     client.output_bytes.fetch_sub(size, Ordering::Relaxed);
+    limits.release(size);
     if let Some(why) = refused {
         tracing::warn!(
             client = client.id,

@@ -277,6 +277,10 @@ impl ServerState {
                 self.config.get("acl-pubsub-default") == "allchannels",
                 Ordering::Relaxed,
             ),
+            "maxmemory-clients" => self.pubsub.limits.max_total.store(
+                self.config.get_int("maxmemory-clients").max(0) as usize,
+                Ordering::Relaxed,
+            ),
             "client-output-buffer-limit" => self
                 .pubsub
                 .limits

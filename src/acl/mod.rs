@@ -152,7 +152,7 @@ impl Acl {
         let ops = merge_selector_args(ops)?;
         let existing = self.users.read().get(&name).cloned();
         let mut rules = match &existing {
-            Some(user) => user.rules().clone(),
+            Some(user) => UserRules::clone(&user.rules()),
             None => UserRules::new(&self.catalog, self.all_channels()),
         };
         for op in &ops {

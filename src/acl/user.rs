@@ -8,7 +8,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use parking_lot::RwLock;
+use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
 
 use super::catalog::Catalog;
@@ -184,7 +184,9 @@ impl UserRules {
 /// A user as connections hold it.
 pub struct User {
     pub name: String,
-    rules: RwLock<UserRules>,
+    /// Swapped whole on a change; read without a lock (every restricted command reads
+    /// it, from every worker: a lock's shared counter would bounce between the cores).
+    rules: ArcSwap<UserRules>,
     /// The root selector allows everything: the gate skips the check (the default user's
     /// usual case costs one atomic load per command).
     unrestricted: AtomicBool,
@@ -197,19 +199,19 @@ impl User {
         let unrestricted = rules.allows_everything(catalog);
         User {
             name: name.to_string(),
-            rules: RwLock::new(rules),
+            rules: ArcSwap::from_pointee(rules),
             unrestricted: AtomicBool::new(unrestricted),
             removed: AtomicBool::new(false),
         }
     }
 
-    pub fn rules(&self) -> parking_lot::RwLockReadGuard<'_, UserRules> {
-        self.rules.read()
+    pub fn rules(&self) -> arc_swap::Guard<std::sync::Arc<UserRules>> {
+        self.rules.load()
     }
 
     pub fn replace_rules(&self, rules: UserRules, catalog: &Catalog) {
         let unrestricted = rules.allows_everything(catalog);
-        *self.rules.write() = rules;
+        self.rules.store(std::sync::Arc::new(rules));
         self.unrestricted.store(unrestricted, Ordering::Release);
     }
 

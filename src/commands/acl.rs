@@ -212,7 +212,8 @@ pub fn dryrun(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     if !cmd.arity_ok(command.len()) {
         return Err(CmdError::WrongArity(full_name.to_string()));
     }
-    Ok(match denial(ctx.state, &user, cmd, full_name, command) {
+    let facts = ctx.state.commands.acl_facts(full_name).unwrap_or_default();
+    Ok(match denial(ctx.state, &user, cmd, (full_name, facts), command) {
         None => Reply::Ok,
         Some(denied) => Reply::bulk(dry_run_text(denied, full_name, command)),
     })

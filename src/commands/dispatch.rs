@@ -433,7 +433,8 @@ fn run_resolved(
     if !client.authenticated && !cmd.has(flags::NO_AUTH) {
         return rejected(state, client, stats, CmdError::NoAuth);
     }
-    if let Err(denied) = super::permissions::check(state, client, cmd, full_name, args) {
+    let facts = stats.map(|s| s.acl);
+    if let Err(denied) = super::permissions::check(state, client, cmd, (full_name, facts), args) {
         return rejected(state, client, stats, denied);
     }
     if state.replication.loading.load(Ordering::Relaxed) && !cmd.has(flags::LOADING) {

@@ -10,7 +10,7 @@
 use bytes::Bytes;
 
 use super::key_access::access_of;
-use super::table::Command;
+use super::table::{AclFacts, Command};
 use crate::acl::log::{Entry, Reason};
 use crate::acl::{ChannelArg, Denied, KeyArg, Request, User};
 use crate::client::ClientState;
@@ -59,30 +59,26 @@ pub fn denial(
     state: &ServerState,
     user: &User,
     cmd: &Command,
-    full_name: &str,
+    (full_name, facts): (&str, AclFacts),
     args: &[Bytes],
 ) -> Option<Denied> {
     if user.is_unrestricted() {
         return None;
     }
-    let facts = state.commands.acl_facts(full_name)?;
     // Shard channels sit in the key positions for cluster routing, but ACL checks them as
     // channels (Redis's `not_key` key specs).
-    let positions = if matches!(cmd.name, "spublish" | "ssubscribe" | "sunsubscribe") {
-        Vec::new()
-    } else {
-        cmd.key_positions_in(args)
-    };
-    let keys: Vec<KeyArg<'_>> = positions
-        .iter()
-        .enumerate()
-        .filter(|(_, &i)| i < args.len())
-        .map(|(nth, &i)| KeyArg {
-            name: &args[i],
-            access: access_of(full_name, facts.key_access, nth, args),
-            index: i,
-        })
-        .collect();
+    let mut keys: Vec<KeyArg<'_>> = Vec::new();
+    if !matches!(cmd.name, "spublish" | "ssubscribe" | "sunsubscribe") {
+        cmd.for_each_key_position(args, |i| {
+            if i < args.len() {
+                keys.push(KeyArg {
+                    name: &args[i],
+                    access: access_of(full_name, facts.key_access, keys.len(), args),
+                    index: i,
+                });
+            }
+        });
+    }
     let channels = channels_of(cmd, args);
     let request = Request {
         id: facts.id,
@@ -102,10 +98,15 @@ pub fn check(
     state: &ServerState,
     client: &ClientState,
     cmd: &Command,
-    full_name: &str,
+    (full_name, facts): (&str, Option<AclFacts>),
     args: &[Bytes],
 ) -> Result<(), CmdError> {
-    let Some(denied) = denial(state, &client.user, cmd, full_name, args) else {
+    if client.user.is_unrestricted() {
+        return Ok(());
+    }
+    let facts = facts.or_else(|| state.commands.acl_facts(full_name));
+    let Some(denied) = facts.and_then(|f| denial(state, &client.user, cmd, (full_name, f), args))
+    else {
         return Ok(());
     };
     let (reason, object) = match denied {

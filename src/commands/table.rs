@@ -129,6 +129,16 @@ impl Command {
         }
     }
 
+    /// Calls `each` with every key position of `args`, without building a list for the
+    /// common fixed-range commands (the ACL check runs this per command).
+    pub fn for_each_key_position(&self, args: &[Bytes], each: impl FnMut(usize)) {
+        if let KeySpec::Range { first, last, step } = self.keys {
+            range_positions(first, last, step, args.len()).for_each(each);
+        } else {
+            self.key_positions_in(args).into_iter().for_each(each);
+        }
+    }
+
     /// Key positions that depend on the arguments (`numkeys`); malformed counts give none
     /// and the handler reports the error.
     pub fn key_positions_in(&self, args: &[Bytes]) -> Vec<usize> {
@@ -1633,6 +1643,9 @@ const ALLOW_ANY: u32 = NO_AUTH | NOSCRIPT | LOADING | STALE | FAST;
 /// Per-command statistics (`INFO commandstats`).
 #[derive(Default)]
 pub struct CommandStats {
+    /// Not a statistic: the command's ACL facts, kept here so the gate's one lookup of a
+    /// command's entry by name serves the permission check too.
+    pub acl: AclFacts,
     pub calls: AtomicU64,
     pub usec: AtomicU64,
     pub rejected: AtomicU64,
@@ -1642,7 +1655,7 @@ pub struct CommandStats {
 }
 
 /// What the ACL check needs of a command, by full name.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 pub struct AclFacts {
     pub id: crate::acl::CommandId,
     /// Access to the first key and to the later ones (`key_access`).
@@ -1652,7 +1665,6 @@ pub struct AclFacts {
 /// The lookup map built from [`COMMANDS`] with `rename-command` applied.
 pub struct CommandTable {
     by_name: HashMap<Vec<u8>, &'static Command>,
-    acl_facts: HashMap<&'static str, AclFacts>,
     /// Full names (`get`, `client|list`) by command address, built once so dispatch never
     /// formats a name per call.
     full_names: HashMap<usize, &'static str>,
@@ -1687,12 +1699,15 @@ impl CommandTable {
         }
         let mut table = CommandTable {
             by_name,
-            acl_facts: HashMap::new(),
             full_names,
             stats,
         };
         let (_, facts) = table.build_catalog();
-        table.acl_facts = facts;
+        for (name, acl) in facts {
+            if let Some(stats) = table.stats.get_mut(name) {
+                stats.acl = acl;
+            }
+        }
         table
     }
 
@@ -1730,7 +1745,7 @@ impl CommandTable {
     }
 
     pub fn acl_facts(&self, full_name: &str) -> Option<AclFacts> {
-        self.acl_facts.get(full_name).copied()
+        self.stats.get(full_name).map(|s| s.acl)
     }
 
     /// Case-insensitive lookup without allocating for ordinary command names.

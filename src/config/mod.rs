@@ -95,6 +95,8 @@ pub static DIRECTIVES: &[Directive] = &[
     d("protected-mode", "yes", Kind::Bool, true),
     // Pushed-message bytes a client may have pending (src/pubsub.rs); `slave` is accepted
     // and kept, replica links being bounded by their own stream.
+    // Pushed bytes all clients together may have pending (0 = no bound).
+    d("maxmemory-clients", "0", Kind::Memory { min: 0 }, true),
     d(
         "client-output-buffer-limit",
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",

@@ -400,7 +400,6 @@ pub static DIRECTIVES: &[Directive] = &[
     no_effect("hash-max-listpack-value", "64", MEMORY, true, ENCODING),
     no_effect("stream-node-max-bytes", "4096", MEMORY, true, ENCODING),
     no_effect("zset-max-listpack-value", "64", MEMORY, true, ENCODING),
-    no_effect("maxmemory-clients", "0", MEMORY, true, MAXMEMORY),
     no_effect(
         "auto-aof-rewrite-min-size",
         "67108864",

@@ -124,6 +124,9 @@ impl Drop for Conn {
         crate::commands::pubsub::unsubscribe_all(&state, &mut self.client);
         state.monitors.remove(self.client.info.id);
         state.tracking.disable(self.client.info.id);
+        // Whatever the client still had queued stops counting towards maxmemory-clients.
+        let pending = self.client.info.output_bytes.swap(0, Ordering::Relaxed);
+        state.pubsub.limits.release(pending);
         state.clients.unregister(self.client.info.id);
     }
 }
@@ -437,8 +440,9 @@ impl Conn {
             _ = info.killed() => false,
         };
         if self.pushed_bytes > 0 {
-            info.output_bytes
-                .fetch_sub(std::mem::take(&mut self.pushed_bytes), Ordering::Relaxed);
+            let written = std::mem::take(&mut self.pushed_bytes);
+            info.output_bytes.fetch_sub(written, Ordering::Relaxed);
+            state.pubsub.limits.release(written);
         }
         self.output.clear();
         release_if_large(&mut self.output);

@@ -136,10 +136,21 @@ fn rss_bytes(pid: u32) -> u64 {
 
 /// A subscriber to `channel` that never reads again after its subscription is confirmed.
 fn stalled_subscriber(addr: &str, channel: &str) -> TcpStream {
+    stalled_subscriber_after(addr, channel, None)
+}
+
+/// [`stalled_subscriber`], sending one inline command (answered `+OK`) first.
+fn stalled_subscriber_after(addr: &str, channel: &str, first: Option<&str>) -> TcpStream {
     let mut sub = TcpStream::connect(addr).unwrap();
+    sub.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    if let Some(command) = first {
+        sub.write_all(format!("{command}\r\n").as_bytes()).unwrap();
+        let mut ok = [0u8; 5];
+        sub.read_exact(&mut ok).unwrap();
+        assert_eq!(&ok, b"+OK\r\n", "{command}");
+    }
     sub.write_all(format!("SUBSCRIBE {channel}\r\n").as_bytes())
         .unwrap();
-    sub.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut confirm = [0u8; 256];
     let n = sub.read(&mut confirm).unwrap();
     assert!(String::from_utf8_lossy(&confirm[..n]).contains("subscribe"));
@@ -268,4 +279,28 @@ fn a_subscriber_over_its_soft_limit_for_too_long_is_cut_off() {
     assert!(cut_off, "the subscriber was never cut off");
     let mut buf = vec![0u8; 1 << 16];
     while matches!(sub.read(&mut buf), Ok(n) if n > 0) {}
+}
+
+#[test]
+fn maxmemory_clients_closes_the_stalled_reader_but_not_a_no_evict_one() {
+    let server = Server::start();
+    let mut admin = server.raw();
+    admin.cmd(&["CONFIG", "SET", "client-output-buffer-limit", "pubsub 0 0 0"]);
+    admin.cmd(&["CONFIG", "SET", "maxmemory-clients", "4mb"]);
+    let _kept = stalled_subscriber_after(&server.addr, "wide", Some("CLIENT NO-EVICT on"));
+    let _evicted = stalled_subscriber(&server.addr, "wide");
+    let mut publisher = server.raw();
+    let mut receivers = Vec::new();
+    publish_many(&mut publisher, "wide", 64 * 1024, 1024, |replies| {
+        receivers.extend_from_slice(replies);
+        !replies.contains(&1)
+    });
+    assert!(receivers.contains(&1), "nobody was evicted: {receivers:?}");
+    let clients = admin.cmd(&["CLIENT", "LIST"]).text();
+    let subscribers: Vec<&str> = clients.lines().filter(|l| l.contains("sub=1")).collect();
+    assert_eq!(subscribers.len(), 1, "{clients}");
+    assert!(
+        subscribers[0].contains("flags=Pe"),
+        "the no-evict subscriber stays: {clients}"
+    );
 }
