@@ -7,6 +7,8 @@ redis-benchmark, repeats each pair, and prints a table of medians: ops/s for bot
 Strata/Redis, and p50/p99 latency. The table is also written to benches/results/latest.md.
 
 Usage: python3 benches/harness.py [--repeats 3] [--requests 100000] [--dataset-keys 1000000]
+Single scenarios: --only-zipf (latest.md), --only-monitor (monitor.md), --only-acl (acl.md),
+--only-tls (tls.md: plain port vs TLS, certificates made with openssl), in benches/results.
 Requires redis-server and redis-benchmark (scripts/setup.sh installs them) and a built
 release binary of strata (found through $STRATA_BIN or the default target directory).
 """
@@ -59,10 +61,12 @@ def wait_ping(port, deadline=60.0):
 
 
 class Server:
-    def __init__(self, kind, data_dir, fsync="everysec"):
+    def __init__(self, kind, data_dir, fsync="everysec", start_args=()):
         self.kind = kind
         self.data_dir = data_dir
         self.fsync = fsync
+        # Extra directives for both kinds, after the harness's own (e.g. the tls-* ones).
+        self.start_args = list(start_args)
         self.proc = None
         self.port = None
         self.startup_seconds = None
@@ -75,12 +79,14 @@ class Server:
             durability = getattr(self, "extra_args", None) or ["--appendonly", "yes", "--appendfsync", self.fsync]
             self.proc = subprocess.Popen(
                 ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.data_dir,
-                 "--save", "", *durability],
+                 "--save", "", *durability, *self.start_args],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         else:
+            # `port 0` beside a `tls-port` means TLS only (as in Redis), so name a plain port then.
+            port = str(free_port()) if "--tls-port" in self.start_args else "0"
             self.proc = subprocess.Popen(
-                [strata_binary(), "server", "--port", "0", "--bind", "127.0.0.1", "--dir", self.data_dir,
-                 "--appendfsync", self.fsync],
+                [strata_binary(), "server", "--port", port, "--bind", "127.0.0.1", "--dir", self.data_dir,
+                 "--appendfsync", self.fsync, *self.start_args],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             lines = queue.Queue()
             threading.Thread(target=lambda: [lines.put(l) for l in self.proc.stdout], daemon=True).start()
@@ -116,9 +122,15 @@ class Server:
                 self.proc.wait()
 
 
-def run_benchmark(port, test, clients, pipeline, size, requests, keyspace=100000, auth=None):
+def run_benchmark(port, test, clients, pipeline, size, requests, keyspace=100000, auth=None, tls=None):
+    """One redis-benchmark run. `tls=(tls_port, ca_file)` connects over TLS to that port instead
+    of `port` (the client checks the server's certificate against the CA, presents none)."""
+    if tls:
+        port = tls[0]
     cmd = ["redis-benchmark", "-p", str(port), "-c", str(clients), "-n", str(requests), "-P", str(pipeline),
            "-d", str(size), "-r", str(keyspace), "--csv", "-q"]
+    if tls:
+        cmd += ["--tls", "--cacert", tls[1]]
     if auth:
         cmd += ["--user", auth[0], "-a", auth[1]]
     if test.startswith("MSET"):
@@ -209,14 +221,20 @@ def zipf_rows(servers, repeats, maxmemory_mb):
     return rows, notes
 
 
-def median_run(servers, scenario, repeats, requests, auth=None):
+def median_run(servers, scenario, repeats, requests, auth=None, tls=False):
+    """Medians of `repeats` alternating runs. With `tls`, each server's `tls_port` and `tls_ca`
+    (set by tls_rows) are used. Each result also has the server's CPU per command (`cpu_us`)."""
     label, test, clients, pipeline, size = scenario
     results = {name: [] for name in servers}
     n = requests * (4 if pipeline > 1 else 1)
     for _ in range(repeats):
         for name, server in servers.items():  # alternate: redis, strata, redis, strata...
-            results[name].append(run_benchmark(server.port, test, clients, pipeline, size, n, auth=auth))
-    med = {name: {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99")}
+            before = cpu_seconds(server.proc.pid)
+            result = run_benchmark(server.port, test, clients, pipeline, size, n, auth=auth,
+                                   tls=(server.tls_port, server.tls_ca) if tls else None)
+            result["cpu_us"] = (cpu_seconds(server.proc.pid) - before) / n * 1e6
+            results[name].append(result)
+    med = {name: {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99", "cpu_us")}
            for name, runs in results.items()}
     return label, med
 
@@ -264,43 +282,105 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_per_command(server, test, pipeline, requests, auth=None):
-    """Server CPU per command (µs) over one redis-benchmark run: steadier than ops/s on a
-    shared 2-core machine, where the benchmark client competes for the same cores."""
-    before = cpu_seconds(server.proc.pid)
-    run_benchmark(server.port, test, 50, pipeline, 64, requests, auth=auth)
-    return (cpu_seconds(server.proc.pid) - before) / requests * 1e6
-
-
 def acl_rows(servers, repeats, requests):
     """GET and SET as the unrestricted default user and as a restricted ACL user, on both
-    servers: the cost of the permission check."""
+    servers: the cost of the permission check. Each repeat runs both users on both servers
+    back to back, so drift on a shared machine hits both users alike; the ratio of the
+    medians of server CPU per command is the steadier figure."""
     rows, notes = [], []
     name, password, rules = ACL_BENCH_USER
     for server in servers.values():
         server.cli("ACL", "SETUSER", name, *rules)
+    users = {"default user": None, "restricted user": (name, password)}
     for label, test, pipeline in (("GET 64B P1", "get", 1), ("SET 64B P1", "set", 1),
                                   ("GET 64B P16", "get", 16), ("SET 64B P16", "set", 16)):
-        scenario = (label, test, 50, pipeline, 64)
-        _, default = median_run(servers, scenario, repeats, requests)
-        _, restricted = median_run(servers, scenario, repeats, requests, auth=(name, password))
-        rows.append((f"{label} default user", default))
-        rows.append((f"{label} restricted user", restricted))
-        kept = {n: restricted[n]["rps"] / default[n]["rps"] for n in servers}
-        # CPU per command, alternating the two users, median of the runs.
-        cpu = {n: {"default": [], "restricted": []} for n in servers}
+        n = requests * (4 if pipeline > 1 else 1)
+        runs = {(user, srv): [] for user in users for srv in servers}
         for _ in range(repeats):
-            for n, server in servers.items():
-                cpu[n]["default"].append(cpu_per_command(server, test, pipeline, requests))
-                cpu[n]["restricted"].append(
-                    cpu_per_command(server, test, pipeline, requests, auth=(name, password)))
-        us = {n: {mode: statistics.median(v) for mode, v in modes.items()} for n, modes in cpu.items()}
-        notes.append(f"{label} as a restricted ACL user: throughput Redis {kept['redis']:.3f}x, "
-                     f"Strata {kept['strata']:.3f}x of the default user's; server CPU per command "
-                     f"Redis {us['redis']['default']:.1f} -> {us['redis']['restricted']:.1f} us, "
-                     f"Strata {us['strata']['default']:.1f} -> {us['strata']['restricted']:.1f} us "
-                     f"({us['strata']['restricted'] / us['strata']['default']:.3f}x)")
+            for user, auth in users.items():
+                for srv, server in servers.items():
+                    before = cpu_seconds(server.proc.pid)
+                    result = run_benchmark(server.port, test, 50, pipeline, 64, n, auth=auth)
+                    result["cpu_us"] = (cpu_seconds(server.proc.pid) - before) / n * 1e6
+                    runs[(user, srv)].append(result)
+        med = {key: {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50", "p99", "cpu_us")}
+               for key, rs in runs.items()}
+        for user in users:
+            rows.append((f"{label} {user}", {srv: med[(user, srv)] for srv in servers}))
+        ratio = {srv: (med[("restricted user", srv)]["rps"] / med[("default user", srv)]["rps"],
+                       med[("restricted user", srv)]["cpu_us"] / med[("default user", srv)]["cpu_us"])
+                 for srv in servers}
+        notes.append(f"{label} as a restricted ACL user: throughput Redis {ratio['redis'][0]:.3f}x, "
+                     f"Strata {ratio['strata'][0]:.3f}x of the default user's; server CPU per command "
+                     f"Redis {med[('default user', 'redis')]['cpu_us']:.2f} -> "
+                     f"{med[('restricted user', 'redis')]['cpu_us']:.2f} us ({ratio['redis'][1]:.3f}x), "
+                     f"Strata {med[('default user', 'strata')]['cpu_us']:.2f} -> "
+                     f"{med[('restricted user', 'strata')]['cpu_us']:.2f} us ({ratio['strata'][1]:.3f}x)")
         print(notes[-1], flush=True)
+    return rows, notes
+
+def make_tls_certs(dir):
+    """A CA and a server certificate it signed (localhost, 127.0.0.1; P-256 keys), made with the
+    openssl CLI. X.509 v3 throughout: rustls refuses v1 certificates."""
+    os.makedirs(dir, exist_ok=True)
+    ca_key, ca, key, csr, crt, ext = (os.path.join(dir, n) for n in
+                                      ("ca.key", "ca.crt", "server.key", "server.csr", "server.crt", "leaf.ext"))
+    with open(ext, "w") as f:
+        f.write(TLS_LEAF_EXTENSIONS)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for cmd in (["req", "-x509", *ec, "-keyout", ca_key, "-out", ca, "-days", "2", "-subj", "/CN=Strata bench CA",
+                 "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+                ["req", "-new", *ec, "-keyout", key, "-out", csr, "-subj", "/CN=localhost"],
+                ["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-days", "2",
+                 "-out", crt, "-extfile", ext]):
+        subprocess.run(["openssl", *cmd], check=True, capture_output=True, timeout=60)
+    return ca, crt, key
+
+
+def tls_session(port, ca):
+    """The protocol and cipher suite an OpenSSL client (as redis-benchmark's) negotiates."""
+    out = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-CAfile", ca, "-brief"],
+                         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    facts = dict(l.split(":", 1) for l in (out.stdout + out.stderr).splitlines() if ":" in l)
+    return f"{facts.get('Protocol version', '?').strip()} {facts.get('Ciphersuite', '?').strip()}"
+
+
+def tls_rows(tmp, repeats, requests):
+    """SET and GET (64 B, 50 clients) at pipeline 1 and 16 over the plain port and over TLS, on
+    a redis-server and a Strata started with a TLS port beside the plain one and
+    `tls-auth-clients no` (redis-benchmark --tls --cacert, no client certificate)."""
+    ca, crt, key = make_tls_certs(os.path.join(tmp, "tls-certs"))
+    servers = {}
+    try:
+        for kind in ("redis", "strata"):
+            tls_port = free_port()
+            server = Server(kind, os.path.join(tmp, f"{kind}-tls"), start_args=[
+                "--tls-port", str(tls_port), "--tls-cert-file", crt, "--tls-key-file", key,
+                "--tls-ca-cert-file", ca, "--tls-auth-clients", "no"])
+            server.tls_port, server.tls_ca = tls_port, ca
+            servers[kind] = server.start()
+        rows, notes = [], []
+        notes.append("TLS: redis-benchmark --tls --cacert (no client certificate, tls-auth-clients no), "
+                     "ECDSA P-256 server certificate; negotiated "
+                     + ", ".join(f"{n} {tls_session(s.tls_port, ca)}" for n, s in servers.items()))
+        # SET before GET, so the GETs read the 64-byte values the SETs wrote.
+        for label, test, pipeline in (("SET 64B P1", "set", 1), ("GET 64B P1", "get", 1),
+                                      ("SET 64B P16", "set", 16), ("GET 64B P16", "get", 16)):
+            scenario = (label, test, 50, pipeline, 64)
+            _, plain = median_run(servers, scenario, repeats, requests)
+            _, tls = median_run(servers, scenario, repeats, requests, tls=True)
+            rows.append((f"{label} plain", plain))
+            rows.append((f"{label} TLS", tls))
+            kept = {n: tls[n]["rps"] / plain[n]["rps"] for n in servers}
+            notes.append(f"{label} over TLS: throughput Redis {kept['redis']:.2f}x, Strata {kept['strata']:.2f}x "
+                         f"of its plain-port figure; Strata/Redis {tls['strata']['rps'] / tls['redis']['rps']:.2f} "
+                         f"over TLS vs {plain['strata']['rps'] / plain['redis']['rps']:.2f} plain; server CPU "
+                         f"per command Redis {plain['redis']['cpu_us']:.1f} -> {tls['redis']['cpu_us']:.1f} us, "
+                         f"Strata {plain['strata']['cpu_us']:.1f} -> {tls['strata']['cpu_us']:.1f} us")
+            print(notes[-1], flush=True)
+    finally:
+        for s in servers.values():
+            s.stop()
     return rows, notes
 
 
@@ -333,8 +413,10 @@ def main():
                         help="run only GET/SET with and without a MONITOR client")
     parser.add_argument("--only-acl", action="store_true",
                         help="run only GET/SET as the default user and as a restricted ACL user")
+    parser.add_argument("--only-tls", action="store_true",
+                        help="run only GET/SET over the plain port and over TLS (certificates made with openssl)")
     args = parser.parse_args()
-    for tool in ("redis-server", "redis-benchmark", "redis-cli"):
+    for tool in ("redis-server", "redis-benchmark", "redis-cli", "openssl"):
         if not shutil.which(tool):
             subprocess.run([os.path.join(ROOT, "scripts", "setup.sh")], check=True)
             break
@@ -342,17 +424,18 @@ def main():
         subprocess.run(["cargo", "build", "--release", "--bin", "strata"], cwd=ROOT, check=True)
     if not os.path.exists(loadgen_binary()):
         subprocess.run(["cargo", "build", "--release", "--example", "loadgen"], cwd=ROOT, check=True)
-    only = args.only_zipf or args.only_monitor or args.only_acl
+    only = args.only_zipf or args.only_monitor or args.only_acl or args.only_tls
     scenarios = [] if only else SCENARIOS
     if only:
         args.dataset_keys = 0
-        args.skip_zipf = args.skip_zipf or args.only_monitor or args.only_acl
+        args.skip_zipf = args.skip_zipf or args.only_monitor or args.only_acl or args.only_tls
 
     rows = []
     extra = []
     with tempfile.TemporaryDirectory() as tmp:
-        servers = {"redis": Server("redis", os.path.join(tmp, "redis")).start(),
-                   "strata": Server("strata", os.path.join(tmp, "strata")).start()}
+        # --only-tls starts its own pair (with TLS ports) in tls_rows.
+        servers = {} if args.only_tls else {"redis": Server("redis", os.path.join(tmp, "redis")).start(),
+                                            "strata": Server("strata", os.path.join(tmp, "strata")).start()}
         try:
             for scenario in scenarios:
                 label, med = median_run(servers, scenario, args.repeats, args.requests)
@@ -369,7 +452,7 @@ def main():
                 print(f"{label:16} redis {med['redis']['rps']:>10.0f}  strata {med['strata']['rps']:>10.0f}  "
                       f"ratio {med['strata']['rps'] / med['redis']['rps']:.2f}", flush=True)
 
-            if not (args.only_zipf or args.only_acl):
+            if not (args.only_zipf or args.only_acl or args.only_tls):
                 mrows, mnotes = monitor_rows(servers, args.repeats, args.requests)
                 rows += mrows
                 extra += mnotes
@@ -378,6 +461,11 @@ def main():
                 arows, anotes = acl_rows(servers, args.repeats, args.requests)
                 rows += arows
                 extra += anotes
+
+            if args.only_tls or not only:
+                trows, tnotes = tls_rows(tmp, args.repeats, args.requests)
+                rows += trows
+                extra += tnotes
 
             if not args.skip_zipf:
                 zrows, znotes = zipf_rows(servers, args.repeats, args.zipf_maxmemory_mb)
@@ -434,7 +522,8 @@ def main():
               "the other rows use redis-benchmark."]
     table = "\n".join(lines) + "\n"
     os.makedirs(os.path.join(ROOT, "benches", "results"), exist_ok=True)
-    name = "monitor.md" if args.only_monitor else "acl.md" if args.only_acl else "latest.md"
+    name = ("monitor.md" if args.only_monitor else "acl.md" if args.only_acl else "tls.md" if args.only_tls
+            else "latest.md")
     with open(os.path.join(ROOT, "benches", "results", name), "w") as f:
         f.write(table)
     print()

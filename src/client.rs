@@ -173,6 +173,8 @@ pub struct ClientState {
     pub authenticated: bool,
     /// The ACL user whose permissions the gate checks (the default user until `AUTH`).
     pub user: Arc<crate::acl::User>,
+    /// This connection's copy of the user's rules and the generation it was taken at.
+    rules_cache: Option<(u64, Arc<crate::acl::UserRules>)>,
     /// `EXEC` is running the client's queued commands (`ACL LOG` context `multi`).
     pub in_exec: bool,
     pub reply_mode: ReplyMode,
@@ -254,6 +256,7 @@ impl ClientState {
             resp3: false,
             authenticated,
             user,
+            rules_cache: None,
             in_exec: false,
             reply_mode: ReplyMode::On,
             close_after_reply: false,
@@ -311,9 +314,30 @@ impl ClientState {
 
     /// Authenticates the client as `user` (AUTH, HELLO AUTH).
     pub fn log_in(&mut self, user: Arc<crate::acl::User>) {
+        self.set_user(user);
+        self.authenticated = true;
+    }
+
+    /// Switches the connection to `user` (AUTH, RESET).
+    pub fn set_user(&mut self, user: Arc<crate::acl::User>) {
         *self.info.user.lock() = user.clone();
         self.user = user;
-        self.authenticated = true;
+        self.rules_cache = None;
+    }
+
+    /// The user's rules, from this connection's copy unless they changed since (borrowed:
+    /// not even the copy's reference count is touched per command).
+    pub fn user_rules(&mut self) -> &crate::acl::UserRules {
+        let generation = self.user.generation();
+        if self
+            .rules_cache
+            .as_ref()
+            .is_none_or(|(g, _)| *g != generation)
+        {
+            self.rules_cache = None;
+        }
+        let user = &self.user;
+        &self.rules_cache.get_or_insert_with(|| user.snapshot()).1
     }
 
     pub fn select(&mut self, db: usize) {

@@ -41,6 +41,7 @@ pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod slowlog;
+pub mod socket;
 pub mod state;
 pub mod storage;
 pub mod tls;

@@ -194,20 +194,18 @@ pub fn push(
     // maxmemory-clients: the client whose queue takes every client's pending bytes over the
     // bound is closed, unless it asked not to be (`CLIENT NO-EVICT on`). Redis evicts the
     // largest clients first; the one still growing is in practice the same stalled reader.
-    let refused = if max_total > 0
-        && all_clients > max_total
-        && !client.no_evict.load(Ordering::Relaxed)
-    {
-        Some("over maxmemory-clients")
-    } else if over_limit(class, client, total, crate::storage::now_ms()) {
-        Some("over its output buffer limit")
-    } else {
-        match queue.try_send(msg) {
-            Ok(()) => return true,
-            Err(mpsc::error::TrySendError::Full(_)) => Some("its message queue is full"),
-            Err(mpsc::error::TrySendError::Closed(_)) => None,
-        }
-    };
+    let refused =
+        if max_total > 0 && all_clients > max_total && !client.no_evict.load(Ordering::Relaxed) {
+            Some("over maxmemory-clients")
+        } else if over_limit(class, client, total, crate::storage::now_ms()) {
+            Some("over its output buffer limit")
+        } else {
+            match queue.try_send(msg) {
+                Ok(()) => return true,
+                Err(mpsc::error::TrySendError::Full(_)) => Some("its message queue is full"),
+                Err(mpsc::error::TrySendError::Closed(_)) => None,
+            }
+        };
     client.output_bytes.fetch_sub(size, Ordering::Relaxed);
     limits.release(size);
     if let Some(why) = refused {

@@ -2,6 +2,11 @@
 //! a rustls server configuration, rebuilt when `CONFIG SET` changes one so new connections
 //! use the new certificate while established ones keep theirs.
 //!
+//! With `tls-replication yes` a replica reaches its primary over TLS as a client: it trusts
+//! the CA of `tls-ca-cert-file`/`tls-ca-cert-dir` and presents `tls-client-cert-file` (or,
+//! when that is empty, `tls-cert-file`), as Redis does. Like Redis (OpenSSL verifying the
+//! chain only), it does not require the primary's certificate to name the host it dialled.
+//!
 //! Honoured: `tls-port`, `tls-cert-file`, `tls-key-file`, `tls-ca-cert-file`,
 //! `tls-ca-cert-dir`, `tls-auth-clients yes|no|optional` (Redis's default `yes`: a client
 //! must present a certificate signed by the CA), `tls-protocols` (`TLSv1.2`, `TLSv1.3`),
@@ -204,4 +209,97 @@ fn server_config(config: &ConfigStore) -> Result<ServerConfig, String> {
         server.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
     }
     Ok(server)
+}
+
+/// Accepts a server certificate whose chain verifies whatever name it carries: Redis's
+/// replicas check the chain against the CA and not the host name, and a primary is often
+/// dialled by an IP address its certificate does not list.
+#[derive(Debug)]
+struct ChainOnly(Arc<rustls::client::WebPkiServerVerifier>);
+
+impl rustls::client::danger::ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForName
+                | rustls::CertificateError::NotValidForNameContext { .. },
+            )) => Ok(rustls::client::danger::ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// The TLS client a replica dials its primary with (`tls-replication yes`).
+pub fn replication_connector(config: &ConfigStore) -> Result<tokio_rustls::TlsConnector, String> {
+    let roots = roots(config)?.ok_or_else(|| {
+        "tls-replication needs tls-ca-cert-file or tls-ca-cert-dir to verify the primary"
+            .to_string()
+    })?;
+    let provider = Arc::new(provider(config)?);
+    let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .map_err(|e| format!("TLS server verification: {e}"))?;
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&protocol_versions(config)?)
+        .map_err(|e| format!("TLS configuration: {e}"))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(ChainOnly(verifier)));
+    let (cert_file, key_file) = match config.get("tls-client-cert-file") {
+        file if !file.is_empty() => (file, config.get("tls-client-key-file")),
+        _ => (config.get("tls-cert-file"), config.get("tls-key-file")),
+    };
+    let client = if cert_file.is_empty() {
+        builder.with_no_client_auth()
+    } else {
+        if !config.get("tls-client-key-file-pass").is_empty() {
+            return Err("encrypted private keys are not supported (rustls)".into());
+        }
+        let key = PrivateKeyDer::from_pem_file(&key_file)
+            .map_err(|e| format!("cannot read private key {key_file}: {e}"))?;
+        builder
+            .with_client_auth_cert(read_certs(&cert_file)?, key)
+            .map_err(|e| format!("TLS client certificate: {e}"))?
+    };
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(client)))
+}
+
+/// The name a replica sends and checks for its primary: the host as dialled.
+pub fn server_name(host: &str) -> Result<rustls::pki_types::ServerName<'static>, String> {
+    rustls::pki_types::ServerName::try_from(host.to_string())
+        .map_err(|e| format!("primary host {host} is not a TLS server name: {e}"))
 }

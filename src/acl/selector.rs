@@ -40,7 +40,7 @@ pub struct ChannelArg<'a> {
 }
 
 /// A key named by a command, with what the command does with it.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub struct KeyArg<'a> {
     pub name: &'a [u8],
     /// [`KEY_READ`] | [`KEY_WRITE`]; 0 when the command neither reads the value nor writes

@@ -213,10 +213,12 @@ pub fn dryrun(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         return Err(CmdError::WrongArity(full_name.to_string()));
     }
     let facts = ctx.state.commands.acl_facts(full_name).unwrap_or_default();
-    Ok(match denial(ctx.state, &user, cmd, (full_name, facts), command) {
-        None => Reply::Ok,
-        Some(denied) => Reply::bulk(dry_run_text(denied, full_name, command)),
-    })
+    Ok(
+        match denial(ctx.state, &user.rules(), cmd, (full_name, facts), command) {
+            None => Reply::Ok,
+            Some(denied) => Reply::bulk(dry_run_text(denied, full_name, command)),
+        },
+    )
 }
 
 pub fn log(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {

@@ -55,9 +55,7 @@ pub fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
     client.select(0);
     client.set_resp3(false);
     // RESET logs the client out, back to the default user (Redis 7).
-    let default_user = ctx.state.acl.default_user();
-    *client.info.user.lock() = default_user.clone();
-    client.user = default_user;
+    client.set_user(ctx.state.acl.default_user());
     client.authenticated = anonymous;
     client.reply_mode = ReplyMode::On;
     client.info.name.lock().clear();

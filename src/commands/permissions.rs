@@ -12,7 +12,7 @@ use bytes::Bytes;
 use super::key_access::access_of;
 use super::table::{AclFacts, Command};
 use crate::acl::log::{Entry, Reason};
-use crate::acl::{ChannelArg, Denied, KeyArg, Request, User};
+use crate::acl::{ChannelArg, Denied, KeyArg, Request, UserRules};
 use crate::client::ClientState;
 use crate::error::CmdError;
 use crate::state::ServerState;
@@ -55,30 +55,52 @@ fn channels_of<'a>(cmd: &Command, args: &'a [Bytes]) -> Vec<(usize, ChannelArg<'
 }
 
 /// What `user` may not do of this request, if anything.
+/// Keys a request names, on the stack for the usual few (the check runs per command).
+const INLINE_KEYS: usize = 4;
+
 pub fn denial(
     state: &ServerState,
-    user: &User,
+    rules: &UserRules,
     cmd: &Command,
     (full_name, facts): (&str, AclFacts),
     args: &[Bytes],
 ) -> Option<Denied> {
-    if user.is_unrestricted() {
-        return None;
-    }
+    let empty = KeyArg {
+        name: &[],
+        access: 0,
+        index: 0,
+    };
+    let mut inline = [empty; INLINE_KEYS];
+    let mut count = 0;
+    let mut spilled: Vec<KeyArg<'_>> = Vec::new();
     // Shard channels sit in the key positions for cluster routing, but ACL checks them as
     // channels (Redis's `not_key` key specs).
-    let mut keys: Vec<KeyArg<'_>> = Vec::new();
     if !matches!(cmd.name, "spublish" | "ssubscribe" | "sunsubscribe") {
         cmd.for_each_key_position(args, |i| {
-            if i < args.len() {
-                keys.push(KeyArg {
-                    name: &args[i],
-                    access: access_of(full_name, facts.key_access, keys.len(), args),
-                    index: i,
-                });
+            if i >= args.len() {
+                return;
             }
+            let key = KeyArg {
+                name: &args[i],
+                access: access_of(full_name, facts.key_access, count, args),
+                index: i,
+            };
+            if count < INLINE_KEYS {
+                inline[count] = key;
+            } else {
+                if spilled.is_empty() {
+                    spilled.extend_from_slice(&inline);
+                }
+                spilled.push(key);
+            }
+            count += 1;
         });
     }
+    let keys = if spilled.is_empty() {
+        &inline[..count]
+    } else {
+        &spilled[..]
+    };
     let channels = channels_of(cmd, args);
     let request = Request {
         id: facts.id,
@@ -87,16 +109,16 @@ pub fn denial(
         } else {
             args.get(1).map(|a| &a[..])
         },
-        keys: &keys,
+        keys,
         channels: &channels,
     };
-    state.acl.check(user, &request).err()
+    rules.check(state.acl.catalog(), &request).err()
 }
 
 /// The gate's check: `Err` with the reply when the client's user may not run the command.
 pub fn check(
     state: &ServerState,
-    client: &ClientState,
+    client: &mut ClientState,
     cmd: &Command,
     (full_name, facts): (&str, Option<AclFacts>),
     args: &[Bytes],
@@ -105,8 +127,8 @@ pub fn check(
         return Ok(());
     }
     let facts = facts.or_else(|| state.commands.acl_facts(full_name));
-    let Some(denied) = facts.and_then(|f| denial(state, &client.user, cmd, (full_name, f), args))
-    else {
+    let rules = client.user_rules();
+    let Some(denied) = facts.and_then(|f| denial(state, rules, cmd, (full_name, f), args)) else {
         return Ok(());
     };
     let (reason, object) = match denied {

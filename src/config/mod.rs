@@ -128,6 +128,11 @@ pub static DIRECTIVES: &[Directive] = &[
         },
         true,
     ),
+    // A replica's TLS link to its primary, and the certificate it presents there.
+    d("tls-replication", "no", Kind::Bool, true),
+    d("tls-client-cert-file", "", Kind::Str, true),
+    d("tls-client-key-file", "", Kind::Str, true),
+    d("tls-client-key-file-pass", "", Kind::Str, true),
     d(
         "acllog-max-len",
         "128",

@@ -26,7 +26,7 @@ const REPLICATION: &str = "Strata replicates RocksDB WAL batches, not commands; 
 const READ_ONLY_REPLICAS: &str =
     "a Strata replica is always read-only: its data changes only through its primary's stream";
 const CLUSTER: &str = "Redis Cluster is not implemented in Strata yet";
-const TLS: &str = "Strata's TLS (rustls) serves clients only; replication links and cluster buses are plain TCP, OpenSSL's TLS 1.2 cipher lists, DH parameters and session timeouts do not apply";
+const TLS: &str = "Strata's TLS is rustls: cluster buses are plain TCP, and OpenSSL's TLS 1.2 cipher lists, DH parameters and session timeouts do not apply";
 const SYSLOG: &str = "logs go to stdout or the logfile; syslog is not supported";
 const DUMP: &str = "DUMP/RESTORE are not implemented in Strata yet";
 const KEYSPACE_CRON: &str =
@@ -416,11 +416,7 @@ pub static DIRECTIVES: &[Directive] = &[
     ),
     no_effect("tls-session-cache-timeout", "300", SIGNED, true, TLS),
     unsupported("tls-cluster", "no", Kind::Bool, true, TLS),
-    unsupported("tls-replication", "no", Kind::Bool, true, TLS),
     no_effect("tls-prefer-server-ciphers", "no", Kind::Bool, true, TLS),
-    no_effect("tls-client-cert-file", "", Kind::Str, true, TLS),
-    no_effect("tls-client-key-file", "", Kind::Str, true, TLS),
-    no_effect("tls-client-key-file-pass", "", Kind::Str, true, TLS),
     no_effect("tls-dh-params-file", "", Kind::Str, true, TLS),
     no_effect("tls-ciphers", "", Kind::Str, true, TLS),
     no_effect(

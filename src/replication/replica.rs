@@ -17,6 +17,8 @@ use bytes::Bytes;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+use crate::socket::Socket;
+
 use super::{frame, History, LinkState, Role, NO_REPLID};
 use crate::commands::dispatch::off_worker;
 use crate::state::ServerState;
@@ -67,7 +69,7 @@ async fn run(state: Arc<ServerState>, generation: u64) {
     }
 }
 
-type Link = BufReader<TcpStream>;
+type Link = BufReader<Socket>;
 
 async fn send(link: &mut Link, args: &[&[u8]]) -> Result<(), String> {
     let mut out = format!("*{}\r\n", args.len()).into_bytes();
@@ -162,6 +164,17 @@ async fn session(
         .map_err(|_| "connect timeout".to_string())?
         .map_err(|e| e.to_string())?;
     let _ = stream.set_nodelay(true);
+    let stream = if state.config.get_bool("tls-replication") {
+        let connector = crate::tls::replication_connector(&state.config)?;
+        let name = crate::tls::server_name(host)?;
+        let tls = tokio::time::timeout(timeout, connector.connect(name, stream))
+            .await
+            .map_err(|_| "TLS handshake timeout".to_string())?
+            .map_err(|e| format!("TLS handshake: {e}"))?;
+        Socket::TlsClient(Box::new(tls))
+    } else {
+        Socket::Plain(stream)
+    };
     let mut link = BufReader::with_capacity(256 * 1024, stream);
 
     let auth = state.config.get("masterauth");

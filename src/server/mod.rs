@@ -6,9 +6,7 @@
 //! caller drops the storage, which closes RocksDB cleanly.
 
 pub mod connection;
-pub mod socket;
-
-use socket::Socket;
+use crate::socket::Socket;
 pub mod runtime_watchdog;
 
 use std::net::SocketAddr;

@@ -203,7 +203,7 @@ fn config_set_of_directives_without_effect_is_kept_like_redis() {
 fn directives_asking_for_missing_features_stop_start_up() {
     for (line, reason) in [
         ("cluster-enabled yes", "Redis Cluster is not implemented"),
-        ("tls-replication yes", "cluster buses are plain TCP"),
+        ("tls-cluster yes", "cluster buses are plain TCP"),
         ("replica-read-only no", "always read-only"),
         ("loadmodule /opt/redisearch.so", "modules cannot be loaded"),
         ("maxmemroy 1gb", "unknown directive"),

@@ -285,7 +285,12 @@ fn a_subscriber_over_its_soft_limit_for_too_long_is_cut_off() {
 fn maxmemory_clients_closes_the_stalled_reader_but_not_a_no_evict_one() {
     let server = Server::start();
     let mut admin = server.raw();
-    admin.cmd(&["CONFIG", "SET", "client-output-buffer-limit", "pubsub 0 0 0"]);
+    admin.cmd(&[
+        "CONFIG",
+        "SET",
+        "client-output-buffer-limit",
+        "pubsub 0 0 0",
+    ]);
     admin.cmd(&["CONFIG", "SET", "maxmemory-clients", "4mb"]);
     let _kept = stalled_subscriber_after(&server.addr, "wide", Some("CLIENT NO-EVICT on"));
     let _evicted = stalled_subscriber(&server.addr, "wide");

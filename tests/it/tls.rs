@@ -248,3 +248,56 @@ fn tls_only_and_bad_tls_settings_at_start_up() {
         "{err}"
     );
 }
+
+#[test]
+fn a_replica_follows_its_primary_over_tls() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (server_pki, client) = make_pki(tmp.path(), "r");
+    let tls_port = free_port();
+    let primary_conf = write(
+        tmp.path(),
+        "primary.conf",
+        &format!(
+            "port {}\nbind 127.0.0.1\ntls-port {tls_port}\ntls-cert-file {}\ntls-key-file {}\n\
+             tls-ca-cert-file {}\n",
+            free_port(),
+            path(&server_pki.cert),
+            path(&server_pki.key),
+            path(&server_pki.ca)
+        ),
+    );
+    let primary = Server::start_with(&["--config", path(&primary_conf)]);
+    // The replica dials the primary's TLS port by IP (its certificate names localhost too,
+    // but as in Redis only the chain is checked) and presents a client certificate.
+    let replica = Server::start_with(&[
+        "--tls-replication",
+        "yes",
+        "--tls-ca-cert-file",
+        path(&server_pki.ca),
+        "--tls-client-cert-file",
+        path(&client.cert),
+        "--tls-client-key-file",
+        path(&client.key),
+    ]);
+    let mut p = primary.raw();
+    let mut r = replica.raw();
+    p.cmd(&["SET", "before", "1"]);
+    assert_eq!(
+        r.cmd(&["REPLICAOF", "127.0.0.1", &tls_port.to_string()]),
+        V::Status("OK".into())
+    );
+    crate::harness::eventually("the TLS link is up", Duration::from_secs(60), || {
+        r.cmd(&["INFO", "replication"])
+            .text()
+            .contains("master_link_status:up")
+    });
+    p.cmd(&["SET", "after", "2"]);
+    crate::harness::eventually("the replica has both keys", Duration::from_secs(60), || {
+        r.cmd(&["MGET", "before", "after"]) == V::Array(vec![V::bulk("1"), V::bulk("2")])
+    });
+    assert_eq!(
+        p.cmd(&["WAIT", "1", "5000"]),
+        V::Int(1),
+        "the replica acknowledges over TLS"
+    );
+}

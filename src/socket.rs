@@ -1,6 +1,7 @@
-//! A client's byte stream: plain TCP or TLS over TCP. An enum rather than a boxed trait
-//! object, so the plain path (nearly every deployment) pays one match per read or write
-//! and no virtual call or allocation. Depends on tokio and tokio-rustls only.
+//! A connection's byte stream: plain TCP, or TLS over TCP as the server of a client's
+//! connection or as the client of a replication link (`tls-replication`). An enum rather
+//! than a boxed trait object, so the plain path (nearly every deployment) pays one match
+//! per read or write and no virtual call or allocation. Depends on tokio and tokio-rustls.
 
 use std::io;
 use std::pin::Pin;
@@ -13,6 +14,8 @@ use tokio_rustls::server::TlsStream;
 pub enum Socket {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
+    /// A replica's TLS link to its primary.
+    TlsClient(Box<tokio_rustls::client::TlsStream<TcpStream>>),
 }
 
 impl AsyncRead for Socket {
@@ -24,6 +27,7 @@ impl AsyncRead for Socket {
         match self.get_mut() {
             Socket::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Socket::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Socket::TlsClient(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -37,6 +41,7 @@ impl AsyncWrite for Socket {
         match self.get_mut() {
             Socket::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Socket::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Socket::TlsClient(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -44,6 +49,7 @@ impl AsyncWrite for Socket {
         match self.get_mut() {
             Socket::Plain(s) => Pin::new(s).poll_flush(cx),
             Socket::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Socket::TlsClient(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -51,6 +57,7 @@ impl AsyncWrite for Socket {
         match self.get_mut() {
             Socket::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Socket::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Socket::TlsClient(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 
@@ -62,6 +69,7 @@ impl AsyncWrite for Socket {
         match self.get_mut() {
             Socket::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             Socket::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+            Socket::TlsClient(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
 
@@ -69,6 +77,7 @@ impl AsyncWrite for Socket {
         match self {
             Socket::Plain(s) => s.is_write_vectored(),
             Socket::Tls(s) => s.is_write_vectored(),
+            Socket::TlsClient(s) => s.is_write_vectored(),
         }
     }
 }
