@@ -124,7 +124,7 @@ pub fn getuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let mut fields = vec![
         field(
             "flags",
-            Reply::Array(rules.flags().into_iter().map(|f| Reply::bulk(f)).collect()),
+            Reply::Array(rules.flags().into_iter().map(Reply::bulk).collect()),
         ),
         field(
             "passwords",
