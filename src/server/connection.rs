@@ -432,9 +432,30 @@ impl Conn {
             .stats
             .net_output_bytes
             .fetch_add(self.output.len() as u64, Ordering::Relaxed);
+        let info = self.client.info.clone();
+        // The whole output (replies and pushed messages not yet taken) against the
+        // client's class limit, as Redis checks its reply buffer: a reply past the hard
+        // limit closes the connection without being sent.
+        let queued = info
+            .output_bytes
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.pushed_bytes);
+        let limits = &state.pubsub.limits;
+        let class = if self.client.is_subscribed() {
+            &limits.pubsub
+        } else {
+            &limits.normal
+        };
+        let total = self.output.len() + queued;
+        if crate::pubsub::over_limit(class, &info, total, crate::storage::now_ms()) {
+            tracing::warn!(
+                client = info.id,
+                "closing a client over its output buffer limit ({total} bytes of output)"
+            );
+            return false;
+        }
         // A client that stops reading leaves this write waiting; being closed (an output
         // buffer limit, CLIENT KILL) must still end it.
-        let info = self.client.info.clone();
         let ok = tokio::select! {
             written = self.socket.write_all(&self.output) => written.is_ok(),
             _ = info.killed() => false,

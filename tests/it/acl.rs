@@ -1175,3 +1175,29 @@ fn config_rewrite_stores_the_users_in_the_config_file() {
         "WRONGPASS invalid username-password pair or user is disabled."
     );
 }
+
+/// `rename-command` renames what clients type, not what ACL rules name: rules keep using
+/// the original command names, as in Redis, so a rename cannot slip past a user's rules.
+#[test]
+fn renamed_commands_are_checked_under_their_original_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = start_with_conf(
+        tmp.path(),
+        "rename-command GET FETCH\nuser reader on >pw ~* -@all +get +auth\n\
+         user writer on >pw ~* +@all -get\n",
+    );
+    let mut admin = server.raw();
+    assert!(admin
+        .err(&["ACL", "SETUSER", "x", "+fetch"])
+        .contains("Unknown command or category name in ACL"));
+    let mut reader = server.raw();
+    reader.cmd(&["AUTH", "reader", "pw"]);
+    assert_eq!(reader.cmd(&["FETCH", "k"]), V::Nil);
+    assert!(reader.err(&["GET", "k"]).starts_with("ERR unknown command"));
+    let mut writer = server.raw();
+    writer.cmd(&["AUTH", "writer", "pw"]);
+    assert_eq!(
+        writer.err(&["FETCH", "k"]),
+        "NOPERM this user has no permissions to run the 'get' command"
+    );
+}

@@ -309,3 +309,37 @@ fn maxmemory_clients_closes_the_stalled_reader_but_not_a_no_evict_one() {
         "the no-evict subscriber stays: {clients}"
     );
 }
+
+#[test]
+fn a_reply_past_the_normal_output_limit_closes_the_client_unsent_as_in_redis() {
+    let server = Server::start();
+    let mut admin = server.raw();
+    admin.cmd(&[
+        "CONFIG",
+        "SET",
+        "client-output-buffer-limit",
+        "normal 1mb 0 0",
+    ]);
+    let big = "x".repeat(2_000_000);
+    admin.cmd(&["SET", "big", &big]);
+    let mut reader = TcpStream::connect(&server.addr).unwrap();
+    reader
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    reader.write_all(b"GET big\r\n").unwrap();
+    let mut received = 0;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => received += n,
+            Err(e) => panic!("the client was not closed: {e}"),
+        }
+    }
+    assert_eq!(
+        received, 0,
+        "redis-server closes it without sending the reply"
+    );
+    // Small replies still flow, and the limit is per client.
+    assert_eq!(admin.cmd(&["STRLEN", "big"]), V::Int(2_000_000));
+}
