@@ -61,11 +61,11 @@ def digest(port):
 class Node:
     """A Strata server on a fixed port with its own config file (Sentinel rewrites it)."""
 
-    def __init__(self, root, name, port, replicaof=None):
+    def __init__(self, root, name, port, replicaof=None, extra=()):
         self.dir = root / name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.conf = self.dir / "strata.conf"
-        lines = [f"port {port}", "bind 127.0.0.1", f"dir {self.dir / 'data'}"]
+        lines = [f"port {port}", "bind 127.0.0.1", f"dir {self.dir / 'data'}", *extra]
         if replicaof:
             lines.append(f"replicaof 127.0.0.1 {replicaof}")
         self.conf.write_text("\n".join(lines) + "\n")
@@ -88,7 +88,7 @@ class Node:
 
 
 class SentinelProcess:
-    def __init__(self, root, port, master_port):
+    def __init__(self, root, port, master_port, extra=()):
         if not shutil.which("redis-sentinel"):
             raise RuntimeError("redis-sentinel is not installed (scripts/setup.sh installs it)")
         self.port = port
@@ -104,6 +104,7 @@ class SentinelProcess:
             f"sentinel down-after-milliseconds {MASTER_NAME} 2000\n"
             f"sentinel failover-timeout {MASTER_NAME} 6000\n"
             f"sentinel parallel-syncs {MASTER_NAME} 2\n"
+            + "".join(f"{line}\n" for line in extra)
         )
         self.log = open(root / f"sentinel-{port}.log", "w")
         self.proc = subprocess.Popen(["redis-sentinel", str(self.conf)], stdout=self.log, stderr=subprocess.STDOUT)
