@@ -1,5 +1,6 @@
 //! Criterion micro-benchmarks of the hot path's pieces: RESP parsing and encoding, key
-//! encoding, and typed storage operations on a temporary RocksDB. Run with `cargo bench`.
+//! encoding, typed storage operations on a temporary RocksDB, and the dispatch gate with
+//! and without an ACL check. Run with `cargo bench`.
 
 use std::hint::black_box;
 
@@ -119,6 +120,76 @@ fn storage(c: &mut Criterion) {
     });
 }
 
+/// GET and SET through the whole dispatch gate as the unrestricted default user and as a
+/// user whose every command is checked (all commands but the dangerous ones, keys
+/// `key:*`): the difference is the ACL check's cost per command, without the network.
+fn acl_gate(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(dir.path(), 16, &EngineOptions::default()).unwrap();
+    let config = strata::config::ConfigStore::load(None, &[]).unwrap();
+    let state = strata::state::ServerState::new(storage, config);
+    let rules: [&[u8]; 6] = [b"on", b">pw", b"+@all", b"-@dangerous", b"~key:*", b"&*"];
+    state.acl.set_user(b"bench", &rules).unwrap();
+    let args = |list: &[&str]| -> Vec<bytes::Bytes> {
+        list.iter()
+            .map(|a| bytes::Bytes::copy_from_slice(a.as_bytes()))
+            .collect()
+    };
+    let get = args(&["GET", "key:1"]);
+    let set = args(&["SET", "key:1", "value"]);
+    // Both users read the same existing key (a missing one is cheaper to look up).
+    state
+        .storage
+        .set_string(
+            0,
+            b"key:1",
+            b"value",
+            SetCondition::Always,
+            TtlChange::Clear,
+            false,
+        )
+        .unwrap();
+    let mut clients: Vec<_> = [
+        ("default", state.acl.default_user()),
+        ("restricted", state.acl.user(b"bench").unwrap()),
+    ]
+    .into_iter()
+    .map(|(who, user)| {
+        let info = state
+            .clients
+            .register("bench".into(), "bench".into(), user.clone());
+        (who, strata::client::ClientState::new(info, true, user))
+    })
+    .collect();
+    // The check alone, as the gate runs it for the restricted user's GET and SET.
+    let bench_user = state.acl.user(b"bench").unwrap();
+    let rules = bench_user.rules();
+    for (name, command) in [("get", &get), ("set", &set)] {
+        let (cmd, full_name) = strata::commands::dispatch::resolve(&state, command).unwrap();
+        let facts = state.commands.acl_facts(full_name).unwrap();
+        c.bench_function(&format!("acl/check_{name}"), |b| {
+            b.iter(|| {
+                black_box(strata::commands::permissions::denial(
+                    &state,
+                    &rules,
+                    cmd,
+                    (full_name, facts),
+                    command,
+                ))
+            })
+        });
+    }
+    // All GETs before any SET: the SETs' writes pile up versions of the key, which makes
+    // later reads slower whoever the user is.
+    for (command, name) in [(&get, "get"), (&set, "set")] {
+        for (who, client) in clients.iter_mut() {
+            c.bench_function(&format!("gate/{name}_{who}"), |b| {
+                b.iter(|| black_box(strata::commands::dispatch::execute(&state, client, command)))
+            });
+        }
+    }
+}
+
 /// SETBIT at random offsets of dense bitmaps from 1 KiB to 64 MiB: with chunked long
 /// strings the cost is one chunk read and written, whatever the bitmap's size.
 fn bitmap(c: &mut Criterion) {
@@ -156,5 +227,5 @@ fn bitmap(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, resp, encoding, storage, bitmap);
+criterion_group!(benches, resp, encoding, storage, acl_gate, bitmap);
 criterion_main!(benches);
