@@ -147,6 +147,8 @@ pub fn secret_positions(full_name: &str, args: &[Bytes]) -> Vec<usize> {
     };
     match full_name {
         "auth" => (1..args.len()).collect(),
+        // Every rule after the user name: `>password` and `#hash` rules are secrets.
+        "acl|setuser" => (3..args.len()).collect(),
         "hello" => (2..args.len())
             .filter(|&i| is(i, "AUTH"))
             .flat_map(|i| [i + 1, i + 2])
@@ -216,6 +218,11 @@ mod tests {
         );
         assert_eq!(set[5], REDACTED);
         assert_eq!(set[3], "5");
+        let acl = shown_args(
+            "acl|setuser",
+            &args(&["acl", "setuser", "u", "on", ">secret"]),
+        );
+        assert_eq!(acl, args(&["acl", "setuser", "u", REDACTED, REDACTED]));
     }
 
     #[test]
