@@ -56,6 +56,17 @@ fn lookup(ctx: &Ctx<'_>, pattern: &[u8], elem: &[u8]) -> CmdResult<Option<Vec<u8
     })
 }
 
+/// Whether the client's user may read any key (Redis's check for SORT's BY and GET).
+fn full_key_access(ctx: &mut Ctx<'_>) -> bool {
+    if ctx.client.user.is_unrestricted() {
+        return true;
+    }
+    let rules = ctx.client.user_rules();
+    std::iter::once(&rules.root)
+        .chain(rules.selectors.iter())
+        .any(|s| s.key_allowed(b"*", crate::acl::KEY_READ))
+}
+
 fn sort_generic(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdResult<Reply> {
     let (mut by, mut gets, mut desc, mut alpha) =
         (None::<Bytes>, Vec::<Bytes>::new(), false, false);
@@ -77,9 +88,21 @@ fn sort_generic(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdResult
             store = next.cloned();
             i += 1;
         } else if is(a, "BY") && next.is_some() {
+            // A BY pattern reads keys the command does not name, which ACL cannot check
+            // one by one: as in Redis, only a user who may read every key may use one.
+            if next.is_some_and(|p| p.contains(&b'*')) && !full_key_access(ctx) {
+                return Err(CmdError::custom(
+                    "ERR BY option of SORT denied due to insufficient ACL permissions.",
+                ));
+            }
             by = next.cloned();
             i += 1;
         } else if is(a, "GET") && next.is_some() {
+            if !full_key_access(ctx) {
+                return Err(CmdError::custom(
+                    "ERR GET option of SORT denied due to insufficient ACL permissions.",
+                ));
+            }
             gets.extend(next.cloned());
             i += 1;
         } else {
