@@ -141,7 +141,11 @@ pub fn over_limit(limit: &ClassLimit, client: &ClientInfo, total: usize, now_ms:
         client.soft_limit_since_ms.store(now_ms, Ordering::Relaxed);
         return false;
     }
-    now_ms.saturating_sub(since) > limit.soft_seconds.load(Ordering::Relaxed) * 1000
+    now_ms.saturating_sub(since)
+        > limit
+            .soft_seconds
+            .load(Ordering::Relaxed)
+            .saturating_mul(1000)
 }
 
 impl PubMessage {
