@@ -1,6 +1,6 @@
 # Convenience targets; the scripts are the source of truth.
 # failover-test: issue 17's Sentinel acceptance run.
-.PHONY: py-env failover-test repl-big-sync run test build fmt lint bench bench-monitor bench-acl bench-tls stall-probe microbench larger-than-ram keys-10m netfuzz soak fuzz redis-py-acl
+.PHONY: py-env failover-test repl-big-sync run test build fmt lint bench bench-monitor bench-acl bench-tls stall-probe microbench larger-than-ram keys-10m netfuzz soak fuzz redis-py-acl rdb-big-import
 
 run:
 	./scripts/run.sh
@@ -120,3 +120,11 @@ repl-big-sync: py-env
 	.venv/bin/python tests/replication/big_full_sync.py --gb $${BIG_SYNC_GB:-2} \
 	    --bin $${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target}/release/strata \
 	    --report $${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target}/big-sync-report.json
+
+# rdb-big-import: issue 19's large import. redis-server 7.0 builds ~RDB_GB (default 1) GB with
+# every type, encoding, TTLs and 16 databases; strata import-rdb loads its dump.rdb; a Strata
+# with maxmemory 64mb is compared key by key with the live Redis. Writes gigabytes to /tmp.
+rdb-big-import: py-env
+	.venv/bin/python tests/migration/big_rdb_import.py --gb $${RDB_GB:-1} \
+	    --bin $${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target}/release/strata \
+	    --report $${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target}/rdb-import-report.json

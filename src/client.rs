@@ -228,6 +228,9 @@ pub struct ClientState {
     /// Set by a command whose answer the connection must wait for (`WAIT`) or that turns
     /// the connection into a replica link (`PSYNC`).
     pub handoff: Option<Handoff>,
+    /// The link applying a Redis primary's command stream (Redis's `CLIENT_MASTER`): its
+    /// writes pass on a replica.
+    pub primary_link: bool,
 }
 
 /// Work a command hands to its connection, which awaits it without holding a thread.
@@ -235,6 +238,8 @@ pub struct ClientState {
 pub enum Handoff {
     /// Feed a replica: `replid` and the first offset it lacks (`?` / -1 for none).
     Psync { replid: String, next: i64 },
+    /// Answer `SYNC` with an RDB of the dataset (`redis-cli --rdb`), then close.
+    RdbSnapshot,
     /// Answer with the number of replicas that acknowledged `offset`, once `replicas` did
     /// or `timeout_ms` passed (0: no timeout).
     Wait {
@@ -272,6 +277,7 @@ impl ClientState {
             batch_wrote: false,
             listening_port: 0,
             handoff: None,
+            primary_link: false,
             effects: Vec::new(),
             multi: None,
             multi_error: false,

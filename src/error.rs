@@ -56,6 +56,12 @@ pub enum StoreError {
 pub enum CmdError {
     #[error("ERR syntax error")]
     Syntax,
+    #[error("ERR DUMP payload version or checksum are wrong")]
+    BadDumpPayload,
+    #[error("ERR Bad data format")]
+    BadDataFormat,
+    #[error("BUSYKEY Target key name already exists.")]
+    BusyKey,
     #[error("ERR value is not an integer or out of range")]
     NotInteger,
     #[error("ERR value is not a valid float")]
@@ -169,6 +175,16 @@ impl From<StoreError> for CmdError {
             }
             StoreError::ReadOnlyReplica => CmdError::ReadOnlyReplica,
             other => CmdError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// A RESTORE payload that fails its footer check, or whose value does not decode.
+impl From<crate::rdb::RdbError> for CmdError {
+    fn from(err: crate::rdb::RdbError) -> Self {
+        match err {
+            crate::rdb::RdbError::BadPayload => CmdError::BadDumpPayload,
+            _ => CmdError::BadDataFormat,
         }
     }
 }

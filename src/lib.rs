@@ -22,6 +22,7 @@
 
 pub mod acl;
 pub mod admin;
+pub mod admin_rdb;
 pub mod alloc;
 pub mod blocking;
 pub mod client;
@@ -37,6 +38,8 @@ pub mod num;
 pub mod pause;
 pub mod protocol;
 pub mod pubsub;
+pub mod rdb;
+pub mod rdb_dataset;
 pub mod replication;
 pub mod scripting;
 pub mod server;

@@ -38,6 +38,30 @@ enum Command {
     /// Create, list, verify and restore checkpoints (backups).
     #[command(subcommand)]
     Checkpoint(CheckpointCmd),
+    /// Import a Redis RDB file (dump.rdb) into a stopped data directory.
+    ImportRdb {
+        file: PathBuf,
+        #[arg(long, default_value = "./data")]
+        dir: PathBuf,
+        /// Number of databases of the target (as the `databases` directive).
+        #[arg(long, default_value_t = 16)]
+        databases: u16,
+        /// Import even though the directory already holds keys (same names are replaced).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Export the dataset as a Redis 7.0 RDB file: from a stopped data directory (--dir) or
+    /// a running server (--url, through SYNC).
+    ExportRdb {
+        file: PathBuf,
+        #[arg(long, conflicts_with = "url")]
+        dir: Option<PathBuf>,
+        /// A running server, e.g. redis://:password@127.0.0.1:6379
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long, default_value_t = 16)]
+        databases: u16,
+    },
 }
 
 #[derive(Subcommand)]
@@ -83,6 +107,10 @@ enum CheckpointCmd {
         #[arg(long)]
         force: bool,
     },
+}
+
+fn exit(code: i32) -> ExitCode {
+    ExitCode::from(code as u8)
 }
 
 fn run_checkpoint(cmd: CheckpointCmd) -> ExitCode {
@@ -177,6 +205,27 @@ fn main() -> ExitCode {
     let args = match cli.command {
         Some(Command::Server(a)) => a,
         Some(Command::Checkpoint(cmd)) => return run_checkpoint(cmd),
+        Some(Command::ImportRdb {
+            file,
+            dir,
+            databases,
+            force,
+        }) => return exit(strata::admin_rdb::import(&file, &dir, databases, force)),
+        Some(Command::ExportRdb {
+            file,
+            dir,
+            url,
+            databases,
+        }) => {
+            return exit(match url {
+                Some(url) => strata::admin_rdb::export_online(&url, &file),
+                None => strata::admin_rdb::export_offline(
+                    &dir.unwrap_or_else(|| PathBuf::from("./data")),
+                    &file,
+                    databases,
+                ),
+            })
+        }
         None => ServerArgs::default(),
     };
     let mut overrides = Vec::new();

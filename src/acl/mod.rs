@@ -128,6 +128,16 @@ impl Acl {
         self.default_user.clone()
     }
 
+    /// The user of a replication link applying its primary's commands: allowed
+    /// everything, like Redis's master client, whatever the default user may do.
+    pub fn primary_link_user(&self) -> Arc<User> {
+        Arc::new(User::new(
+            "default",
+            default_rules(&self.catalog),
+            &self.catalog,
+        ))
+    }
+
     pub fn user(&self, name: &[u8]) -> Option<Arc<User>> {
         let name = std::str::from_utf8(name).ok()?;
         self.users.read().get(name).cloned()

@@ -441,7 +441,10 @@ fn run_resolved(
         return rejected(state, client, stats, CmdError::Loading);
     }
     // A replica's data changes only through its primary's stream (see `replication`).
-    if cmd.has(flags::WRITE) && state.storage.engine().is_follower() {
+    if cmd.has(flags::WRITE)
+        && !client.primary_link
+        && state.replication.refuses_client_writes(&state.storage)
+    {
         return rejected(state, client, stats, CmdError::ReadOnlyReplica);
     }
     if cmd.has(flags::WRITE) && !state.replication.enough_replicas_to_write() {

@@ -92,6 +92,9 @@ pub fn key_access(full_name: &str) -> (u8, u8) {
         | "zscan"
         | "zscore"
         | "zunion" => (READ, READ),
+        "dump" => (READ, READ),
+        "migrate" => (READ_WRITE, READ_WRITE),
+        "restore" | "restore-asking" => (WRITE, WRITE),
         "copy" | "georadius" | "georadiusbymember" | "sort" => (READ, WRITE),
         "pfmerge" => (READ_WRITE, READ),
         "bitfield" | "blmpop" | "blpop" | "brpop" | "bzmpop" | "bzpopmax" | "bzpopmin" | "decr"

@@ -18,6 +18,7 @@ pub mod key_access;
 pub mod latency;
 pub mod list;
 pub mod memory;
+pub mod migration;
 pub mod numkeys;
 pub mod permissions;
 pub mod persistence;

@@ -156,11 +156,16 @@ pub fn psync(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     Ok(Reply::Nil)
 }
 
-/// `SYNC`: Redis's pre-2.8 full copy as an RDB stream, which Strata does not produce yet.
-pub fn sync(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
-    Err(CmdError::custom(
-        "ERR SYNC (an RDB stream) is not supported; Strata replicas use PSYNC",
-    ))
+/// `SYNC`: Redis's full copy as one RDB bulk reply, which `redis-cli --rdb` saves; the
+/// connection closes after it (Strata replicas use `PSYNC` and their own stream).
+pub fn sync(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
+    if ctx.client.multi.is_some() || ctx.client.in_script {
+        return Err(CmdError::custom(
+            "ERR Replica can't be used inside a transaction or script",
+        ));
+    }
+    ctx.client.handoff = Some(Handoff::RdbSnapshot);
+    Ok(Reply::Nil)
 }
 
 /// The `# Replication` section of `INFO`.

@@ -13,8 +13,8 @@ use bytes::Bytes;
 
 use super::{
     acl, bitmap, connection as conn, geo, hash, hll, info, key, latency, list, memory as mem,
-    persistence, pubsub as ps, replication as repl, scripting as scr, server as srv, set, slowlog,
-    sort, stream, string as st, txn, zset, Handler,
+    migration as mig, persistence, pubsub as ps, replication as repl, scripting as scr,
+    server as srv, set, slowlog, sort, stream, string as st, txn, zset, Handler,
 };
 
 /// Command flags, rendered by `COMMAND INFO` (except the Strata-internal ones).
@@ -1585,6 +1585,10 @@ pub static COMMANDS: &[Command] = &[
     cmd!("rename", 3, W, ["@keyspace", "@write", "@slow"], keys(1, 2, 1), "generic", "1.0.0", "Renames a key and overwrites the destination.", key::rename),
     cmd!("renamenx", 3, WF, ["@keyspace", "@write", "@fast"], keys(1, 2, 1), "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", key::renamenx),
     cmd!("copy", -3, WD, ["@keyspace", "@write", "@slow"], keys(1, 2, 1), "generic", "6.2.0", "Copies the value of a key to a new key.", key::copy),
+    cmd!("dump", 2, READONLY, ["@keyspace", "@read", "@slow"], keys(1, 1, 1), "generic", "2.6.0", "Returns a serialized representation of the value stored at a key.", mig::dump),
+    cmd!("restore", -4, WD, ["@keyspace", "@write", "@slow", "@dangerous"], keys(1, 1, 1), "generic", "2.6.0", "Creates a key from the serialized representation of a value.", mig::restore),
+    cmd!("restore-asking", -4, WD, ["@keyspace", "@write", "@slow", "@dangerous"], keys(1, 1, 1), "server", "3.0.0", "An internal command for migrating keys in a cluster.", mig::restore),
+    cmd!("migrate", -6, WRITE | OFF_WORKER, ["@keyspace", "@write", "@slow", "@dangerous"], KeySpec::Custom(mig::migrate_key_positions), "generic", "2.6.0", "Atomically transfers a key from one Redis instance to another.", mig::migrate),
     cmd!("move", 3, WF, ["@keyspace", "@write", "@fast"], keys(1, 1, 1), "generic", "1.0.0", "Moves a key to another database.", key::move_key),
     cmd!("touch", -2, RF, ["@keyspace", "@read", "@fast"], keys(1, -1, 1), "generic", "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", key::exists),
     cmd!("keys", 2, RL, ["@keyspace", "@read", "@slow", "@dangerous"], NOKEYS, "generic", "1.0.0", "Returns all key names that match a pattern.", key::keys),

@@ -18,7 +18,9 @@
 //! `config` and `protocol`; commands reach it through `ServerState::replication`.
 
 pub mod frame;
+pub mod from_redis;
 pub mod primary;
+pub mod rdb_feed;
 pub mod replica;
 
 use std::path::{Path, PathBuf};
@@ -223,6 +225,14 @@ pub struct Replication {
     /// gate reads them for every write (set by `ServerState::apply_config_change`).
     pub min_replicas_to_write: AtomicI64,
     pub min_replicas_max_lag: AtomicI64,
+    /// Set while this node replicates a real `redis-server` (see `from_redis`): the
+    /// engine then takes the link's commands as local writes, so the gate refuses
+    /// clients' writes by this flag instead of the engine's follower mode.
+    follows_redis: AtomicBool,
+    /// The Redis primary's replication offset this node has applied up to.
+    redis_offset: AtomicU64,
+    /// The Redis primary's replication id, for a partial resync after a dropped link.
+    pub redis_replid: Mutex<Option<String>>,
 }
 
 #[derive(Default)]
@@ -255,7 +265,35 @@ impl Replication {
             stats: ReplicationStats::default(),
             min_replicas_to_write: AtomicI64::new(0),
             min_replicas_max_lag: AtomicI64::new(10),
+            follows_redis: AtomicBool::new(false),
+            redis_offset: AtomicU64::new(0),
+            redis_replid: Mutex::new(None),
         }
+    }
+
+    /// Whether this node's primary is a real `redis-server`.
+    pub fn follows_redis(&self) -> bool {
+        self.follows_redis.load(Ordering::Acquire)
+    }
+
+    /// Marks the link as one to a `redis-server` (or not), with the engine's follower mode
+    /// set to match: off for Redis, whose commands are applied as local writes.
+    pub fn set_follows_redis(&self, storage: &Storage, redis: bool) {
+        self.follows_redis.store(redis, Ordering::Release);
+        storage.engine().set_follower(!redis && self.is_replica());
+        if !redis {
+            *self.redis_replid.lock() = None;
+        }
+    }
+
+    pub fn set_redis_offset(&self, offset: u64) {
+        self.redis_offset.store(offset, Ordering::Release);
+    }
+
+    /// Whether client writes must be refused: a replica of a Strata primary (engine in
+    /// follower mode) or of a Redis primary.
+    pub fn refuses_client_writes(&self, storage: &Storage) -> bool {
+        storage.engine().is_follower() || self.follows_redis()
     }
 
     pub fn role(&self) -> Role {
@@ -300,6 +338,9 @@ impl Replication {
 
     /// This node's replication offset: what its data on disk covers.
     pub fn offset(&self, storage: &Storage) -> u64 {
+        if self.follows_redis() {
+            return self.redis_offset.load(Ordering::Acquire);
+        }
         let delta = self.history.lock().delta;
         (storage.engine().latest_sequence() as i64 + delta).max(0) as u64
     }
@@ -335,6 +376,8 @@ impl Replication {
         *self.role.lock() = Role::Primary;
         self.loading.store(false, Ordering::Release);
         storage.engine().set_follower(false);
+        self.follows_redis.store(false, Ordering::Release);
+        *self.redis_replid.lock() = None;
         if was_replica {
             let offset = self.offset(storage);
             let mut h = self.history();

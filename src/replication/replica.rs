@@ -69,9 +69,9 @@ async fn run(state: Arc<ServerState>, generation: u64) {
     }
 }
 
-type Link = BufReader<Socket>;
+pub(super) type Link = BufReader<Socket>;
 
-async fn send(link: &mut Link, args: &[&[u8]]) -> Result<(), String> {
+pub(super) async fn send(link: &mut Link, args: &[&[u8]]) -> Result<(), String> {
     let mut out = format!("*{}\r\n", args.len()).into_bytes();
     for a in args {
         out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
@@ -85,7 +85,7 @@ async fn send(link: &mut Link, args: &[&[u8]]) -> Result<(), String> {
 }
 
 /// Reads one reply line (the handshake's replies are all single lines).
-async fn line(link: &mut Link, timeout: Duration) -> Result<String, String> {
+pub(super) async fn line(link: &mut Link, timeout: Duration) -> Result<String, String> {
     let mut buf = Vec::new();
     let read = tokio::time::timeout(timeout, async {
         loop {
@@ -111,7 +111,11 @@ async fn line(link: &mut Link, timeout: Duration) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&buf).trim_end().to_string())
 }
 
-async fn expect_ok(link: &mut Link, what: &str, timeout: Duration) -> Result<(), String> {
+pub(super) async fn expect_ok(
+    link: &mut Link,
+    what: &str,
+    timeout: Duration,
+) -> Result<(), String> {
     let reply = line(link, timeout).await?;
     if reply.starts_with('+') {
         Ok(())
@@ -204,8 +208,18 @@ async fn session(
         send(&mut link, &[b"REPLCONF", b"ip-address", ip.as_bytes()]).await?;
         expect_ok(&mut link, "REPLCONF ip-address", timeout).await?;
     }
-    send(&mut link, &[b"REPLCONF", b"capa", b"strata"]).await?;
+    send(
+        &mut link,
+        &[b"REPLCONF", b"capa", b"strata", b"capa", b"psync2"],
+    )
+    .await?;
     expect_ok(&mut link, "REPLCONF capa", timeout).await?;
+    // A real redis-server speaks its own protocol after PSYNC (an RDB, then commands):
+    // tell the two apart by what INFO says before asking.
+    if super::from_redis::is_redis(&mut link, timeout).await? {
+        return super::from_redis::session(state, generation, &mut link, timeout).await;
+    }
+    repl.set_follows_redis(&state.storage, false);
 
     let history = repl.history();
     let offset = repl.offset(&state.storage);
@@ -375,7 +389,7 @@ async fn follow(
 }
 
 /// What a command writing these keys would signal: watchers, blocked clients, tracking.
-fn signal_applied(state: &ServerState, applied: &Applied) {
+pub(super) fn signal_applied(state: &ServerState, applied: &Applied) {
     let tracking = state.tracking.active();
     for (phys, key) in &applied.keys {
         let Some(db) = state.storage.logical(*phys) else {

@@ -205,6 +205,13 @@ impl Conn {
                         primary::feed(state, &mut self.socket, &mut self.input, request).await;
                         return;
                     }
+                    Some(Handoff::RdbSnapshot) => {
+                        if self.flush().await {
+                            let state = self.state.clone();
+                            crate::replication::rdb_feed::serve(state, &mut self.socket).await;
+                        }
+                        return;
+                    }
                     Some(Handoff::Wait {
                         offset,
                         replicas,

@@ -331,7 +331,7 @@ fn spawn_maintenance(state: Arc<ServerState>) -> Vec<JoinHandle<()>> {
                 // A paused server's dataset stays as it is (Redis stops expiry too), and a
                 // replica's keys expire when its primary's deletes arrive.
                 if st.pause.writes_paused(crate::storage::now_ms())
-                    || st.storage.engine().is_follower()
+                    || st.replication.refuses_client_writes(&st.storage)
                 {
                     continue;
                 }

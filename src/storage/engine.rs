@@ -123,6 +123,11 @@ impl Batch {
         self.ops.is_empty()
     }
 
+    /// Mutations staged so far (bulk loaders commit in bounded batches by it).
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
     /// True when every mutation is a put, delete or counter merge in one of `families`.
     pub fn touches_only(&self, families: &[Cf]) -> bool {
         self.ops.iter().all(|op| match op {

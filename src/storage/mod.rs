@@ -25,6 +25,7 @@ pub mod group_commit;
 pub mod hot_tier;
 pub mod keyspace;
 pub mod locks;
+pub mod portable;
 pub mod reclaim;
 pub mod scripts;
 pub mod types;
@@ -141,6 +142,11 @@ enum TierUpdate {
 }
 
 impl WriteSet {
+    /// Mutations staged so far.
+    pub fn staged(&self) -> usize {
+        self.batch.len()
+    }
+
     /// Appends `other` after this set's own mutations (deferred commits).
     fn merge(&mut self, other: WriteSet) {
         self.batch.append(other.batch);

@@ -19,6 +19,7 @@ mod hot_tier;
 mod hyperloglog;
 mod keys;
 mod long_strings;
+mod migration;
 mod model;
 mod notifications;
 mod observability;

@@ -94,7 +94,7 @@ impl Storage {
 
     /// Stages a field write (value and TTL), keeping the field-expiry index in step.
     #[allow(clippy::too_many_arguments)]
-    fn stage_field(
+    pub(crate) fn stage_field(
         &self,
         ws: &mut WriteSet,
         db: usize,

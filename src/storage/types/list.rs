@@ -297,6 +297,24 @@ impl Storage {
         self.lrange(db, key, 0, -1)
     }
 
+    /// Stages `elems` as the whole content of the new list `coll` (fresh version, empty):
+    /// RESTORE and RDB import write a list in one pass.
+    pub(crate) fn stage_list_contents(
+        &self,
+        ws: &mut WriteSet,
+        db: usize,
+        key: &[u8],
+        coll: &mut Coll,
+        elems: &[Vec<u8>],
+    ) {
+        let mut tail = MIDDLE;
+        for e in elems {
+            self.stage_sub_put(ws, Cf::Data, db, key, coll.version, &tail.to_be_bytes(), e);
+            tail += 1;
+        }
+        set_bounds(coll, MIDDLE, tail);
+    }
+
     /// `LMOVE`: pops from `src` at `from` and pushes to `dst` at `to` in one atomic batch
     /// (`src == dst` rotates the list).
     pub fn lmove(

@@ -128,7 +128,7 @@ pub type Scored = (Vec<u8>, f64);
 impl Storage {
     /// Stages a member's two sub-keys, replacing those of its `old` score if any.
     #[allow(clippy::too_many_arguments)]
-    fn stage_member(
+    pub(crate) fn stage_member(
         &self,
         ws: &mut WriteSet,
         db: usize,

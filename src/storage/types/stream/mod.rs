@@ -19,6 +19,7 @@ use std::fmt;
 mod entries;
 mod groups;
 mod pending;
+mod portable;
 
 use crate::error::{StoreError, StoreResult};
 use crate::storage::collection::Coll;
