@@ -32,7 +32,7 @@ impl Element {
     }
 }
 
-fn take<'a>(blob: &'a [u8], at: usize, n: usize) -> RdbResult<&'a [u8]> {
+fn take(blob: &[u8], at: usize, n: usize) -> RdbResult<&[u8]> {
     at.checked_add(n)
         .and_then(|end| blob.get(at..end))
         .ok_or_else(|| bad("packed value truncated"))
@@ -211,10 +211,7 @@ pub fn zipmap(blob: &[u8]) -> RdbResult<Vec<(Vec<u8>, Vec<u8>)>> {
             }
         }
     };
-    loop {
-        let Some(key_len) = read_len(&mut at)? else {
-            break;
-        };
+    while let Some(key_len) = read_len(&mut at)? {
         let key = take(blob, at, key_len)?.to_vec();
         at += key_len;
         let value_len = read_len(&mut at)?.ok_or_else(|| bad("zipmap value"))?;

@@ -81,7 +81,7 @@ mod tests {
                 (b"f".to_vec(), b"v".to_vec()),
                 (b"n".to_vec(), b"100".to_vec()),
             ]),
-            Value::Stream(Box::new(StreamValue::default())),
+            Value::Stream(Box::default()),
             Value::Stream(Box::new(StreamValue {
                 entries: (1..=250)
                     .map(|i| {

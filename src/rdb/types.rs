@@ -8,7 +8,9 @@ use std::collections::HashSet;
 use super::blob::{self, Element, ListpackWriter};
 use super::error::{RdbError, RdbResult};
 use super::input::{self, Source};
-use super::value::{StreamConsumer, StreamGroup, StreamId, StreamPending, StreamValue, Value};
+use super::value::{
+    EntryFields, StreamConsumer, StreamGroup, StreamId, StreamPending, StreamValue, Value,
+};
 
 pub const STRING: u8 = 0;
 pub const LIST: u8 = 1;
@@ -218,7 +220,7 @@ fn lp_int(it: &mut std::vec::IntoIter<Element>) -> RdbResult<i64> {
 fn node_entries(
     master: StreamId,
     lp: Vec<Element>,
-    out: &mut Vec<(StreamId, Vec<(Vec<u8>, Vec<u8>)>)>,
+    out: &mut Vec<(StreamId, EntryFields)>,
 ) -> RdbResult<()> {
     let mut it = lp.into_iter();
     let count = lp_int(&mut it)?;
