@@ -31,8 +31,27 @@ fn human(bytes: u64) -> String {
     crate::commands::info::human_bytes(bytes)
 }
 
-fn open_storage(dir: &Path, databases: u16) -> Result<Storage, String> {
-    Storage::open(dir, databases, &EngineOptions::default()).map_err(|e| {
+/// The engine sized like a server with `maxmemory` (e.g. `64mb`; empty: the defaults), so
+/// an import's memory stays within the budget the data directory will be served with.
+fn engine_options(maxmemory: &str) -> Result<EngineOptions, String> {
+    if maxmemory.is_empty() {
+        return Ok(EngineOptions::default());
+    }
+    let bytes = crate::config::parse_memory(maxmemory)
+        .filter(|&b| b > 0)
+        .ok_or_else(|| format!("invalid --maxmemory {maxmemory:?}"))?;
+    let budget = crate::storage::budget::plan(bytes as u64, 0, 0);
+    Ok(EngineOptions {
+        block_cache_bytes: budget.block_cache as usize,
+        write_buffer_bytes: budget.write_buffer as usize,
+        memtable_budget_bytes: budget.memtables as usize,
+        ..EngineOptions::default()
+    })
+}
+
+fn open_storage(dir: &Path, databases: u16, maxmemory: &str) -> Result<Storage, String> {
+    let options = engine_options(maxmemory)?;
+    Storage::open(dir, databases, &options).map_err(|e| {
         format!(
             "cannot open {} (is a server running on it?): {e}",
             dir.display()
@@ -56,7 +75,7 @@ fn print_stats(verb: &str, stats: &TransferStats, started: Instant) {
 
 /// Offline import of `file` into the data directory `dir` (which must hold no keys unless
 /// `force`, in which case keys of the same name are replaced).
-pub fn import(file: &Path, dir: &Path, databases: u16, force: bool) -> i32 {
+pub fn import(file: &Path, dir: &Path, databases: u16, maxmemory: &str, force: bool) -> i32 {
     let started = Instant::now();
     let input = match File::open(file) {
         Ok(f) => BufReader::with_capacity(1 << 20, f),
@@ -65,7 +84,7 @@ pub fn import(file: &Path, dir: &Path, databases: u16, force: bool) -> i32 {
             return 1;
         }
     };
-    let storage = match open_storage(dir, databases) {
+    let storage = match open_storage(dir, databases, maxmemory) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
@@ -107,7 +126,7 @@ pub fn import(file: &Path, dir: &Path, databases: u16, force: bool) -> i32 {
 /// Offline export of the stopped data directory `dir` to `file`.
 pub fn export_offline(dir: &Path, file: &Path, databases: u16) -> i32 {
     let started = Instant::now();
-    let storage = match open_storage(dir, databases) {
+    let storage = match open_storage(dir, databases, "") {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");

@@ -46,6 +46,9 @@ enum Command {
         /// Number of databases of the target (as the `databases` directive).
         #[arg(long, default_value_t = 16)]
         databases: u16,
+        /// Size the engine's memory as a server with this `maxmemory` (e.g. 64mb).
+        #[arg(long, default_value = "")]
+        maxmemory: String,
         /// Import even though the directory already holds keys (same names are replaced).
         #[arg(long)]
         force: bool,
@@ -209,8 +212,13 @@ fn main() -> ExitCode {
             file,
             dir,
             databases,
+            maxmemory,
             force,
-        }) => return exit(strata::admin_rdb::import(&file, &dir, databases, force)),
+        }) => {
+            return exit(strata::admin_rdb::import(
+                &file, &dir, databases, &maxmemory, force,
+            ))
+        }
         Some(Command::ExportRdb {
             file,
             dir,

@@ -392,6 +392,31 @@ mod tests {
     }
 
     #[test]
+    fn ziplists_and_zipmaps_of_older_redis_decode() {
+        // ["a", 5, 300]: a 6-bit string, an immediate 4-bit integer, an int16.
+        let zl = [
+            20, 0, 0, 0, 15, 0, 0, 0, 3, 0, 0x00, 0x01, b'a', 0x03, 0xf6, 0x02, 0xc0, 0x2c, 0x01,
+            0xff,
+        ];
+        assert_eq!(
+            ziplist(&zl).unwrap(),
+            vec![
+                Element::Bytes(b"a".to_vec()),
+                Element::Int(5),
+                Element::Int(300)
+            ]
+        );
+        assert_eq!(
+            zipmap(&[1, 1, b'k', 1, 0, b'v', 0xff]).unwrap(),
+            vec![(b"k".to_vec(), b"v".to_vec())]
+        );
+        let mut set = vec![2, 0, 0, 0, 2, 0, 0, 0];
+        set.extend(7i16.to_le_bytes());
+        set.extend((-3i16).to_le_bytes());
+        assert_eq!(intset(&set).unwrap(), vec![b"7".to_vec(), b"-3".to_vec()]);
+    }
+
+    #[test]
     fn hostile_blobs_are_errors() {
         assert!(listpack(&[]).is_err());
         assert!(listpack(&[7, 0, 0, 0, 1, 0, 0xf0]).is_err());

@@ -177,6 +177,37 @@ mod tests {
         );
     }
 
+    /// Redis 7.2's set listpack (RDB type 20) and a plain list (type 1), as older and
+    /// newer servers write them.
+    #[test]
+    fn reads_other_versions_types() {
+        let mut lp = crate::rdb::blob::ListpackWriter::default();
+        lp.push_bytes(b"m");
+        lp.push_int(42);
+        let mut payload = vec![types::SET_LISTPACK];
+        types::put_string(&mut payload, &lp.finish());
+        payload.extend(11u16.to_le_bytes());
+        payload.extend(crc::checksum(&payload).to_le_bytes());
+        assert_eq!(
+            restore_payload(&payload).unwrap(),
+            Value::Set(vec![b"m".to_vec(), b"42".to_vec()])
+        );
+        let mut payload = vec![types::LIST, 2, 1, b'x', 0xc0, 9];
+        payload.extend(6u16.to_le_bytes());
+        payload.extend(crc::checksum(&payload).to_le_bytes());
+        assert_eq!(
+            restore_payload(&payload).unwrap(),
+            Value::List(vec![b"x".to_vec(), b"9".to_vec()])
+        );
+        let mut too_new = vec![types::STRING, 1, b'x'];
+        too_new.extend(13u16.to_le_bytes());
+        too_new.extend(crc::checksum(&too_new).to_le_bytes());
+        assert!(matches!(
+            restore_payload(&too_new),
+            Err(RdbError::BadPayload)
+        ));
+    }
+
     #[test]
     fn truncations_and_flips_never_panic() {
         for value in samples() {

@@ -12,7 +12,8 @@ pub fn decompress(input: &[u8], expected: usize) -> RdbResult<Vec<u8>> {
     if expected > input.len().saturating_mul(133).saturating_add(64) {
         return Err(bad());
     }
-    let mut out: Vec<u8> = Vec::with_capacity(expected);
+    // Grown as output is produced: the claimed size only bounds it.
+    let mut out: Vec<u8> = Vec::with_capacity(expected.min(input.len().saturating_mul(4)));
     let mut i = 0;
     while i < input.len() {
         let ctrl = input[i] as usize;

@@ -243,7 +243,8 @@ fn key_facts(c: &mut redis::Connection) -> Vec<String> {
             let ttl: i64 = q(c, &["PTTL", &key]);
             // TTLs tick between the two reads: compare to the minute.
             let ttl = if ttl > 0 { ttl / 60_000 } else { ttl };
-            let mut fact = format!("{db} {key} {kind} ttl={ttl}");
+            let value: Vec<String> = q(c, &["DEBUG", "DIGEST-VALUE", &key]);
+            let mut fact = format!("{db} {key} {kind} ttl={ttl} {value:?}");
             if kind == "stream" {
                 let info: redis::Value = q(c, &["XINFO", "STREAM", &key, "FULL"]);
                 fact.push_str(&format!(" {}", stream_facts(&info)));
@@ -704,6 +705,17 @@ fn strata_replicates_a_live_redis_server() {
         &mut s,
         &["SET", "stale", "local data is replaced by the primary's"],
     );
+    // A write load on Redis (bounded count) that starts before the full sync and runs
+    // through it: writes made during the RDB transfer must arrive afterwards, in order.
+    let load = have("redis-benchmark").then(|| {
+        Command::new("redis-benchmark")
+            .args(["-h", "127.0.0.1", "-p", &redis.port.to_string()])
+            .args(["-n", "40000", "-c", "8", "-P", "4", "-r", "5000", "-q"])
+            .args(["-t", "set,incr,lpush,rpush,lpop,sadd,hset,zadd,mset"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-benchmark")
+    });
     q::<String>(&mut s, &["REPLICAOF", "127.0.0.1", &redis.port.to_string()]);
     eventually(
         "the full sync from redis-server",
@@ -718,16 +730,8 @@ fn strata_replicates_a_live_redis_server() {
         .unwrap_err();
     assert!(err.to_string().contains("read only replica"), "{err}");
 
-    // A write load on Redis while Strata follows (bounded count).
-    if have("redis-benchmark") {
-        let out = Command::new("redis-benchmark")
-            .args(["-h", "127.0.0.1", "-p", &redis.port.to_string()])
-            .args(["-n", "20000", "-c", "8", "-P", "4", "-r", "5000", "-q"])
-            .args(["-t", "set,incr,lpush,rpush,lpop,sadd,hset,zadd,mset"])
-            .stdout(Stdio::null())
-            .status()
-            .expect("redis-benchmark");
-        assert!(out.success());
+    if let Some(mut load) = load {
+        assert!(load.wait().expect("redis-benchmark").success());
     }
     q::<()>(&mut r, &["DEL", "str:0"]);
     q::<()>(&mut r, &["SET", "volatile", "v", "EX", "1000"]);
