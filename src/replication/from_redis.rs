@@ -33,7 +33,7 @@ use crate::storage::now_ms;
 /// Longest `INFO server` reply read while telling Redis from Strata.
 const MAX_INFO: usize = 1 << 20;
 
-/// Reads a bulk reply (after its `$<len>` line was read) of at most `max` bytes.
+/// Reads the body of a bulk reply whose `$<len>` line was read (and its CRLF).
 async fn read_bulk_body(link: &mut Link, len: usize, timeout: Duration) -> Result<Vec<u8>, String> {
     let mut body = vec![0u8; len + 2];
     tokio::time::timeout(timeout, link.read_exact(&mut body))

@@ -776,6 +776,33 @@ fn strata_replicates_a_live_redis_server() {
         },
     );
 
+    // A dropped link resumes with a partial resync (PSYNC replid offset -> +CONTINUE).
+    let partial_before: u64 = info_field(&mut r, "stats", "sync_partial_ok")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    q::<i64>(&mut r, &["CLIENT", "KILL", "TYPE", "replica"]);
+    q::<()>(&mut r, &["SET", "after-reconnect", "1"]);
+    q::<i64>(&mut r, &["INCRBY", "int:0", "5"]);
+    eventually(
+        "Strata resumes and catches up",
+        Duration::from_secs(60),
+        || {
+            let ours: u64 = info_field(&mut s, "replication", "slave_repl_offset")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            ours == primary_offset() && q::<i64>(&mut s, &["EXISTS", "after-reconnect"]) == 1
+        },
+    );
+    let partial_after: u64 = info_field(&mut r, "stats", "sync_partial_ok")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert_eq!(
+        partial_after,
+        partial_before + 1,
+        "the reconnect was a partial resync"
+    );
+    assert_eq!(digest(&mut s), digest(&mut r));
+
     // The cut-over: Strata stops following and takes writes.
     q::<String>(&mut s, &["REPLICAOF", "NO", "ONE"]);
     q::<()>(&mut s, &["SET", "after", "cutover"]);
