@@ -49,6 +49,11 @@ async fn read_bulk_body(link: &mut Link, len: usize, timeout: Duration) -> Resul
 pub async fn is_redis(link: &mut Link, timeout: Duration) -> Result<bool, String> {
     send(link, &[b"INFO", b"server"]).await?;
     let header = line(link, timeout).await?;
+    // A replication user without `+info` (as Sentinel set-ups often have): such a user
+    // on Redis would not get this far either way, so the peer is taken to be Strata.
+    if header.starts_with('-') {
+        return Ok(false);
+    }
     let len: usize = header
         .strip_prefix('$')
         .and_then(|n| n.parse().ok())
