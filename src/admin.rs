@@ -53,14 +53,16 @@ pub fn create_offline(dir: &Path, to: Option<&Path>) -> i32 {
 }
 
 /// A minimal RESP exchange: sends one command, returns the reply's lines.
-fn resp_call(stream: &mut BufReader<TcpStream>, args: &[&str]) -> Result<Vec<String>, String> {
-    let mut frame = format!("*{}\r\n", args.len());
-    for a in args {
-        frame.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-    }
+pub(crate) fn resp_call(
+    stream: &mut BufReader<TcpStream>,
+    args: &[&str],
+) -> Result<Vec<String>, String> {
+    let mut frame = Vec::new();
+    let parts: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    crate::protocol::encode_request(&mut frame, &parts);
     stream
         .get_mut()
-        .write_all(frame.as_bytes())
+        .write_all(&frame)
         .map_err(|e| e.to_string())?;
     let mut lines = Vec::new();
     let mut pending = 1i64;

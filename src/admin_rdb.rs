@@ -112,7 +112,7 @@ pub fn import(file: &Path, dir: &Path, databases: u16, maxmemory: &str, force: b
         storage.sync_committed()?;
         Ok(done)
     }) {
-        Ok((stats, _, _)) => {
+        Ok(stats) => {
             print_stats("imported", &stats, started);
             0
         }
@@ -195,28 +195,20 @@ fn fetch_rdb(url: &str, file: &Path) -> Result<u64, String> {
         None => (None, rest),
     };
     let stream = TcpStream::connect(hostport).map_err(|e| format!("connect {hostport}: {e}"))?;
-    let mut writer = stream.try_clone().map_err(|e| e.to_string())?;
     let mut reader = BufReader::new(stream);
     if let Some(auth) = auth {
-        let (user, password) = auth.split_once(':').unwrap_or(("", auth));
-        let command = if user.is_empty() {
-            format!("*2\r\n$4\r\nAUTH\r\n${}\r\n{password}\r\n", password.len())
-        } else {
-            format!(
-                "*3\r\n$4\r\nAUTH\r\n${}\r\n{user}\r\n${}\r\n{password}\r\n",
-                user.len(),
-                password.len()
-            )
+        // `:password` (or `password`) logs in the default user, `user:password` a named one.
+        let args = match auth.split_once(':') {
+            Some(("", password)) => vec!["AUTH", password],
+            Some((user, password)) => vec!["AUTH", user, password],
+            None => vec!["AUTH", auth],
         };
-        writer
-            .write_all(command.as_bytes())
-            .map_err(|e| e.to_string())?;
-        let reply = read_line(&mut reader)?;
-        if let Some(error) = reply.strip_prefix('-') {
-            return Err(format!("AUTH: {error}"));
-        }
+        crate::admin::resp_call(&mut reader, &args).map_err(|e| format!("AUTH: {e}"))?;
     }
-    writer.write_all(b"SYNC\r\n").map_err(|e| e.to_string())?;
+    reader
+        .get_mut()
+        .write_all(b"SYNC\r\n")
+        .map_err(|e| e.to_string())?;
     // Newlines are keep-alives sent while the server writes the RDB.
     let header = loop {
         let line = read_line(&mut reader)?;

@@ -100,14 +100,12 @@ fn library_name(code: &[u8]) -> Option<String> {
 }
 
 /// Reads an RDB from `input` into `storage`, replacing keys of the same name, and calls
-/// `progress` after each commit. Stops at the RDB's end marker (and checksum), so `input`
-/// may continue with other data (a replication stream): the reader and the bytes it read
-/// past the end come back with the counts.
+/// `progress` after each commit.
 pub fn import<R: Read>(
     storage: &Storage,
     input: R,
     mut progress: impl FnMut(&TransferStats),
-) -> Result<(TransferStats, R, Vec<u8>), TransferError> {
+) -> Result<TransferStats, TransferError> {
     let mut stats = TransferStats::default();
     let mut reader = RdbReader::new(input)?;
     let mut ws = WriteSet::default();
@@ -154,8 +152,7 @@ pub fn import<R: Read>(
     }
     storage.commit(ws)?;
     stats.bytes = reader.bytes_read();
-    let (inner, leftover) = reader.into_inner();
-    Ok((stats, inner, leftover))
+    Ok(stats)
 }
 
 #[cfg(test)]

@@ -19,13 +19,13 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::{is, Ctx};
-use crate::error::{CmdError, CmdResult};
+use crate::error::{CmdError, CmdResult, StoreError};
 use crate::notify::GENERIC;
 use crate::num::parse_i64;
-use crate::protocol::Reply;
+use crate::protocol::{encode_request, Reply};
 use crate::rdb::{dump_payload, restore_payload};
 use crate::storage::now_ms;
-use crate::storage::portable::{is_empty_collection, Restored};
+use crate::storage::portable::is_empty_collection;
 
 /// `DUMP key`: the serialized value, or nil when the key does not exist.
 pub fn dump(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
@@ -112,13 +112,9 @@ pub fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         }
         return Ok(Reply::Ok);
     }
-    match ctx
-        .storage()
-        .restore_value(db, key, expire_ms, &value, options.replace)
-    {
-        Ok(Restored::Done) => {}
-        Ok(Restored::Busy) => return Err(CmdError::BusyKey),
-        Err(crate::error::StoreError::Corrupt(_)) | Err(crate::error::StoreError::ScoreNan) => {
+    match ctx.storage().restore_value(db, key, expire_ms, &value) {
+        Ok(()) => {}
+        Err(StoreError::Corrupt(_)) | Err(StoreError::ScoreNan) => {
             return Err(CmdError::BadDataFormat)
         }
         Err(other) => return Err(other.into()),
@@ -203,16 +199,6 @@ pub fn migrate_key_positions(args: &[Bytes]) -> Vec<usize> {
     Vec::new()
 }
 
-/// A command in RESP, as the target reads it.
-fn encode_command(out: &mut Vec<u8>, parts: &[&[u8]]) {
-    out.extend_from_slice(format!("*{}\r\n", parts.len()).as_bytes());
-    for part in parts {
-        out.extend_from_slice(format!("${}\r\n", part.len()).as_bytes());
-        out.extend_from_slice(part);
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
 /// Longest reply line read from a target: replies to AUTH/SELECT/RESTORE are short.
 const MAX_REPLY_LINE: u64 = 64 * 1024;
 
@@ -233,8 +219,9 @@ fn read_status(reader: &mut impl BufRead) -> std::io::Result<Result<(), String>>
     }
 }
 
+/// Redis's words for a failed exchange with the target ("writing" or "reading").
 fn io_error(doing: &str) -> CmdError {
-    CmdError::custom(format!("IOERR error or timeout {doing} target instance"))
+    CmdError::custom(format!("IOERR error or timeout {doing} to target instance"))
 }
 
 /// `MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE] [AUTH pw]
@@ -275,10 +262,10 @@ pub fn migrate(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     if !request.auth.is_empty() {
         let mut parts: Vec<&[u8]> = vec![b"AUTH"];
         parts.extend(request.auth.iter().map(|a| a.as_ref()));
-        encode_command(&mut out, &parts);
+        encode_request(&mut out, &parts);
     }
     let db_text = target_db.to_string();
-    encode_command(&mut out, &[b"SELECT", db_text.as_bytes()]);
+    encode_request(&mut out, &[b"SELECT", db_text.as_bytes()]);
     let now = now_ms();
     for (key, value, expire_ms) in &found {
         let ttl = match expire_ms {
@@ -291,15 +278,15 @@ pub fn migrate(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         if request.replace {
             parts.push(b"REPLACE");
         }
-        encode_command(&mut out, &parts);
+        encode_request(&mut out, &parts);
     }
-    let mut writer = stream.try_clone().map_err(|_| io_error("writing to"))?;
-    writer.write_all(&out).map_err(|_| io_error("writing to"))?;
+    let mut writer = stream.try_clone().map_err(|_| io_error("writing"))?;
+    writer.write_all(&out).map_err(|_| io_error("writing"))?;
 
     let mut reader = BufReader::new(stream);
     let target_error =
         |text: String| CmdError::custom(format!("ERR Target instance replied with error: {text}"));
-    let reading = |_| io_error("reading from");
+    let reading = |_| io_error("reading");
     if !request.auth.is_empty() {
         read_status(&mut reader)
             .map_err(reading)?

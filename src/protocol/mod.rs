@@ -9,5 +9,5 @@ pub mod resp;
 pub mod split;
 
 pub use reply::Reply;
-pub use resp::{parse_command, Limits, ProtocolError, RequestParser};
+pub use resp::{encode_request, parse_command, Limits, ProtocolError, RequestParser};
 pub use split::split_args;

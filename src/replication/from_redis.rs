@@ -169,7 +169,7 @@ async fn load_rdb(
         storage.begin_full_load().map_err(|e| e.to_string())?;
         let file = std::fs::File::open(&load_path).map_err(|e| e.to_string())?;
         let input = std::io::BufReader::with_capacity(1 << 20, file);
-        let (stats, _, _) =
+        let stats =
             crate::rdb_dataset::import(storage, input, |_| {}).map_err(|e| e.to_string())?;
         storage.finish_full_load().map_err(|e| e.to_string())?;
         Ok(stats.keys)

@@ -72,12 +72,8 @@ async fn run(state: Arc<ServerState>, generation: u64) {
 pub(super) type Link = BufReader<Socket>;
 
 pub(super) async fn send(link: &mut Link, args: &[&[u8]]) -> Result<(), String> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
+    let mut out = Vec::new();
+    crate::protocol::encode_request(&mut out, args);
     link.get_mut()
         .write_all(&out)
         .await

@@ -16,17 +16,9 @@ use std::collections::HashSet;
 use super::collection::Coll;
 use super::encoding::KeyType;
 use super::engine::Cf;
-use super::{now_ms, Storage, WriteSet};
+use super::{Storage, WriteSet};
 use crate::error::{StoreError, StoreResult};
 use crate::rdb::Value;
-
-/// What [`Storage::restore_value`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Restored {
-    Done,
-    /// The key exists and `replace` was not given (`-BUSYKEY`).
-    Busy,
-}
 
 fn kind_of(value: &Value) -> KeyType {
     match value {
@@ -153,25 +145,17 @@ impl Storage {
         Ok(())
     }
 
-    /// `RESTORE`: writes `value` at `key` in one commit unless a live key is there and
-    /// `replace` is false. The caller has refused empty collections.
+    /// `RESTORE`: writes `value` at `key` in one commit, replacing whatever is there (the
+    /// caller decided `BUSYKEY` under the key lock and refused empty collections).
     pub fn restore_value(
         &self,
         db: usize,
         key: &[u8],
         expire_ms: u64,
         value: &Value,
-        replace: bool,
-    ) -> StoreResult<Restored> {
-        let live = self
-            .raw_meta(db, key)?
-            .is_some_and(|m| !m.is_expired(now_ms()));
-        if live && !replace {
-            return Ok(Restored::Busy);
-        }
+    ) -> StoreResult<()> {
         let mut ws = WriteSet::default();
         self.stage_value(&mut ws, db, key, expire_ms, value)?;
-        self.commit(ws)?;
-        Ok(Restored::Done)
+        self.commit(ws)
     }
 }

@@ -259,7 +259,7 @@ fn key_facts(c: &mut redis::Connection) -> Vec<String> {
 /// XINFO STREAM FULL without the fields that depend on when it is read or on the node
 /// layout (seen/active times are compared separately; radix-tree sizes differ by design).
 fn stream_facts(info: &redis::Value) -> String {
-    fn render(v: &redis::Value, out: &mut String, skip_next: &mut bool) {
+    fn render(v: &redis::Value, out: &mut String) {
         match v {
             redis::Value::Array(items) => {
                 out.push('[');
@@ -283,7 +283,7 @@ fn stream_facts(info: &redis::Value) -> String {
                             continue;
                         }
                     }
-                    render(item, out, &mut skip);
+                    render(item, out);
                     out.push(' ');
                 }
                 out.push(']');
@@ -293,10 +293,9 @@ fn stream_facts(info: &redis::Value) -> String {
             redis::Value::Nil => out.push_str("nil"),
             other => out.push_str(&format!("{other:?}")),
         }
-        let _ = skip_next;
     }
     let mut out = String::new();
-    render(info, &mut out, &mut false);
+    render(info, &mut out);
     out
 }
 
