@@ -98,6 +98,8 @@ pub enum CmdError {
     Loading,
     #[error("NOREPLICAS Not enough good replicas to write.")]
     NoReplicas,
+    #[error("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.")]
+    MasterDown,
     #[error("NOPERM this user has no permissions to run the '{0}' command")]
     NoPermCommand(String),
     #[error("NOPERM this user has no permissions to access one of the keys used as arguments")]

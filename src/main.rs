@@ -335,6 +335,7 @@ fn main() -> ExitCode {
     state.apply_config_change("tracking-table-max-keys");
     state.apply_config_change("min-replicas-to-write");
     state.apply_config_change("min-replicas-max-lag");
+    state.apply_config_change("replica-serve-stale-data");
     state.scripting.restore(&state);
     *state.log_level_hook.lock() = Some(Box::new(move |level: &str| {
         let _ = reload_handle.modify(|f| *f = level_filter(level));

@@ -329,6 +329,10 @@ impl ServerState {
                 .replication
                 .min_replicas_to_write
                 .store(self.config.get_int(name), Ordering::Relaxed),
+            "replica-serve-stale-data" => self
+                .replication
+                .serve_stale_data
+                .store(self.config.get_bool(name), Ordering::Relaxed),
             "min-replicas-max-lag" => self
                 .replication
                 .min_replicas_max_lag

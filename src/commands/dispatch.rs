@@ -450,6 +450,10 @@ fn run_resolved(
     if cmd.has(flags::WRITE) && !state.replication.enough_replicas_to_write() {
         return rejected(state, client, stats, CmdError::NoReplicas);
     }
+    // After the READONLY check, as in Redis: a write on a stale replica is still READONLY.
+    if !cmd.has(flags::STALE) && state.replication.refuses_stale_reads() {
+        return rejected(state, client, stats, CmdError::MasterDown);
+    }
     let Some(handler) = cmd.handler else {
         return Reply::Error(CmdError::WrongArity(full_name.to_string()).to_wire());
     };

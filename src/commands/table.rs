@@ -1095,7 +1095,7 @@ static SCRIPT_SUBS: &[Command] = &[
     cmd!(
         "exists",
         -3,
-        NOSCRIPT | STALE | EXCLUSIVE,
+        NOSCRIPT | EXCLUSIVE,
         ["@slow", "@scripting"],
         NOKEYS,
         "scripting",
@@ -1106,7 +1106,7 @@ static SCRIPT_SUBS: &[Command] = &[
     cmd!(
         "flush",
         -2,
-        NOSCRIPT | STALE | EXCLUSIVE,
+        NOSCRIPT | EXCLUSIVE,
         ["@slow", "@scripting"],
         NOKEYS,
         "scripting",
@@ -1371,7 +1371,7 @@ static DEBUG_SUBS: &[Command] = &[
 pub static COMMANDS: &[Command] = &[
     // connection
     cmd!("ping", -1, FAST, ["@fast", "@connection"], NOKEYS, "connection", "1.0.0", "Returns the server's liveliness response.", conn::ping),
-    cmd!("echo", 2, FAST, ["@fast", "@connection"], NOKEYS, "connection", "1.0.0", "Returns the given string.", conn::echo),
+    cmd!("echo", 2, LOADING | STALE | FAST, ["@fast", "@connection"], NOKEYS, "connection", "1.0.0", "Returns the given string.", conn::echo),
     cmd!("quit", -1, ALLOW_ANY, ["@fast", "@connection"], NOKEYS, "connection", "1.0.0", "Closes the connection.", conn::quit),
     cmd!("reset", 1, NO_AUTH | NOSCRIPT | LOADING | STALE | FAST, ["@fast", "@connection"], NOKEYS, "connection", "6.2.0", "Resets the connection.", conn::reset),
     cmd!("select", 2, LOADING | STALE | FAST, ["@fast", "@connection"], NOKEYS, "connection", "1.0.0", "Changes the selected database.", conn::select),

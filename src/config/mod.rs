@@ -355,6 +355,9 @@ pub static DIRECTIVES: &[Directive] = &[
         true,
     ),
     d("repl-timeout", "60", Kind::Int { min: 1, max: INT32 }, true),
+    // `no`: while its link is down, a replica answers `-MASTERDOWN` to every command without
+    // the table's `stale` flag (as Redis does).
+    d("replica-serve-stale-data", "yes", Kind::Bool, true),
     d(
         "min-replicas-to-write",
         "0",

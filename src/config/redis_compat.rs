@@ -28,7 +28,7 @@ const READ_ONLY_REPLICAS: &str =
 const CLUSTER: &str = "Redis Cluster is not implemented in Strata yet";
 const TLS: &str = "Strata's TLS is rustls: cluster buses are plain TCP, and OpenSSL's TLS 1.2 cipher lists, DH parameters and session timeouts do not apply";
 const SYSLOG: &str = "logs go to stdout or the logfile; syslog is not supported";
-const DUMP: &str = "DUMP/RESTORE are not implemented in Strata yet";
+const DUMP: &str = "RESTORE always checks a payload whole (checksum, version, every encoding) before it writes anything";
 const KEYSPACE_CRON: &str =
     "the keyspace is RocksDB, not a rehashed hash table; active expiry runs hz times a second";
 const MAXMEMORY: &str =
@@ -152,13 +152,6 @@ pub static DIRECTIVES: &[Directive] = &[
         CLUSTER,
     ),
     no_effect("replica-lazy-flush", "no", Kind::Bool, true, LAZYFREE),
-    no_effect(
-        "replica-serve-stale-data",
-        "yes",
-        Kind::Bool,
-        true,
-        REPLICATION,
-    ),
     unsupported(
         "replica-read-only",
         "yes",

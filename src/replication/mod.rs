@@ -225,6 +225,8 @@ pub struct Replication {
     /// gate reads them for every write (set by `ServerState::apply_config_change`).
     pub min_replicas_to_write: AtomicI64,
     pub min_replicas_max_lag: AtomicI64,
+    /// `replica-serve-stale-data`: whether a replica whose link is down still answers.
+    pub serve_stale_data: AtomicBool,
     /// Set while this node replicates a real `redis-server` (see `from_redis`): the
     /// engine then takes the link's commands as local writes, so the gate refuses
     /// clients' writes by this flag instead of the engine's follower mode.
@@ -265,6 +267,7 @@ impl Replication {
             stats: ReplicationStats::default(),
             min_replicas_to_write: AtomicI64::new(0),
             min_replicas_max_lag: AtomicI64::new(10),
+            serve_stale_data: AtomicBool::new(true),
             follows_redis: AtomicBool::new(false),
             redis_offset: AtomicU64::new(0),
             redis_replid: Mutex::new(None),
@@ -294,6 +297,14 @@ impl Replication {
     /// follower mode) or of a Redis primary.
     pub fn refuses_client_writes(&self, storage: &Storage) -> bool {
         storage.engine().is_follower() || self.follows_redis()
+    }
+
+    /// Whether a command without the `stale` flag must get `-MASTERDOWN`: this node is a
+    /// replica, its link is not up and `replica-serve-stale-data` is `no`.
+    pub fn refuses_stale_reads(&self) -> bool {
+        !self.serve_stale_data.load(Ordering::Relaxed)
+            && self.link_state() != LinkState::Connected
+            && self.is_replica()
     }
 
     pub fn role(&self) -> Role {

@@ -16,14 +16,14 @@ use std::time::Duration;
 use crate::harness::{eventually, Server};
 
 /// A `redis-server` on a loopback TCP port, with its own data directory.
-struct TcpRedis {
+pub(crate) struct TcpRedis {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -43,7 +43,7 @@ fn have(tool: &str) -> bool {
 }
 
 impl TcpRedis {
-    fn start(extra: &[&str]) -> Option<TcpRedis> {
+    pub(crate) fn start(extra: &[&str]) -> Option<TcpRedis> {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = tmp.path().to_path_buf();
         let mut redis = TcpRedis::start_in(&dir, extra)?;
@@ -80,11 +80,12 @@ impl TcpRedis {
             dir: dir.to_path_buf(),
             _tmp: None,
         };
-        eventually("redis-server answers PING", Duration::from_secs(30), || {
+        // ECHO, not PING: a replica told not to serve stale data refuses PING.
+        eventually("redis-server answers ECHO", Duration::from_secs(30), || {
             redis::Client::open(redis.url())
                 .and_then(|c| c.get_connection())
-                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
-                .is_ok_and(|p| p == "PONG")
+                .and_then(|mut c| redis::cmd("ECHO").arg("up").query::<String>(&mut c))
+                .is_ok_and(|p| p == "up")
         });
         Some(redis)
     }

@@ -621,3 +621,75 @@ fn min_replicas_to_write_refuses_writes_without_good_replicas() {
         .text()
         .contains("min_slaves_good_slaves"));
 }
+
+/// `replica-serve-stale-data no`: while its link is down a replica answers `-MASTERDOWN` to
+/// every command without the `stale` flag, `-READONLY` to writes, and `EXECABORT` to a
+/// transaction that queued a refused command. Compared reply for reply with a redis-server
+/// replica whose primary is unreachable; `CONFIG SET ... yes` serves the data again.
+#[test]
+fn a_stale_replica_refuses_reads_like_redis_when_told_to() {
+    let mut primary = Server::start();
+    let mut p = primary.raw();
+    assert_eq!(p.cmd(&["SET", "a", "1"]), V::Status("OK".into()));
+    let replica = replica_of(&primary, &["--replica-serve-stale-data", "no"]);
+    wait_caught_up(&primary, &replica);
+    let mut r = replica.raw();
+    assert_eq!(r.cmd(&["GET", "a"]), V::bulk("1"));
+
+    primary.kill9();
+    eventually("the replica sees its link down", SYNC_DEADLINE, || {
+        info_field(&mut r, "replication", "master_link_status") == "down"
+    });
+    let scenario: &[&[&str]] = &[
+        &["PING"],
+        &["GET", "a"],
+        &["DBSIZE"],
+        &["EXISTS", "a"],
+        &["SET", "a", "2"],
+        &["DEL", "a"],
+        &["ECHO", "x"],
+        &["SELECT", "0"],
+        &["CONFIG", "GET", "replica-serve-stale-data"],
+        &["SCRIPT", "FLUSH"],
+        &["FUNCTION", "LIST"],
+        &["PUBLISH", "c", "m"],
+        &["MULTI"],
+        &["GET", "a"],
+        &["EXEC"],
+    ];
+    // What a reply is, for the comparison: errors by text, other replies by kind only
+    // (the two servers hold different data).
+    fn shape(v: V) -> String {
+        match v {
+            V::Error(e) => e,
+            V::Array(_) | V::NilArray | V::Map(_) => "array".into(),
+            other => format!("{:?}", std::mem::discriminant(&other)),
+        }
+    }
+    let ours: Vec<String> = scenario.iter().map(|c| shape(r.cmd(c))).collect();
+    let masterdown = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+    assert_eq!(ours[1], masterdown);
+    assert_eq!(ours[4], "READONLY You can't write against a read only replica.");
+    assert!(ours[14].starts_with("EXECABORT"), "{ours:?}");
+    // A real Redis replica of a port nobody listens on, when redis-server is installed.
+    let dead = format!("127.0.0.1 {}", crate::migration::free_port());
+    if let Some(redis) = crate::migration::TcpRedis::start(&[
+        "--replicaof",
+        &dead,
+        "--replica-serve-stale-data",
+        "no",
+    ]) {
+        let mut theirs_conn = crate::harness::Raw::connect(&format!("127.0.0.1:{}", redis.port));
+        let theirs: Vec<String> = scenario
+            .iter()
+            .map(|c| shape(theirs_conn.cmd(c)))
+            .collect();
+        assert_eq!(ours, theirs);
+    }
+
+    assert_eq!(
+        r.cmd(&["CONFIG", "SET", "replica-serve-stale-data", "yes"]),
+        V::Status("OK".into())
+    );
+    assert_eq!(r.cmd(&["GET", "a"]), V::bulk("1"));
+}
