@@ -225,6 +225,8 @@ pub struct ClientState {
     pub pubsub_queue: Option<tokio::sync::mpsc::Sender<crate::pubsub::PubMessage>>,
     /// The port a replica said it listens on (`REPLCONF listening-port`).
     pub listening_port: u16,
+    /// The address a replica announced (`REPLCONF ip-address`, `replica-announce-ip`).
+    pub announced_ip: Option<String>,
     /// Set by a command whose answer the connection must wait for (`WAIT`) or that turns
     /// the connection into a replica link (`PSYNC`).
     pub handoff: Option<Handoff>,
@@ -237,7 +239,12 @@ pub struct ClientState {
 #[derive(Debug, Clone)]
 pub enum Handoff {
     /// Feed a replica: `replid` and the first offset it lacks (`?` / -1 for none).
-    Psync { replid: String, next: i64 },
+    Psync {
+        replid: String,
+        next: i64,
+        /// `PSYNC ... FAILOVER`: promote this node first (see `replication::failover`).
+        failover: bool,
+    },
     /// Answer `SYNC` with an RDB of the dataset (`redis-cli --rdb`), then close.
     RdbSnapshot,
     /// Answer with the number of replicas that acknowledged `offset`, once `replicas` did
@@ -276,6 +283,7 @@ impl ClientState {
             flushed: false,
             batch_wrote: false,
             listening_port: 0,
+            announced_ip: None,
             handoff: None,
             primary_link: false,
             effects: Vec::new(),

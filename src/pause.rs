@@ -3,9 +3,11 @@
 //! scripts and functions that are not read-only, PUBLISH, PFCOUNT, and EXEC of a transaction
 //! holding any of those), as Redis 7 does — the pausing client included. Held-back commands
 //! wait in their connection task (not on a worker thread) for [`ClientPause::changed`] or
-//! the deadline, then run in arrival order. Depends on nothing but tokio's `Notify`.
+//! the deadline, then run in arrival order. `FAILOVER` holds writes back the same way for as
+//! long as it runs, separately from `CLIENT PAUSE` (as Redis keeps its pause purposes apart:
+//! `CLIENT UNPAUSE` does not end a failover's hold). Depends on nothing but tokio's `Notify`.
 
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 
 use tokio::sync::Notify;
 
@@ -22,6 +24,8 @@ pub struct ClientPause {
     mode: AtomicU8,
     /// Unix ms the pause ends.
     until_ms: AtomicU64,
+    /// `FAILOVER` is holding writes back until it ends (no deadline of its own).
+    failover: AtomicBool,
     /// Woken when a pause ends early or changes.
     pub changed: Notify,
 }
@@ -30,7 +34,7 @@ impl ClientPause {
     /// Starts or extends a pause. As in Redis, a pause already running keeps the later of
     /// the two deadlines and the stricter of the two modes.
     pub fn pause(&self, mode: PauseMode, until_ms: u64, now_ms: u64) {
-        if self.current(now_ms).is_none() {
+        if self.client_pause(now_ms).is_none() {
             self.mode.store(0, Ordering::SeqCst);
             self.until_ms.store(0, Ordering::SeqCst);
         }
@@ -45,8 +49,32 @@ impl ClientPause {
         self.changed.notify_waiters();
     }
 
-    /// The pause in effect at `now_ms`, with its end.
+    /// Holds writes back until [`ClientPause::end_failover_hold`] (`FAILOVER`).
+    pub fn hold_for_failover(&self) {
+        self.failover.store(true, Ordering::SeqCst);
+        self.changed.notify_waiters();
+    }
+
+    pub fn end_failover_hold(&self) {
+        self.failover.store(false, Ordering::SeqCst);
+        self.changed.notify_waiters();
+    }
+
+    /// The pause in effect at `now_ms`, with its end (a failover's hold has none: its end
+    /// is signalled through [`ClientPause::changed`]).
     pub fn current(&self, now_ms: u64) -> Option<(PauseMode, u64)> {
+        let client = self.client_pause(now_ms);
+        if !self.failover.load(Ordering::SeqCst) {
+            return client;
+        }
+        Some(match client {
+            Some((mode, _)) => (mode, u64::MAX),
+            None => (PauseMode::Write, u64::MAX),
+        })
+    }
+
+    /// The `CLIENT PAUSE` in effect at `now_ms`, with its end.
+    fn client_pause(&self, now_ms: u64) -> Option<(PauseMode, u64)> {
         let mode = match self.mode.load(Ordering::SeqCst) {
             1 => PauseMode::Write,
             2 => PauseMode::All,
@@ -59,7 +87,7 @@ impl ClientPause {
     /// Whether a command that `may_write` (or any, under ALL) must wait now. The common
     /// case, no pause, is one atomic load.
     pub fn holds_back(&self, may_write: bool, now_ms: u64) -> bool {
-        if self.mode.load(Ordering::Relaxed) == 0 {
+        if !self.maybe() {
             return false;
         }
         match self.current(now_ms) {
@@ -71,12 +99,12 @@ impl ClientPause {
 
     /// Whether a pause may be in effect: one atomic load, for hot paths to skip the clock.
     pub fn maybe(&self) -> bool {
-        self.mode.load(Ordering::Relaxed) != 0
+        self.mode.load(Ordering::Relaxed) != 0 || self.failover.load(Ordering::Relaxed)
     }
 
     /// Whether any pause is in effect (cheap when none: one atomic load).
     pub fn active(&self, now_ms: u64) -> bool {
-        self.mode.load(Ordering::Relaxed) != 0 && self.current(now_ms).is_some()
+        self.maybe() && self.current(now_ms).is_some()
     }
 
     /// Whether writes are paused now (active expiry stops too, as in Redis, so a paused
@@ -112,5 +140,21 @@ mod tests {
             Some((PauseMode::Write, 2000)),
             "an ended pause resets"
         );
+    }
+
+    #[test]
+    fn a_failover_hold_is_apart_from_client_pause() {
+        let p = ClientPause::default();
+        p.hold_for_failover();
+        assert!(p.holds_back(true, 5) && !p.holds_back(false, 5));
+        p.pause(PauseMode::All, 100, 0);
+        assert!(p.holds_back(false, 50));
+        p.unpause();
+        assert!(
+            p.holds_back(true, 50),
+            "CLIENT UNPAUSE leaves the failover's hold"
+        );
+        p.end_failover_hold();
+        assert!(!p.holds_back(true, 50));
     }
 }

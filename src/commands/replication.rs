@@ -22,8 +22,7 @@ pub fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let repl = &state.replication;
     if is(&args[1], "no") && is(&args[2], "one") {
         if repl.is_replica() {
-            repl.become_primary(&state.storage)?;
-            state.config.set_internal("replicaof", "");
+            crate::replication::promote(state)?;
             tracing::info!("MASTER MODE enabled (user request)");
         }
         return Ok(Reply::Ok);
@@ -87,6 +86,55 @@ pub fn role(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
     })
 }
 
+/// `FAILOVER [TO host port [FORCE]] [TIMEOUT ms] | FAILOVER ABORT`, parsed as Redis does
+/// (see `crate::replication::failover`); answers at once, the switch goes on in a task.
+pub fn failover(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    use crate::replication::failover as fo;
+    let mut target: Option<(String, i64)> = None;
+    let mut timeout_ms: Option<u64> = None;
+    let (mut force, mut abort) = (false, false);
+    let mut j = 1;
+    while j < args.len() {
+        if is(&args[j], "to") && j + 2 < args.len() && target.is_none() {
+            let port = arg_i64(&args[j + 2])?;
+            target = Some((text(&args[j + 1]), port));
+            j += 3;
+        } else if is(&args[j], "timeout") && j + 1 < args.len() && timeout_ms.is_none() {
+            let t = arg_i64(&args[j + 1])?;
+            if t <= 0 {
+                return Err(CmdError::custom(
+                    "ERR FAILOVER timeout must be greater than 0",
+                ));
+            }
+            timeout_ms = Some(t as u64);
+            j += 2;
+        } else if is(&args[j], "force") && !force {
+            force = true;
+            j += 1;
+        } else if is(&args[j], "abort") && !abort {
+            abort = true;
+            j += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let state = ctx.state;
+    if abort {
+        fo::abort(state).map_err(CmdError::custom)?;
+        return Ok(Reply::Ok);
+    }
+    let Some(arc) = state.arc() else {
+        return Err(CmdError::custom("ERR FAILOVER needs a running server"));
+    };
+    let request = fo::Request {
+        target,
+        timeout_ms,
+        force,
+    };
+    fo::start(&arc, request).map_err(CmdError::custom)?;
+    Ok(Reply::Ok)
+}
+
 /// `WAIT numreplicas timeout`: the replicas that acknowledged this server's offset as of
 /// now (which covers every write this client made before).
 pub fn wait(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
@@ -124,8 +172,10 @@ pub fn replconf(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         if is(&pair[0], "listening-port") {
             let port = arg_i64(&pair[1])?;
             ctx.client.listening_port = u16::try_from(port).map_err(|_| CmdError::NotInteger)?;
+        } else if is(&pair[0], "ip-address") {
+            // Bounded: an address, not a payload.
+            ctx.client.announced_ip = Some(text(&pair[1]).chars().take(255).collect());
         } else if is(&pair[0], "capa")
-            || is(&pair[0], "ip-address")
             || is(&pair[0], "ack")
             || is(&pair[0], "getack")
             || is(&pair[0], "rdb-only")
@@ -152,6 +202,8 @@ pub fn psync(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     ctx.client.handoff = Some(Handoff::Psync {
         replid: text(&args[1]),
         next,
+        // Sent by a primary running FAILOVER to the replica it hands over to.
+        failover: args.get(3).is_some_and(|a| is(a, "failover")),
     });
     Ok(Reply::Nil)
 }
@@ -245,10 +297,11 @@ pub fn info_section(ctx: &Ctx<'_>, out: &mut String) {
     let backlog = state.config.get_int("repl-backlog-size");
     let _ = write!(
         out,
-        "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\n\
+        "master_failover_state:{}\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\n\
          master_repl_offset:{offset}\r\nsecond_repl_offset:{second}\r\nrepl_backlog_active:1\r\n\
          repl_backlog_size:{backlog}\r\nrepl_backlog_first_byte_offset:{}\r\n\
          repl_backlog_histlen:{}\r\n",
+        repl.failover.stage().name(),
         history.replid,
         history.replid2,
         history.history_start + 1,

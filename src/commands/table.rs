@@ -1622,6 +1622,7 @@ pub static COMMANDS: &[Command] = &[
     // replication
     cmd!("replicaof", 3, ADMIN | NOSCRIPT | STALE | EXCLUSIVE, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "5.0.0", "Configures a server as replica of another, or promotes it to a master.", repl::replicaof),
     cmd!("slaveof", 3, ADMIN | NOSCRIPT | STALE | EXCLUSIVE, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "1.0.0", "Sets a Redis server as a replica of another, or promotes it to being a master.", repl::replicaof),
+    cmd!("failover", -1, ADMIN | NOSCRIPT | STALE, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "6.2.0", "Starts a coordinated failover from a server to one of its replicas.", repl::failover),
     cmd!("role", 1, NOSCRIPT | LOADING | STALE | FAST, ["@admin", "@fast", "@dangerous"], NOKEYS, "server", "2.8.12", "Returns the replication role.", repl::role),
     cmd!("wait", 3, NOSCRIPT, ["@slow", "@connection"], NOKEYS, "generic", "3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", repl::wait),
     cmd!("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY, ["@admin", "@slow", "@dangerous"], NOKEYS, "server", "3.0.0", "An internal command for configuring the replication stream.", repl::replconf),

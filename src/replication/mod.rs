@@ -17,6 +17,7 @@
 //! to a primary, `frame` is the wire format after the handshake. Depends on `storage`,
 //! `config` and `protocol`; commands reach it through `ServerState::replication`.
 
+pub mod failover;
 pub mod frame;
 pub mod from_redis;
 pub mod primary;
@@ -225,6 +226,8 @@ pub struct Replication {
     /// gate reads them for every write (set by `ServerState::apply_config_change`).
     pub min_replicas_to_write: AtomicI64,
     pub min_replicas_max_lag: AtomicI64,
+    /// A `FAILOVER` this node runs as the primary handing over.
+    pub failover: failover::Failover,
     /// `replica-serve-stale-data`: whether a replica whose link is down still answers.
     pub serve_stale_data: AtomicBool,
     /// Set while this node replicates a real `redis-server` (see `from_redis`): the
@@ -268,6 +271,7 @@ impl Replication {
             min_replicas_to_write: AtomicI64::new(0),
             min_replicas_max_lag: AtomicI64::new(10),
             serve_stale_data: AtomicBool::new(true),
+            failover: failover::Failover::default(),
             follows_redis: AtomicBool::new(false),
             redis_offset: AtomicU64::new(0),
             redis_replid: Mutex::new(None),
@@ -403,6 +407,15 @@ impl Replication {
         Ok(())
     }
 
+    /// The link of the replica announcing `host:port` (Redis's `findReplica`).
+    pub fn find_replica(&self, host: &str, port: u16) -> Option<Arc<ReplicaLink>> {
+        self.replicas
+            .lock()
+            .iter()
+            .find(|l| l.ip == host && l.listening_port.load(Ordering::Relaxed) == u64::from(port))
+            .cloned()
+    }
+
     pub fn register_replica(&self, ip: String) -> Arc<ReplicaLink> {
         let link = Arc::new(ReplicaLink {
             id: self.next_link_id.fetch_add(1, Ordering::Relaxed),
@@ -472,4 +485,14 @@ impl Replication {
             })
             .count()
     }
+}
+
+/// Makes this node a primary, as `REPLICAOF NO ONE` does (the caller holds the storage's
+/// global lock exclusively). Nothing happens on a node that is a primary already.
+pub fn promote(state: &crate::state::ServerState) -> crate::error::StoreResult<()> {
+    if state.replication.is_replica() {
+        state.replication.become_primary(&state.storage)?;
+        state.config.set_internal("replicaof", "");
+    }
+    Ok(())
 }

@@ -59,6 +59,11 @@ async fn run(state: Arc<ServerState>, generation: u64) {
         repl.set_link_state(LinkState::Connecting);
         if let Err(e) = session(&state, generation, &host, port).await {
             tracing::warn!("replication link to {host}:{port}: {e}");
+            // A failover whose target cannot be reached is aborted: this node takes its
+            // writes again rather than wait as a replica of nothing.
+            if repl.failover.asks_target_to_take_over() {
+                super::failover::end(&state, Some(&format!("cannot reach the target: {e}")));
+            }
         }
         if repl.generation() != generation {
             return;
@@ -223,13 +228,27 @@ async fn session(
     // for a full copy with `PSYNC ? -1` (which the primary does not count as a failed
     // partial sync). Any other node offers its history, to resume where it stands.
     let holds_keys = (0..state.storage.databases()).any(|db| state.storage.key_count(db) != 0);
-    let (replid, next) = if holds_keys {
+    // A primary handing over with FAILOVER always offers its history: the target continues it.
+    let failover = repl.failover.asks_target_to_take_over();
+    let (replid, next) = if holds_keys || failover {
         (history.replid.clone(), (offset + 1).to_string())
     } else {
         ("?".to_string(), "-1".to_string())
     };
-    send(&mut link, &[b"PSYNC", replid.as_bytes(), next.as_bytes()]).await?;
+    let mut psync: Vec<&[u8]> = vec![b"PSYNC", replid.as_bytes(), next.as_bytes()];
+    if failover {
+        psync.push(b"FAILOVER");
+    }
+    send(&mut link, &psync).await?;
     let reply = line(&mut link, timeout).await?;
+    if failover {
+        if reply.starts_with("+CONTINUE") || reply.starts_with("+FULLRESYNC") {
+            super::failover::end(state, None);
+        } else {
+            super::failover::end(state, Some(&format!("the target refused: {reply}")));
+            return Err(format!("PSYNC FAILOVER: {reply}"));
+        }
+    }
     let mut words = reply.split_whitespace();
     match words.next() {
         Some("+FULLRESYNC") => {

@@ -185,16 +185,30 @@ impl Conn {
                 }
                 Next::CloseNow => return,
                 Next::Handoff => match self.client.handoff.take() {
-                    Some(Handoff::Psync { replid, next }) => {
+                    Some(Handoff::Psync {
+                        replid,
+                        next,
+                        failover,
+                    }) => {
                         if !self.flush().await {
                             return;
                         }
-                        let ip = self
-                            .client
-                            .info
-                            .addr
-                            .rsplit_once(':')
-                            .map_or(self.client.info.addr.clone(), |(ip, _)| ip.to_string());
+                        if failover {
+                            let taken =
+                                crate::replication::failover::take_over(&self.state, &replid);
+                            if let Err(refusal) = taken {
+                                let line = format!("-{refusal}\r\n");
+                                let _ = self.socket.write_all(line.as_bytes()).await;
+                                return;
+                            }
+                        }
+                        let ip = self.client.announced_ip.clone().unwrap_or_else(|| {
+                            self.client
+                                .info
+                                .addr
+                                .rsplit_once(':')
+                                .map_or(self.client.info.addr.clone(), |(ip, _)| ip.to_string())
+                        });
                         let request = PsyncRequest {
                             replid,
                             next,
@@ -308,7 +322,8 @@ impl Conn {
         let Some((_, until)) = pause.current(now) else {
             return true;
         };
-        let left = Duration::from_millis(until.saturating_sub(now));
+        // A failover's hold has no deadline (u64::MAX): its end is signalled by `changed`.
+        let left = Duration::from_millis(until.saturating_sub(now)).min(Duration::from_secs(60));
         tokio::select! {
             _ = changed => true,
             _ = tokio::time::sleep(left) => true,

@@ -667,9 +667,13 @@ fn a_stale_replica_refuses_reads_like_redis_when_told_to() {
         }
     }
     let ours: Vec<String> = scenario.iter().map(|c| shape(r.cmd(c))).collect();
-    let masterdown = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+    let masterdown =
+        "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
     assert_eq!(ours[1], masterdown);
-    assert_eq!(ours[4], "READONLY You can't write against a read only replica.");
+    assert_eq!(
+        ours[4],
+        "READONLY You can't write against a read only replica."
+    );
     assert!(ours[14].starts_with("EXECABORT"), "{ours:?}");
     // A real Redis replica of a port nobody listens on, when redis-server is installed.
     let dead = format!("127.0.0.1 {}", crate::migration::free_port());
@@ -680,10 +684,7 @@ fn a_stale_replica_refuses_reads_like_redis_when_told_to() {
         "no",
     ]) {
         let mut theirs_conn = crate::harness::Raw::connect(&format!("127.0.0.1:{}", redis.port));
-        let theirs: Vec<String> = scenario
-            .iter()
-            .map(|c| shape(theirs_conn.cmd(c)))
-            .collect();
+        let theirs: Vec<String> = scenario.iter().map(|c| shape(theirs_conn.cmd(c))).collect();
         assert_eq!(ours, theirs);
     }
 
@@ -692,4 +693,190 @@ fn a_stale_replica_refuses_reads_like_redis_when_told_to() {
         V::Status("OK".into())
     );
     assert_eq!(r.cmd(&["GET", "a"]), V::bulk("1"));
+}
+
+/// `FAILOVER`'s argument and state errors, reply for reply against redis-server 7 (a lone
+/// primary, a primary with one replica, and that replica).
+#[test]
+fn failover_refusals_match_redis() {
+    let lone: &[&[&str]] = &[
+        &["FAILOVER"],
+        &["FAILOVER", "ABORT"],
+        &["FAILOVER", "TIMEOUT", "0"],
+        &["FAILOVER", "TIMEOUT", "x"],
+        &["FAILOVER", "TO", "127.0.0.1"],
+        &["FAILOVER", "TO", "127.0.0.1", "x"],
+        &["FAILOVER", "TO", "127.0.0.1", "1", "FORCE"],
+        &["FAILOVER", "FORCE"],
+        &["FAILOVER", "BOGUS"],
+    ];
+    let paired: &[&[&str]] = &[
+        &["FAILOVER", "FORCE"],
+        &["FAILOVER", "TIMEOUT", "100", "FORCE"],
+        &["FAILOVER", "TO", "127.0.0.1", "1"],
+        &["FAILOVER", "TO", "127.0.0.1", "99999"],
+        &["FAILOVER", "TO", "127.0.0.1", "1", "FORCE"],
+    ];
+    let on_replica: &[&[&str]] = &[&["FAILOVER"], &["FAILOVER", "ABORT"]];
+    fn replies(r: &mut Raw, cmds: &[&[&str]]) -> Vec<V> {
+        cmds.iter().map(|c| r.cmd(c)).collect()
+    }
+
+    let primary = Server::start();
+    let ours_lone = replies(&mut primary.raw(), lone);
+    let replica = replica_of(&primary, &[]);
+    wait_caught_up(&primary, &replica);
+    let ours_paired = replies(&mut primary.raw(), paired);
+    let ours_replica = replies(&mut replica.raw(), on_replica);
+    assert_eq!(
+        ours_lone[0],
+        V::Error("ERR FAILOVER requires connected replicas.".into())
+    );
+
+    let Some(redis_primary) = crate::migration::TcpRedis::start(&[]) else {
+        return;
+    };
+    let redis_addr = format!("127.0.0.1:{}", redis_primary.port);
+    let theirs_lone = replies(&mut Raw::connect(&redis_addr), lone);
+    let of = format!("127.0.0.1 {}", redis_primary.port);
+    let redis_replica = crate::migration::TcpRedis::start(&["--replicaof", &of]).unwrap();
+    let mut rp = Raw::connect(&redis_addr);
+    eventually("redis replica online", SYNC_DEADLINE, || {
+        info_field(&mut rp, "replication", "connected_slaves") == "1"
+    });
+    let theirs_paired = replies(&mut rp, paired);
+    let theirs_replica = replies(
+        &mut Raw::connect(&format!("127.0.0.1:{}", redis_replica.port)),
+        on_replica,
+    );
+    assert_eq!(ours_lone, theirs_lone);
+    assert_eq!(ours_paired, theirs_paired);
+    assert_eq!(ours_replica, theirs_replica);
+}
+
+/// `FAILOVER TO <replica>` under a writer: writes are held while the replica catches up,
+/// the replica is promoted by the old primary's `PSYNC ... FAILOVER`, the old primary
+/// follows it without a full copy, every acknowledged write is on both, and the held ones
+/// are answered `-READONLY`.
+#[test]
+fn failover_hands_over_to_a_replica_without_losing_writes() {
+    let primary = Server::start();
+    let mut p = primary.raw();
+    fill(&mut p, "before", 300);
+    let replica = replica_of(&primary, &[]);
+    wait_caught_up(&primary, &replica);
+    let mut r = replica.raw();
+    let full_before = info_field(&mut r, "stats", "sync_full");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let addr = primary.addr.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut w = Raw::connect(&addr);
+            let mut acknowledged = 0;
+            while !stop.load(Ordering::Relaxed) {
+                match w.cmd(&["INCR", "counter"]) {
+                    V::Int(n) => acknowledged = n,
+                    V::Error(e) => {
+                        assert!(e.starts_with("READONLY"), "{e}");
+                        break;
+                    }
+                    other => panic!("INCR answered {other:?}"),
+                }
+            }
+            acknowledged
+        })
+    };
+    eventually("the writer is writing", SYNC_DEADLINE, || {
+        p.cmd(&["GET", "counter"]) != V::Nil
+    });
+    let to = [
+        "FAILOVER",
+        "TO",
+        "127.0.0.1",
+        &port_of(&replica),
+        "TIMEOUT",
+        "20000",
+    ];
+    assert_eq!(p.cmd(&to), V::Status("OK".into()));
+    eventually(
+        "the replica is the primary",
+        SYNC_DEADLINE,
+        || matches!(r.cmd(&["ROLE"]), V::Array(ref a) if a[0] == V::bulk("master")),
+    );
+    eventually("the old primary follows it", SYNC_DEADLINE, || {
+        info_field(&mut p, "replication", "master_link_status") == "up"
+            && info_field(&mut p, "replication", "master_failover_state") == "no-failover"
+    });
+    stop.store(true, Ordering::Relaxed);
+    let acknowledged = writer.join().unwrap();
+    assert!(acknowledged > 0);
+    assert_eq!(
+        r.cmd(&["GET", "counter"]),
+        V::bulk(&acknowledged.to_string())
+    );
+    assert_eq!(
+        info_field(&mut r, "replication", "master_failover_state"),
+        "no-failover"
+    );
+    assert_eq!(info_field(&mut r, "stats", "sync_full"), full_before);
+    assert_eq!(info_field(&mut r, "stats", "sync_partial_ok"), "1");
+    assert!(p.err(&["SET", "x", "1"]).starts_with("READONLY"));
+
+    assert_eq!(r.cmd(&["SET", "after", "1"]), V::Status("OK".into()));
+    wait_caught_up(&replica, &primary);
+    assert_eq!(p.cmd(&["GET", "after"]), V::bulk("1"));
+    same_data(&primary, &replica);
+}
+
+/// A failover whose replica cannot catch up: `TIMEOUT` without `FORCE` gives up, and
+/// `ABORT` ends a waiting one; both leave the primary a primary, and the writes held
+/// meanwhile run on it.
+#[test]
+fn failover_times_out_or_aborts_when_the_replica_lags() {
+    let primary = Server::start();
+    let mut p = primary.raw();
+    let replica = replica_of(&primary, &[]);
+    wait_caught_up(&primary, &replica);
+    let pid = replica.pid().unwrap().to_string();
+    let signal = |sig: &str| {
+        let ok = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {sig}");
+    };
+    // A stopped replica keeps its link open but acknowledges nothing.
+    signal("-STOP");
+    assert_eq!(p.cmd(&["SET", "lagging", "1"]), V::Status("OK".into()));
+    assert_eq!(
+        p.cmd(&["FAILOVER", "TIMEOUT", "300"]),
+        V::Status("OK".into())
+    );
+    assert_eq!(
+        info_field(&mut p, "replication", "master_failover_state"),
+        "waiting-for-sync"
+    );
+    eventually("the failover gives up", SYNC_DEADLINE, || {
+        info_field(&mut p, "replication", "master_failover_state") == "no-failover"
+    });
+    assert_eq!(p.cmd(&["SET", "still", "primary"]), V::Status("OK".into()));
+
+    assert_eq!(p.cmd(&["FAILOVER"]), V::Status("OK".into()));
+    assert_eq!(p.err(&["FAILOVER"]), "ERR FAILOVER already in progress.");
+    let held = {
+        let addr = primary.addr.clone();
+        std::thread::spawn(move || Raw::connect(&addr).cmd(&["SET", "held", "1"]))
+    };
+    eventually("the held write reached the server", SYNC_DEADLINE, || {
+        p.cmd(&["CLIENT", "LIST"]).text().contains("cmd=set")
+    });
+    assert_eq!(p.cmd(&["GET", "held"]), V::Nil, "a write passed the hold");
+    assert_eq!(p.cmd(&["FAILOVER", "ABORT"]), V::Status("OK".into()));
+    assert_eq!(held.join().unwrap(), V::Status("OK".into()));
+    assert_eq!(p.cmd(&["GET", "held"]), V::bulk("1"));
+    signal("-CONT");
+    wait_caught_up(&primary, &replica);
+    same_data(&primary, &replica);
 }
