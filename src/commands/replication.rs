@@ -220,6 +220,21 @@ pub fn sync(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
     Ok(Reply::Nil)
 }
 
+/// `slaveN:ip=..,port=..,state=online,offset=..,lag=..` for each online replica.
+fn replica_lines(out: &mut String, links: &[std::sync::Arc<crate::replication::ReplicaLink>]) {
+    let now = now_ms();
+    for (i, l) in links.iter().enumerate() {
+        let _ = write!(
+            out,
+            "slave{i}:ip={},port={},state=online,offset={},lag={}\r\n",
+            l.ip,
+            l.listening_port.load(Ordering::Relaxed),
+            l.acked.load(Ordering::Relaxed),
+            now.saturating_sub(l.last_ack_ms.load(Ordering::Relaxed)) / 1000,
+        );
+    }
+}
+
 /// The `# Replication` section of `INFO`.
 pub fn info_section(ctx: &Ctx<'_>, out: &mut String) {
     let state = ctx.state;
@@ -241,17 +256,7 @@ pub fn info_section(ctx: &Ctx<'_>, out: &mut String) {
                 let good = repl.good_replicas(max_lag);
                 let _ = write!(out, "min_slaves_good_slaves:{good}\r\n");
             }
-            let now = now_ms();
-            for (i, l) in links.iter().enumerate() {
-                let _ = write!(
-                    out,
-                    "slave{i}:ip={},port={},state=online,offset={},lag={}\r\n",
-                    l.ip,
-                    l.listening_port.load(Ordering::Relaxed),
-                    l.acked.load(Ordering::Relaxed),
-                    now.saturating_sub(l.last_ack_ms.load(Ordering::Relaxed)) / 1000,
-                );
-            }
+            replica_lines(out, &links);
         }
         Role::Replica { host, port } => {
             let link = repl.link_state();
@@ -287,6 +292,8 @@ pub fn info_section(ctx: &Ctx<'_>, out: &mut String) {
                 state.config.get_int("replica-priority"),
                 links.len(),
             );
+            // Replicas of this replica (a chain), listed as a primary lists its own.
+            replica_lines(out, &links);
         }
     }
     let second = if history.second_offset < 0 {

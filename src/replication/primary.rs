@@ -6,6 +6,10 @@
 //! primary keeps serving while it streams and never holds more than a few chunks in memory
 //! whatever the data's size. The snapshot's sequence number is the offset the copy stands
 //! for, and the WAL is followed from exactly there, so nothing is sent twice or missed.
+//! A replica feeds replicas of its own the same way (chained replication): it forwards
+//! what its primary logged, which its WAL holds byte for byte at the same offsets, and
+//! drops them whenever its own history jumps (a full copy, a re-anchored offset, a new
+//! replication id), so they ask again with `PSYNC`.
 //! Depends on `storage` and the state this module's parent keeps.
 
 use std::sync::atomic::Ordering;
@@ -52,8 +56,12 @@ pub async fn feed(
     request: PsyncRequest,
 ) {
     let repl = &state.replication;
-    if repl.is_replica() {
-        // Chained replication is not offered yet: a replica only follows a primary.
+    // A replica serves replicas of its own (a chain) while its link is up: its WAL holds
+    // its primary's batches byte for byte, under the same offsets. Not while it follows a
+    // redis-server, whose commands it logs as writes of its own, at Redis's offsets.
+    if repl.is_replica()
+        && (repl.link_state() != super::LinkState::Connected || repl.follows_redis())
+    {
         let _ = socket
             .write_all(b"-NOMASTERLINK Can't SYNC while not connected with my master\r\n")
             .await;

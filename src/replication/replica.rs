@@ -277,6 +277,8 @@ async fn session(
                     h.replid2 = std::mem::replace(&mut h.replid, new_id.to_string());
                     h.second_offset = offset as i64;
                     repl.set_history(h);
+                    // Replicas of ours learn the new id when they ask again.
+                    repl.drop_replicas();
                 }
             }
             tracing::info!("replication from {host}:{port} continues at offset {offset}");
@@ -300,6 +302,8 @@ async fn load_full_copy(
     let storage = &state.storage;
     tracing::info!("full copy from the primary starts (offset {primary_offset})");
     repl.loading.store(true, Ordering::Release);
+    // Replicas of ours follow a history this copy replaces.
+    repl.drop_replicas();
     off_worker(|| storage.begin_full_load()).map_err(|e| e.to_string())?;
     let mut records = 0u64;
     loop {
@@ -378,6 +382,7 @@ async fn follow(
                     h.delta += expected as i64 - now_at as i64;
                     tracing::warn!("replica offset re-anchored ({now_at} -> {expected})");
                     repl.set_history(h);
+                    repl.drop_replicas();
                 }
                 signal_applied(state, &applied);
                 unacked = true;
@@ -385,10 +390,10 @@ async fn follow(
             frame::KEEPALIVE => unacked = true,
             frame::MESSAGE => {
                 if let Some((channel, message)) = frame::decode_message(&payload) {
-                    state.pubsub.publish(
-                        &Bytes::copy_from_slice(channel),
-                        &Bytes::copy_from_slice(message),
-                    );
+                    let channel = Bytes::copy_from_slice(channel);
+                    let message = Bytes::copy_from_slice(message);
+                    state.pubsub.publish(&channel, &message);
+                    super::primary::propagate_publish(state, &channel, &message);
                 }
             }
             other => return Err(format!("unexpected frame {other}")),

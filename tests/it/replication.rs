@@ -880,3 +880,66 @@ fn failover_times_out_or_aborts_when_the_replica_lags() {
     wait_caught_up(&primary, &replica);
     same_data(&primary, &replica);
 }
+
+/// A chain A -> B -> C: C follows B's WAL (A's batches at A's offsets), through B's clean
+/// restart and its kill -9 while A takes writes, receives A's published messages through
+/// B, and keeps following B once B is promoted.
+#[test]
+fn a_replica_of_a_replica_follows_the_chain() {
+    let a = Server::start();
+    let mut pa = a.raw();
+    fill(&mut pa, "a:", 200);
+    let tmp = tempfile::tempdir().unwrap();
+    let b_dir = tmp.path().join("b");
+    let b_port = crate::migration::free_port().to_string();
+    let b_of = format!("127.0.0.1 {}", port_of(&a));
+    let b_args = ["--replicaof", b_of.as_str(), "--port", b_port.as_str()];
+    let mut b = Server::start_in(&b_dir, &b_args);
+    wait_caught_up(&a, &b);
+    let c = replica_of(&b, &[]);
+    wait_caught_up(&b, &c);
+    same_data(&a, &c);
+    let mut pb = b.raw();
+    assert!(info_field(&mut pb, "replication", "slave0").contains(&format!("port={}", port_of(&c))));
+    assert_eq!(info_field(&mut pa, "replication", "connected_slaves"), "1");
+
+    // Messages published on A reach C's subscribers through B.
+    let mut sub = c.raw();
+    sub.cmd(&["SUBSCRIBE", "news"]);
+    eventually("a message crosses the chain", SYNC_DEADLINE, || {
+        pa.cmd(&["PUBLISH", "news", "hello"]);
+        matches!(sub.try_read(), Some(V::Array(m)) if m.get(2) == Some(&V::bulk("hello")))
+    });
+
+    // B restarts cleanly, then is killed; A writes meanwhile; C catches up each time.
+    fill(&mut pa, "b:", 200);
+    b.terminate().expect("clean exit");
+    fill(&mut pa, "c:", 200);
+    let mut b = Server::start_in(&b_dir, &b_args);
+    wait_caught_up(&a, &b);
+    wait_caught_up(&b, &c);
+    same_data(&a, &c);
+    // Both links resumed: B from A, C from B (B's WAL kept what C lacked).
+    let mut pb = b.raw();
+    assert_eq!(info_field(&mut pb, "stats", "sync_full"), "0");
+    assert_eq!(info_field(&mut pb, "stats", "sync_partial_ok"), "1");
+    b.kill9();
+    fill(&mut pa, "d:", 200);
+    let b = Server::start_in(&b_dir, &b_args);
+    wait_caught_up(&a, &b);
+    wait_caught_up(&b, &c);
+    same_data(&a, &c);
+    let mut pb = b.raw();
+    assert_eq!(info_field(&mut pb, "stats", "sync_full"), "0");
+    assert_eq!(info_field(&mut pa, "stats", "sync_full"), "1");
+    assert_eq!(
+        pa.cmd(&["DEBUG", "DIGEST"]),
+        c.raw().cmd(&["DEBUG", "DIGEST"])
+    );
+
+    // B promoted: C continues under B's new history.
+    assert_eq!(pb.cmd(&["REPLICAOF", "NO", "ONE"]), V::Status("OK".into()));
+    fill(&mut pb, "e:", 100);
+    wait_caught_up(&b, &c);
+    same_data(&b, &c);
+}
