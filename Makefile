@@ -1,6 +1,6 @@
 # Convenience targets; the scripts are the source of truth.
 # failover-test: issue 17's Sentinel acceptance run.
-.PHONY: py-env failover-test repl-big-sync run test build fmt lint bench bench-monitor bench-acl bench-tls stall-probe microbench larger-than-ram keys-10m netfuzz soak fuzz redis-py-acl rdb-big-import
+.PHONY: py-env failover-test chaos-test repl-big-sync run test build fmt lint bench bench-monitor bench-acl bench-tls stall-probe microbench larger-than-ram keys-10m netfuzz soak fuzz redis-py-acl rdb-big-import
 
 run:
 	./scripts/run.sh
@@ -113,6 +113,14 @@ failover-test: py-env
 	.venv/bin/python tests/failover/failover_loop.py --runs $${FAILOVER_RUNS:-10} \
 	    --bin $${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target}/release/strata \
 	    --report $${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target}/failover-report.json
+
+# Issue 17's Jepsen-style check: CHAOS_RUNS seeded schedules (default 5) of CHAOS_ROUNDS
+# (default 8) random primary kills, replica kills and replica restarts under three
+# WAIT-confirmed writers, with Sentinel; fails on any lost write or any dataset difference.
+chaos-test: py-env
+	.venv/bin/python tests/failover/chaos_loop.py --runs $${CHAOS_RUNS:-5} --rounds $${CHAOS_ROUNDS:-8} \
+	    --bin $${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target}/release/strata \
+	    --report $${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target}/chaos-report.json
 
 # repl-big-sync: issue 17's large full sync (BIG_SYNC_GB, default 2) under a write load, then
 # equal DEBUG DIGEST on primary and replica. Writes gigabytes to a temporary directory.

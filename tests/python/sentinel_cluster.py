@@ -119,8 +119,9 @@ class SentinelProcess:
 class Writer(threading.Thread):
     """Writes k<i> = i through Sentinel's current master; remembers what WAIT confirmed."""
 
-    def __init__(self, sentinel):
+    def __init__(self, sentinel, prefix="k"):
         super().__init__(daemon=True)
+        self.prefix = prefix
         self.master = sentinel.master_for(MASTER_NAME, socket_timeout=0.5, socket_connect_timeout=0.5)
         self.acked = {}
         self.attempted = 0
@@ -131,7 +132,7 @@ class Writer(threading.Thread):
     def run(self):
         i = 0
         while not self.stop_flag.is_set():
-            key = f"k{i}"
+            key = f"{self.prefix}{i}"
             try:
                 self.master.set(key, str(i))
                 self.attempted += 1
