@@ -416,7 +416,10 @@ impl Replication {
             .cloned()
     }
 
-    pub fn register_replica(&self, ip: String) -> Arc<ReplicaLink> {
+    /// Adds a replica's link. From here on every write is logged, `appendonly no` or not:
+    /// the WAL is what the replica follows.
+    pub fn register_replica(&self, storage: &Storage, ip: String) -> Arc<ReplicaLink> {
+        storage.engine().set_wal_for_replicas(true);
         let link = Arc::new(ReplicaLink {
             id: self.next_link_id.fetch_add(1, Ordering::Relaxed),
             ip,
@@ -432,8 +435,14 @@ impl Replication {
         link
     }
 
-    pub fn unregister_replica(&self, id: u64) {
-        self.replicas.lock().retain(|l| l.id != id);
+    /// Removes a replica's link; the last one to go lets `appendonly no` skip the WAL again.
+    pub fn unregister_replica(&self, storage: &Storage, id: u64) {
+        let mut links = self.replicas.lock();
+        links.retain(|l| l.id != id);
+        if links.is_empty() {
+            storage.engine().set_wal_for_replicas(false);
+        }
+        drop(links);
         self.acked.notify_waiters();
     }
 

@@ -67,7 +67,7 @@ pub async fn feed(
             .await;
         return;
     }
-    let link = repl.register_replica(request.ip.clone());
+    let link = repl.register_replica(&state.storage, request.ip.clone());
     link.listening_port
         .store(u64::from(request.listening_port), Ordering::Relaxed);
     let _registered = Unregister(state.clone(), link.id);
@@ -297,7 +297,9 @@ struct Unregister(Arc<ServerState>, u64);
 
 impl Drop for Unregister {
     fn drop(&mut self) {
-        self.0.replication.unregister_replica(self.1);
+        self.0
+            .replication
+            .unregister_replica(&self.0.storage, self.1);
     }
 }
 

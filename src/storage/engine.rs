@@ -170,6 +170,9 @@ pub struct Engine {
     db: Arc<DB>,
     path: PathBuf,
     wal_enabled: AtomicBool,
+    /// Replicas are connected: writes are logged even under `appendonly no`, since the
+    /// WAL is what replicas follow (see `Engine::set_wal_for_replicas`).
+    wal_for_replicas: AtomicBool,
     filters: Arc<FilterContext>,
     /// Write options with the WAL on and off, built once instead of per write.
     write_wal: WriteOptions,
@@ -383,6 +386,7 @@ impl Engine {
             db,
             path: path.to_path_buf(),
             wal_enabled: AtomicBool::new(opts.wal_enabled),
+            wal_for_replicas: AtomicBool::new(false),
             filters,
             write_wal: WriteOptions::default(),
             write_no_wal,
@@ -457,7 +461,9 @@ impl Engine {
     }
 
     fn write_batch(&self, wb: WriteBatch) -> StoreResult<()> {
-        let wo = if self.wal_enabled.load(Ordering::Relaxed) {
+        let wo = if self.wal_enabled.load(Ordering::Relaxed)
+            || self.wal_for_replicas.load(Ordering::Relaxed)
+        {
             &self.write_wal
         } else {
             &self.write_no_wal
@@ -525,7 +531,10 @@ impl Engine {
     /// holding `after + 1` is gone (the caller then needs a full copy).
     pub fn logged_since(&self, after: u64, max_bytes: usize) -> StoreResult<Vec<LoggedBatch>> {
         let mut out = Vec::new();
-        if after >= self.db.latest_sequence_number() {
+        // Every batch up to `latest` is in the log by now, unless it was written with the
+        // WAL off: RocksDB publishes a sequence number only after the batch's log write.
+        let latest = self.db.latest_sequence_number();
+        if after >= latest {
             return Ok(out);
         }
         let iter = self.db.get_updates_since(after).map_err(engine_err)?;
@@ -550,8 +559,14 @@ impl Engine {
                 data: wb.data().to_vec(),
             });
             if bytes >= max_bytes {
-                break;
+                return Ok(out);
             }
+        }
+        if expected <= latest {
+            // The newest writes skipped the WAL (`appendonly no` with no replica connected).
+            return Err(StoreError::Engine(format!(
+                "WAL gap: sequences {expected}..={latest} were not logged"
+            )));
         }
         Ok(out)
     }
@@ -657,6 +672,14 @@ impl Engine {
         self.wal_enabled.store(enabled, Ordering::Relaxed);
     }
 
+    /// While replicas are connected, every write is logged whatever `appendonly` says (it
+    /// is not fsynced for them). A write made with the WAL off leaves a gap in the log that
+    /// `logged_since` reports, so a replica that was away meanwhile takes a full copy
+    /// instead of resuming past it.
+    pub fn set_wal_for_replicas(&self, on: bool) {
+        self.wal_for_replicas.store(on, Ordering::Relaxed);
+    }
+
     pub fn wal_enabled(&self) -> bool {
         self.wal_enabled.load(Ordering::Relaxed)
     }
@@ -711,6 +734,7 @@ impl Engine {
             db: Arc::new(db),
             path: path.to_path_buf(),
             wal_enabled: AtomicBool::new(false),
+            wal_for_replicas: AtomicBool::new(false),
             filters: Arc::new(FilterContext::default()),
             write_wal: WriteOptions::default(),
             write_no_wal,

@@ -943,3 +943,33 @@ fn a_replica_of_a_replica_follows_the_chain() {
     wait_caught_up(&b, &c);
     same_data(&b, &c);
 }
+
+/// `appendonly no` on the primary: writes are still logged while a replica is connected, so
+/// it follows them; writes made with no replica connected skip the WAL, and the returning
+/// replica takes a full copy rather than resume past the gap.
+#[test]
+fn appendonly_no_primaries_still_replicate() {
+    let primary = Server::start_with(&["--appendonly", "no"]);
+    let mut p = primary.raw();
+    fill(&mut p, "a:", 100);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("replica");
+    let replicaof = format!("127.0.0.1 {}", port_of(&primary));
+    let mut replica = Server::start_in(&dir, &["--replicaof", &replicaof]);
+    wait_caught_up(&primary, &replica);
+    fill(&mut p, "b:", 100);
+    wait_caught_up(&primary, &replica);
+    same_data(&primary, &replica);
+
+    replica.kill9();
+    eventually("the primary drops the link", SYNC_DEADLINE, || {
+        info_field(&mut p, "replication", "connected_slaves") == "0"
+    });
+    fill(&mut p, "c:", 100);
+    let replica = Server::start_in(&dir, &["--replicaof", &replicaof]);
+    wait_caught_up(&primary, &replica);
+    fill(&mut p, "d:", 10);
+    wait_caught_up(&primary, &replica);
+    same_data(&primary, &replica);
+    assert_eq!(info_field(&mut p, "stats", "sync_full"), "2");
+}
