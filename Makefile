@@ -9,57 +9,57 @@ test:
 	./scripts/test.sh
 
 build:
-	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target} cargo build --release
+	./scripts/cargo build --release
 
 fmt:
 	cargo fmt
 
 lint:
-	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target} cargo clippy --release --all-targets -- -D warnings
+	./scripts/cargo clippy --release --all-targets -- -D warnings
 
 # Side-by-side with redis-server; writes benches/results/latest.md.
 bench:
 	./scripts/setup.sh
-	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target} cargo build --release --bin strata --example loadgen
+	./scripts/cargo build --release --bin strata --example loadgen
 	python3 benches/harness.py
 
 # GET/SET with and without one MONITOR client, both servers side by side (a few minutes);
 # writes benches/results/monitor.md.
 bench-monitor:
 	./scripts/setup.sh
-	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target} cargo build --release --bin strata --example loadgen
+	./scripts/cargo build --release --bin strata --example loadgen
 	python3 benches/harness.py --only-monitor
 
 # GET/SET as the default user and as a restricted ACL user, both servers side by side (a few
 # minutes); writes benches/results/acl.md.
 bench-acl:
 	./scripts/setup.sh
-	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target} cargo build --release --bin strata --example loadgen
+	./scripts/cargo build --release --bin strata --example loadgen
 	python3 benches/harness.py --only-acl
 
 # GET/SET over the plain port and over TLS (certificates made with openssl at run time,
 # tls-auth-clients no), both servers side by side (a few minutes); writes benches/results/tls.md.
 bench-tls:
 	./scripts/setup.sh
-	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target} cargo build --release --bin strata --example loadgen
+	./scripts/cargo build --release --bin strata --example loadgen
 	python3 benches/harness.py --only-tls
 
 # PING latency while another client runs commands over a 64 MiB string, Strata beside Redis
 # (docs/ping-stalls.md); fails if Strata's slowest PING passes 50 ms.
 stall-probe:
 	./scripts/setup.sh
-	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target} cargo build --release --bin strata
+	./scripts/cargo build --release --bin strata
 	python3 benches/stall_probe.py
 
 # Criterion micro-benchmarks (a couple of minutes).
 microbench:
-	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target} cargo bench --bench micro
+	./scripts/cargo bench --bench micro
 
 # Issue 4's larger-than-RAM check: 1 GB of 1 KiB values through maxmemory 32mb, RSS bounded,
 # every key read back before and after a restart (STRATA_LTR_MB=100 for a quick run).
 larger-than-ram:
 	./scripts/setup.sh
-	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target} cargo test --release --test it larger_than_ram -- --ignored --nocapture
+	./scripts/cargo test --release --test it larger_than_ram -- --ignored --nocapture
 
 # Issue 14's acceptance run: hostile-argument fuzz of every command over 100 connections for
 # 10 minutes; fails on a PING slower than 100 ms, a panic, a dropped connection or a
@@ -93,12 +93,12 @@ fuzz:
 # for a quicker run). Prints the KEYS duration and the slowest PING.
 keys-10m:
 	./scripts/setup.sh
-	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target} cargo test --release --test it keys_over_ten_million_keys -- --ignored --nocapture
+	./scripts/cargo test --release --test it keys_over_ten_million_keys -- --ignored --nocapture
 
 # What the Python-driven runs below need: packages, the release binary, the test venv.
 py-env:
 	./scripts/setup.sh
-	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/strata-target} cargo build --release --bin strata
+	./scripts/cargo build --release --bin strata
 	test -x .venv/bin/python || python3 -m venv .venv
 	.venv/bin/pip install -q -r tests/python/requirements.txt
 

@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strata-target}"
-cargo build --release --bin strata
+./scripts/cargo build --release --bin strata
 exec "$CARGO_TARGET_DIR/release/strata" server "$@"

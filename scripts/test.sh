@@ -7,10 +7,10 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strata-target}"
 
 echo "== cargo test (unit + integration, hot tier on)"
-STRATA_REQUIRE_REDIS=1 STRATA_HOT_TIER=yes cargo test --release
+STRATA_REQUIRE_REDIS=1 STRATA_HOT_TIER=yes ./scripts/cargo test --release
 
 echo "== integration suite again with the hot tier off"
-STRATA_REQUIRE_REDIS=1 STRATA_HOT_TIER=no cargo test --release --test it
+STRATA_REQUIRE_REDIS=1 STRATA_HOT_TIER=no ./scripts/cargo test --release --test it
 
 if [ ! -x .venv/bin/pytest ]; then
     python3 -m venv .venv
