@@ -211,30 +211,39 @@ pub struct LoggedBatch {
     pub data: Vec<u8>,
 }
 
+/// What one record of a logged batch does to its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoggedOp<'a> {
+    Put(&'a [u8]),
+    Delete,
+    /// A merge operand (the counters' `strata-counter-add` delta).
+    Merge(&'a [u8]),
+}
+
 /// What one record of a logged batch touches (range deletes are not reported: writers that
 /// use them also put a marker record, see `Storage::flush_db`).
-struct TouchVisitor<'a, F: FnMut(Cf, &[u8])> {
+struct TouchVisitor<'a, F: FnMut(Cf, &[u8], LoggedOp<'_>)> {
     ids: &'a [u32; 5],
     visit: F,
 }
 
-impl<F: FnMut(Cf, &[u8])> TouchVisitor<'_, F> {
-    fn touch(&mut self, cf_id: u32, key: &[u8]) {
+impl<F: FnMut(Cf, &[u8], LoggedOp<'_>)> TouchVisitor<'_, F> {
+    fn touch(&mut self, cf_id: u32, key: &[u8], op: LoggedOp<'_>) {
         if let Some(i) = self.ids.iter().position(|&id| id == cf_id) {
-            (self.visit)(Cf::ALL[i], key);
+            (self.visit)(Cf::ALL[i], key, op);
         }
     }
 }
 
-impl<F: FnMut(Cf, &[u8])> rocksdb::WriteBatchIteratorCf for TouchVisitor<'_, F> {
-    fn put_cf(&mut self, cf_id: u32, key: &[u8], _value: &[u8]) {
-        self.touch(cf_id, key);
+impl<F: FnMut(Cf, &[u8], LoggedOp<'_>)> rocksdb::WriteBatchIteratorCf for TouchVisitor<'_, F> {
+    fn put_cf(&mut self, cf_id: u32, key: &[u8], value: &[u8]) {
+        self.touch(cf_id, key, LoggedOp::Put(value));
     }
     fn delete_cf(&mut self, cf_id: u32, key: &[u8]) {
-        self.touch(cf_id, key);
+        self.touch(cf_id, key, LoggedOp::Delete);
     }
-    fn merge_cf(&mut self, cf_id: u32, key: &[u8], _value: &[u8]) {
-        self.touch(cf_id, key);
+    fn merge_cf(&mut self, cf_id: u32, key: &[u8], value: &[u8]) {
+        self.touch(cf_id, key, LoggedOp::Merge(value));
     }
 }
 
@@ -516,8 +525,9 @@ impl Engine {
         WriteBatch::from_data(data).len() as u64
     }
 
-    /// Visits every key a logged batch puts, deletes or merges, with its family.
-    pub fn visit_logged(&self, data: &[u8], visit: impl FnMut(Cf, &[u8])) {
+    /// Visits every key a logged batch puts, deletes or merges, in order, with its family
+    /// and what the record does.
+    pub fn visit_logged(&self, data: &[u8], visit: impl FnMut(Cf, &[u8], LoggedOp<'_>)) {
         let wb = WriteBatch::from_data(data);
         let mut visitor = TouchVisitor {
             ids: &self.cf_ids,
