@@ -94,11 +94,23 @@ fn dataset(s: &Server) -> BTreeMap<(usize, String), String> {
     out
 }
 
-/// Both the key-by-key dataset and Redis's `DEBUG DIGEST` agree between two servers.
+/// The `keys=` and `expires=` counts `INFO keyspace` reports per database (kept in memory,
+/// apart from the data a scan reads).
+fn key_counts(s: &Server) -> Vec<String> {
+    let info = s.raw().cmd(&["INFO", "keyspace"]).text();
+    info.lines()
+        .filter(|l| l.starts_with("db"))
+        .map(|l| l.split(",avg_ttl").next().unwrap_or(l).to_string())
+        .collect()
+}
+
+/// Both the key-by-key dataset and Redis's `DEBUG DIGEST` agree between two servers, and so
+/// do the key and expiry counts behind `DBSIZE` and `INFO keyspace`.
 fn same_data(a: &Server, b: &Server) {
     assert_eq!(dataset(a), dataset(b));
     let digest = |s: &Server| s.raw().cmd(&["DEBUG", "DIGEST"]).text();
     assert_eq!(digest(a), digest(b), "DEBUG DIGEST differs");
+    assert_eq!(key_counts(a), key_counts(b), "INFO keyspace counts differ");
 }
 
 fn fill(r: &mut Raw, prefix: &str, n: usize) {
