@@ -29,6 +29,11 @@ print(os.path.dirname(sys_pkg["manifest_path"]), os.path.dirname(lz4_pkg["manife
 '
 )
 
+if [ -z "${sys_version:-}" ] || [ ! -f "$sys_dir/rocksdb_lib_sources.txt" ]; then
+    echo "rocksdb-unity: could not find librocksdb-sys's sources through cargo metadata" >&2
+    exit 1
+fi
+
 arch="$(uname -m)"
 case "$arch" in
 x86_64)
