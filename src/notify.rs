@@ -1,6 +1,8 @@
 //! Keyspace notifications (`notify-keyspace-events`): writes publish
 //! `__keyspace@<db>__:<key>` -> event and `__keyevent@<db>__:<event>` -> key through the
-//! pub/sub hub, filtered by Redis's class flags (K E g $ l s h z x e t d n m A).
+//! pub/sub hub, filtered by Redis's class flags (K E g $ l s h z x e t d n m A). A primary
+//! also relays each write's event to its replicas, which filter it by their own flags
+//! (`ServerState::notify`, `replication::primary::propagate_event`).
 
 use bytes::Bytes;
 

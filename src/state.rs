@@ -197,12 +197,14 @@ impl ServerState {
         }
     }
 
-    /// Publishes a keyspace event if `notify-keyspace-events` enables it.
+    /// Publishes a keyspace event if `notify-keyspace-events` enables it, and relays it
+    /// to this node's replicas (which apply their own setting).
     pub fn notify(&self, class: u32, event: &str, db: usize, key: &[u8]) {
         let flags = self.notify_flags.load(Ordering::Relaxed);
         if flags != 0 {
             crate::notify::publish(&self.pubsub, flags, class, event, db, key);
         }
+        crate::replication::primary::propagate_event(self, class, event, db, key);
     }
 
     /// Whole databases changed under every client (a flush, a full copy loaded on a

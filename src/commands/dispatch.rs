@@ -320,12 +320,11 @@ fn run_end(outcome: DeferredOutcome, commands: Vec<Vec<Bytes>>, output_mark: usi
 /// Applies what the handler reported it changed (`client.effects` from `from` on), while
 /// the command's key locks are still held: `WATCH`ers of modified keys are marked (so an
 /// `EXEC` that checks its watches after taking the global lock cannot miss the write),
-/// clients blocked on any reported key are woken, and the keyspace events are published in
-/// the order the handler reported them. Nothing is guessed from the command's key
+/// clients blocked on any reported key are woken, and the keyspace events are published (and relayed to
+/// replicas) in the order the handler reported them. Nothing is guessed from the command's key
 /// arguments: a `SETNX` that wrote nothing, or the source keys of `SUNIONSTORE`, report
 /// nothing and so touch nothing.
 fn apply_effects(state: &ServerState, client: &mut ClientState, from: usize) {
-    let flags = state.notify_flags.load(Ordering::Relaxed);
     // A command that parked (XREADGROUP BLOCK creating its consumer) made nothing available
     // to waiters, and must not wake itself.
     let wake = client.block.is_none();
@@ -342,7 +341,7 @@ fn apply_effects(state: &ServerState, client: &mut ClientState, from: usize) {
             state.blocking.signal(effect.db, &effect.key);
         }
         if let Some((class, event)) = effect.event {
-            crate::notify::publish(&state.pubsub, flags, class, event, effect.db, &effect.key);
+            state.notify(class, event, effect.db, &effect.key);
         }
     }
 }

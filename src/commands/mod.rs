@@ -69,16 +69,19 @@ impl Ctx<'_> {
     /// the running command is already visible here.
     pub fn observed(&self) -> bool {
         self.state.notify_flags.load(Ordering::Relaxed) != 0
+            || self.state.replication.has_replicas()
             || self.state.watches.any()
             || self.state.blocking.any()
             || self.state.tracking.active()
     }
 
-    /// Whether keyspace events of `class` are published: handlers check this before reads
-    /// that only decide an event (did this pop empty the key?).
+    /// Whether keyspace events of `class` are published here or relayed to replicas (which
+    /// filter them by their own setting): handlers check this before reads that only
+    /// decide an event (did this pop empty the key?).
     pub fn notifying(&self, class: u32) -> bool {
         let flags = self.state.notify_flags.load(Ordering::Relaxed);
-        flags & class != 0 && flags & (notify::KEYSPACE | notify::KEYEVENT) != 0
+        (flags & class != 0 && flags & (notify::KEYSPACE | notify::KEYEVENT) != 0)
+            || (class != notify::KEY_MISS && self.state.replication.has_replicas())
     }
 
     /// The `new` events of every key created so far and not reported yet (the gate calls

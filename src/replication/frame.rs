@@ -7,6 +7,7 @@
 //! - `B` a logged batch: `[first offset u64][RocksDB batch bytes]`
 //! - `P` keep-alive: `[primary offset u64]`
 //! - `M` a published message: `[channel len u32][channel][message]`
+//! - `N` a write's keyspace event: `[class u32][db u32][name len u32][name][key]`
 //!
 //! Decoding never trusts a length beyond the bytes that arrived, and a frame is at most
 //! [`MAX_FRAME`] bytes. Pure functions over byte buffers.
@@ -18,6 +19,8 @@ pub const END_OF_COPY: u8 = b'E';
 pub const BATCH: u8 = b'B';
 pub const KEEPALIVE: u8 = b'P';
 pub const MESSAGE: u8 = b'M';
+/// A keyspace event of a write the primary made (see `replication::primary::propagate_event`).
+pub const EVENT: u8 = b'N';
 
 /// Largest frame accepted: a batch may hold a value up to `proto-max-bulk-len` (512 MB).
 pub const MAX_FRAME: usize = 1 << 30;
@@ -87,6 +90,23 @@ pub fn message(channel: &[u8], payload: &[u8]) -> Vec<u8> {
     out.extend_from_slice(channel);
     out.extend_from_slice(payload);
     out
+}
+
+/// Encodes a keyspace event: its class bits, database, name and key.
+pub fn event(class: u32, db: usize, name: &str, key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(12 + name.len() + key.len());
+    out.extend_from_slice(&class.to_be_bytes());
+    out.extend_from_slice(&(db as u32).to_be_bytes());
+    out.extend_from_slice(&message(name.as_bytes(), key));
+    out
+}
+
+/// Decodes a keyspace event into (class, db, name, key).
+pub fn decode_event(mut payload: &[u8]) -> Option<(u32, usize, &str, &[u8])> {
+    let class = u32::try_from(take_u32(&mut payload)?).ok()?;
+    let db = take_u32(&mut payload)?;
+    let (name, key) = decode_message(payload)?;
+    Some((class, db, std::str::from_utf8(name).ok()?, key))
 }
 
 /// Decodes a published message into (channel, message).

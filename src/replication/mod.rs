@@ -181,7 +181,9 @@ pub struct ReplicaLink {
     pub dropped: AtomicBool,
     /// Wakes the feeder: the link was dropped or a message was queued.
     pub wake: Notify,
-    messages: Mutex<Vec<(bytes::Bytes, bytes::Bytes)>>,
+    /// Frames that are not in the WAL (published messages, keyspace events), as
+    /// (frame tag, payload), in the order they happened.
+    messages: Mutex<Vec<(u8, Vec<u8>)>>,
 }
 
 /// Published messages queued for one replica before the oldest are dropped (a replica that
@@ -189,17 +191,18 @@ pub struct ReplicaLink {
 const MESSAGE_QUEUE: usize = 10_000;
 
 impl ReplicaLink {
-    pub fn push_message(&self, channel: bytes::Bytes, message: bytes::Bytes) {
+    /// Queues a frame (`frame::MESSAGE` or `frame::EVENT`) for the feeder to send.
+    pub fn push_message(&self, tag: u8, payload: Vec<u8>) {
         let mut q = self.messages.lock();
         if q.len() >= MESSAGE_QUEUE {
             q.remove(0);
         }
-        q.push((channel, message));
+        q.push((tag, payload));
         drop(q);
         self.wake.notify_one();
     }
 
-    pub fn take_messages(&self) -> Vec<(bytes::Bytes, bytes::Bytes)> {
+    pub fn take_messages(&self) -> Vec<(u8, Vec<u8>)> {
         std::mem::take(&mut *self.messages.lock())
     }
 }
@@ -218,6 +221,8 @@ pub struct Replication {
     /// A full copy is being loaded (`INFO` `loading:1`, commands get `-LOADING`).
     pub loading: AtomicBool,
     pub replicas: Mutex<Vec<Arc<ReplicaLink>>>,
+    /// `replicas` is not empty (read on every write, without the lock).
+    has_replicas: AtomicBool,
     next_link_id: AtomicU64,
     /// Woken when a replica acknowledges (WAIT).
     pub acked: Notify,
@@ -265,6 +270,7 @@ impl Replication {
             link_down_since_ms: AtomicU64::new(0),
             loading: AtomicBool::new(false),
             replicas: Mutex::new(Vec::new()),
+            has_replicas: AtomicBool::new(false),
             next_link_id: AtomicU64::new(1),
             acked: Notify::new(),
             stats: ReplicationStats::default(),
@@ -432,7 +438,14 @@ impl Replication {
             messages: Mutex::new(Vec::new()),
         });
         self.replicas.lock().push(link.clone());
+        self.has_replicas.store(true, Ordering::Release);
         link
+    }
+
+    /// Whether any replica is connected: their writes' effects are worth reporting (the
+    /// keyspace events are relayed to them, see `primary::propagate_event`).
+    pub fn has_replicas(&self) -> bool {
+        self.has_replicas.load(Ordering::Acquire)
     }
 
     /// Removes a replica's link; the last one to go lets `appendonly no` skip the WAL again.
@@ -441,6 +454,7 @@ impl Replication {
         links.retain(|l| l.id != id);
         if links.is_empty() {
             storage.engine().set_wal_for_replicas(false);
+            self.has_replicas.store(false, Ordering::Release);
         }
         drop(links);
         self.acked.notify_waiters();

@@ -122,6 +122,10 @@ pub async fn feed(
         let written = engine.written().notified();
         tokio::pin!(written);
         written.as_mut().enable();
+        // Taken before the WAL is read: a message or event is queued after its write
+        // committed, so the batches read next include that write and go out first. A
+        // replica's subscribers then never hear of a write they cannot read yet.
+        let messages = link.take_messages();
         let batches =
             crate::commands::dispatch::off_worker(|| engine.logged_since(next_seq, BATCH_BYTES));
         let batches = match batches {
@@ -139,12 +143,8 @@ pub async fn feed(
             frame::push(&mut out, frame::BATCH, &payload);
             next_seq = b.seq + b.count - 1;
         }
-        for (channel, message) in link.take_messages() {
-            frame::push(
-                &mut out,
-                frame::MESSAGE,
-                &frame::message(&channel, &message),
-            );
+        for (tag, payload) in &messages {
+            frame::push(&mut out, *tag, payload);
         }
         if !out.is_empty() {
             if socket.write_all(&out).await.is_err() {
@@ -307,6 +307,23 @@ impl Drop for Unregister {
 pub fn propagate_publish(state: &ServerState, channel: &Bytes, message: &Bytes) {
     let links = state.replication.replicas.lock();
     for link in links.iter() {
-        link.push_message(channel.clone(), message.clone());
+        link.push_message(frame::MESSAGE, frame::message(channel, message));
+    }
+}
+
+/// Queues a write's keyspace event for every replica. Replicas fire it under their own
+/// `notify-keyspace-events`, as a Redis replica fires the events of the commands its
+/// primary sends. Key-miss events come from reads and stay local.
+pub fn propagate_event(state: &ServerState, class: u32, event: &str, db: usize, key: &[u8]) {
+    if class == crate::notify::KEY_MISS {
+        return;
+    }
+    let links = state.replication.replicas.lock();
+    if links.is_empty() {
+        return;
+    }
+    let payload = frame::event(class, db, event, key);
+    for link in links.iter() {
+        link.push_message(frame::EVENT, payload.clone());
     }
 }

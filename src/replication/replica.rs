@@ -21,6 +21,7 @@ use crate::socket::Socket;
 
 use super::{frame, History, LinkState, Role, NO_REPLID};
 use crate::commands::dispatch::off_worker;
+use crate::notify;
 use crate::state::ServerState;
 use crate::storage::follow::Applied;
 use crate::storage::now_ms;
@@ -394,6 +395,18 @@ async fn follow(
                     let message = Bytes::copy_from_slice(message);
                     state.pubsub.publish(&channel, &message);
                     super::primary::propagate_publish(state, &channel, &message);
+                }
+            }
+            frame::EVENT => {
+                if let Some((class, db, name, key)) = frame::decode_event(&payload) {
+                    // The primary's expiry and eviction reach a Redis replica as a DEL, whose
+                    // event is `del`; every other event is the command's own.
+                    let (class, name) = if class & (notify::EXPIRED | notify::EVICTED) != 0 {
+                        (notify::GENERIC, "del")
+                    } else {
+                        (class, name)
+                    };
+                    state.notify(class, name, db, key);
                 }
             }
             other => return Err(format!("unexpected frame {other}")),

@@ -985,3 +985,73 @@ fn appendonly_no_primaries_still_replicate() {
     same_data(&primary, &replica);
     assert_eq!(info_field(&mut p, "stats", "sync_full"), "2");
 }
+
+/// The keyspace events a replica's subscribers hear for its primary's writes, compared
+/// event for event with a redis-server replica: the replica's own `notify-keyspace-events`
+/// decides (the primaries have none), the primary's expiry arrives as `del`, and the
+/// primary's key-miss reads stay on the primary. On Strata an event never arrives before
+/// its write is readable on the replica.
+#[test]
+fn replicas_raise_keyspace_events_for_their_primarys_writes() {
+    /// Runs the scenario on `primary`, collecting what a `PSUBSCRIBE` on `replica` hears;
+    /// `on_first` runs when the first event arrives.
+    fn events(primary: &mut Raw, replica: &mut Raw, mut on_first: impl FnMut()) -> Vec<String> {
+        assert_eq!(
+            replica.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEAm"]),
+            V::Status("OK".into())
+        );
+        let V::Array(confirm) = replica.cmd(&["PSUBSCRIBE", "__key*__:*"]) else {
+            panic!("psubscribe")
+        };
+        assert_eq!(confirm[0].text(), "psubscribe");
+        let mut heard = Vec::new();
+        let next = |replica: &mut Raw, heard: &mut Vec<String>| {
+            let V::Array(m) = replica.read() else {
+                panic!("pmessage expected")
+            };
+            let line = format!("{} {}", m[2].text(), m[3].text());
+            heard.push(line.clone());
+            line
+        };
+        primary.cmd(&["SET", "k", "v"]);
+        next(replica, &mut heard);
+        on_first();
+        primary.cmd(&["GET", "missing"]);
+        primary.cmd(&["HSET", "h", "f", "1"]);
+        primary.cmd(&["LPUSH", "l", "a"]);
+        primary.cmd(&["PEXPIRE", "k", "100"]);
+        // The primary's active expiry deletes k in its own time; wait for it.
+        while next(replica, &mut heard) != "__keyevent@0__:del k" {}
+        primary.cmd(&["DEL", "h"]);
+        primary.cmd(&["SET", "marker", "1"]);
+        while next(replica, &mut heard) != "__keyevent@0__:set marker" {}
+        heard
+    }
+
+    let primary = Server::start();
+    let replica = replica_of(&primary, &[]);
+    wait_caught_up(&primary, &replica);
+    let mut reader = replica.raw();
+    let ours = events(&mut primary.raw(), &mut replica.raw(), || {
+        assert_eq!(reader.cmd(&["GET", "k"]), V::bulk("v"));
+    });
+    assert!(
+        ours.contains(&"__keyspace@0__:h hset".to_string()),
+        "{ours:?}"
+    );
+    assert!(!ours.iter().any(|e| e.contains("keymiss")), "{ours:?}");
+
+    let Some(redis_primary) = crate::migration::TcpRedis::start(&[]) else {
+        return;
+    };
+    let replicaof = format!("127.0.0.1 {}", redis_primary.port);
+    let redis_replica = crate::migration::TcpRedis::start(&["--replicaof", &replicaof])
+        .expect("redis-server replica");
+    let connect = |port: u16| Raw::connect(&format!("127.0.0.1:{port}"));
+    let (mut rp, mut rr) = (connect(redis_primary.port), connect(redis_replica.port));
+    eventually("the redis replica synced", SYNC_DEADLINE, || {
+        info_field(&mut rr, "replication", "master_link_status") == "up"
+    });
+    let theirs = events(&mut rp, &mut connect(redis_replica.port), || {});
+    assert_eq!(ours, theirs);
+}
