@@ -315,7 +315,7 @@ pub fn propagate_publish(state: &ServerState, channel: &Bytes, message: &Bytes) 
 /// `notify-keyspace-events`, as a Redis replica fires the events of the commands its
 /// primary sends. Key-miss events come from reads and stay local.
 pub fn propagate_event(state: &ServerState, class: u32, event: &str, db: usize, key: &[u8]) {
-    if class == crate::notify::KEY_MISS {
+    if class == crate::notify::KEY_MISS || !state.replication.has_replicas() {
         return;
     }
     let links = state.replication.replicas.lock();
