@@ -24,6 +24,7 @@ pub mod primary;
 pub mod rdb_feed;
 pub mod replica;
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
@@ -183,11 +184,13 @@ pub struct ReplicaLink {
     pub wake: Notify,
     /// Frames that are not in the WAL (published messages, keyspace events), as
     /// (frame tag, payload), in the order they happened.
-    messages: Mutex<Vec<(u8, Vec<u8>)>>,
+    messages: Mutex<VecDeque<(u8, Vec<u8>)>>,
 }
 
-/// Published messages queued for one replica before the oldest are dropped (a replica that
-/// cannot keep up loses messages, as a slow subscriber would be disconnected).
+/// Messages and events queued for one replica before the oldest are dropped (a replica that
+/// cannot keep up, or is still loading a full copy under a write load, loses them, as a
+/// slow subscriber would be disconnected). Dropping is O(1): a full queue is the case
+/// where every write pushes.
 const MESSAGE_QUEUE: usize = 10_000;
 
 impl ReplicaLink {
@@ -195,14 +198,14 @@ impl ReplicaLink {
     pub fn push_message(&self, tag: u8, payload: Vec<u8>) {
         let mut q = self.messages.lock();
         if q.len() >= MESSAGE_QUEUE {
-            q.remove(0);
+            q.pop_front();
         }
-        q.push((tag, payload));
+        q.push_back((tag, payload));
         drop(q);
         self.wake.notify_one();
     }
 
-    pub fn take_messages(&self) -> Vec<(u8, Vec<u8>)> {
+    pub fn take_messages(&self) -> VecDeque<(u8, Vec<u8>)> {
         std::mem::take(&mut *self.messages.lock())
     }
 }
@@ -435,10 +438,12 @@ impl Replication {
             online: AtomicBool::new(false),
             dropped: AtomicBool::new(false),
             wake: Notify::new(),
-            messages: Mutex::new(Vec::new()),
+            messages: Mutex::new(VecDeque::new()),
         });
-        self.replicas.lock().push(link.clone());
+        let mut links = self.replicas.lock();
+        links.push(link.clone());
         self.has_replicas.store(true, Ordering::Release);
+        drop(links);
         link
     }
 

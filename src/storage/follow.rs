@@ -116,7 +116,7 @@ impl Storage {
             }
             if written.is_ok() {
                 self.stats.changes.fetch_add(1, Ordering::Relaxed);
-                self.reload_internal(&internal)?;
+                self.reload_internal(whole, &internal)?;
             }
             written
         };
@@ -130,32 +130,31 @@ impl Storage {
 
     /// Brings the in-memory copies of the internal records in `touched` up to date, in the
     /// batch's order.
-    fn reload_internal(&self, touched: &[(Vec<u8>, CounterChange)]) -> StoreResult<()> {
-        let map_key = internal_key(DB_MAP_KEY);
-        let flushed_key = internal_key(FLUSHED_KEY);
-        if touched
-            .iter()
-            .any(|(k, _)| *k == map_key || *k == flushed_key)
-        {
+    /// `whole`: the batch changed the database map or flushed (see `apply_logged`).
+    fn reload_internal(
+        &self,
+        whole: bool,
+        touched: &[(Vec<u8>, CounterChange)],
+    ) -> StoreResult<()> {
+        if whole {
             return self.reload_derived_state();
         }
         for (key, change) in touched {
-            for (phys, counters) in self.counters.iter().enumerate() {
-                let phys16 = phys as u16;
-                let counter = if *key == super::keys_counter_key(phys16) {
-                    &counters.keys
-                } else if *key == super::expires_counter_key(phys16) {
-                    &counters.expires
-                } else {
-                    continue;
-                };
-                match *change {
-                    CounterChange::Add(delta) => {
-                        counter.fetch_add(delta, Ordering::Relaxed);
-                    }
-                    CounterChange::Set(value) => counter.store(value, Ordering::Relaxed),
+            let Some((kind, phys)) = super::counter_of(key) else {
+                continue;
+            };
+            let Some(counters) = self.counters.get(usize::from(phys)) else {
+                continue;
+            };
+            let counter = match kind {
+                super::CounterKind::Keys => &counters.keys,
+                super::CounterKind::Expires => &counters.expires,
+            };
+            match *change {
+                CounterChange::Add(delta) => {
+                    counter.fetch_add(delta, Ordering::Relaxed);
                 }
-                break;
+                CounterChange::Set(value) => counter.store(value, Ordering::Relaxed),
             }
         }
         Ok(())

@@ -39,7 +39,7 @@ use arc_swap::ArcSwapOption;
 use parking_lot::RwLock;
 
 use crate::error::StoreResult;
-use encoding::{internal_key, meta_key, Meta};
+use encoding::{internal_key, meta_key, Meta, INTERNAL_DB};
 use engine::{decode_counter, Batch, Cf, Engine, EngineOptions};
 use hot_tier::{Generations, HotTier, TierStats};
 use locks::{KeyLocks, LockWaiters};
@@ -118,6 +118,28 @@ fn expires_counter_key(phys: u16) -> Vec<u8> {
     let mut k = internal_key(b"count/expires/");
     k.extend_from_slice(&phys.to_be_bytes());
     k
+}
+
+/// Which of a physical database's two counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CounterKind {
+    Keys,
+    Expires,
+}
+
+/// The counter a `meta` key names, if it is one (the inverse of [`keys_counter_key`] and
+/// [`expires_counter_key`]).
+fn counter_of(key: &[u8]) -> Option<(CounterKind, u16)> {
+    let name = key.strip_prefix(&INTERNAL_DB.to_be_bytes()[..])?;
+    let (kind, phys) = if let Some(phys) = name.strip_prefix(&b"count/keys/"[..]) {
+        (CounterKind::Keys, phys)
+    } else {
+        (
+            CounterKind::Expires,
+            name.strip_prefix(&b"count/expires/"[..])?,
+        )
+    };
+    Some((kind, u16::from_be_bytes(phys.try_into().ok()?)))
 }
 
 /// Staged mutations plus the counter deltas they imply, committed by [`Storage::commit`].
@@ -559,4 +581,26 @@ impl Storage {
 
 fn encode_map(map: &[u16]) -> Vec<u8> {
     map.iter().flat_map(|p| p.to_be_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counter_keys_parse_back_to_their_counter() {
+        for phys in [0u16, 7, 15, u16::MAX] {
+            assert_eq!(
+                counter_of(&keys_counter_key(phys)),
+                Some((CounterKind::Keys, phys))
+            );
+            assert_eq!(
+                counter_of(&expires_counter_key(phys)),
+                Some((CounterKind::Expires, phys))
+            );
+        }
+        assert_eq!(counter_of(&internal_key(DB_MAP_KEY)), None);
+        assert_eq!(counter_of(&internal_key(b"count/keys/\x00")), None);
+        assert_eq!(counter_of(b"count/keys/\x00\x01"), None);
+    }
 }

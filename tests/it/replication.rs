@@ -23,6 +23,29 @@ fn replica_of(primary: &Server, extra: &[&str]) -> Server {
     Server::start_with(&args)
 }
 
+/// A replica of `primary` with a data directory of its own, so it can be stopped and
+/// started again on the same data.
+struct ReplicaHome {
+    _tmp: tempfile::TempDir,
+    dir: std::path::PathBuf,
+    replicaof: String,
+}
+
+impl ReplicaHome {
+    fn of(primary: &Server) -> ReplicaHome {
+        let tmp = tempfile::tempdir().unwrap();
+        ReplicaHome {
+            dir: tmp.path().join("replica"),
+            _tmp: tmp,
+            replicaof: format!("127.0.0.1 {}", port_of(primary)),
+        }
+    }
+
+    fn start(&self) -> Server {
+        Server::start_in(&self.dir, &["--replicaof", &self.replicaof])
+    }
+}
+
 fn info_field(r: &mut Raw, section: &str, field: &str) -> String {
     let text = r.cmd(&["INFO", section]).text();
     text.lines()
@@ -230,17 +253,14 @@ fn restarted_replica_resumes_with_a_partial_sync() {
     let primary = Server::start();
     let mut p = primary.raw();
     fill(&mut p, "a:", 100);
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("replica");
-    let port = port_of(&primary);
-    let replicaof = format!("127.0.0.1 {port}");
-    let mut replica = Server::start_in(&dir, &["--replicaof", &replicaof]);
+    let home = ReplicaHome::of(&primary);
+    let mut replica = home.start();
     wait_caught_up(&primary, &replica);
 
     // A clean restart, then a kill -9: both resume from what the replica has on disk.
     replica.terminate().expect("clean exit");
     fill(&mut p, "b:", 100);
-    let mut replica = Server::start_in(&dir, &["--replicaof", &replicaof]);
+    let mut replica = home.start();
     wait_caught_up(&primary, &replica);
     assert_eq!(info_field(&mut p, "stats", "sync_partial_ok"), "1");
     assert_eq!(info_field(&mut p, "stats", "sync_full"), "1");
@@ -248,7 +268,7 @@ fn restarted_replica_resumes_with_a_partial_sync() {
 
     replica.kill9();
     fill(&mut p, "c:", 100);
-    let replica = Server::start_in(&dir, &["--replicaof", &replicaof]);
+    let replica = home.start();
     wait_caught_up(&primary, &replica);
     assert_eq!(info_field(&mut p, "stats", "sync_partial_ok"), "2");
     assert_eq!(info_field(&mut p, "stats", "sync_full"), "1");
@@ -545,10 +565,8 @@ fn a_replica_behind_the_retained_wal_takes_a_full_copy() {
     let primary = Server::start();
     let mut p = primary.raw();
     fill(&mut p, "a:", 100);
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("replica");
-    let replicaof = format!("127.0.0.1 {}", port_of(&primary));
-    let mut replica = Server::start_in(&dir, &["--replicaof", &replicaof]);
+    let home = ReplicaHome::of(&primary);
+    let mut replica = home.start();
     wait_caught_up(&primary, &replica);
     replica.kill9();
 
@@ -564,7 +582,7 @@ fn a_replica_behind_the_retained_wal_takes_a_full_copy() {
     assert!(removed > 0, "no archived WAL file to remove");
     fill(&mut p, "c:", 50);
 
-    let replica = Server::start_in(&dir, &["--replicaof", &replicaof]);
+    let replica = home.start();
     wait_caught_up(&primary, &replica);
     assert_eq!(info_field(&mut p, "stats", "sync_full"), "2");
     assert_eq!(info_field(&mut p, "stats", "sync_partial_err"), "1");
@@ -579,10 +597,8 @@ fn a_replica_behind_the_retained_wal_takes_a_full_copy() {
 fn min_replicas_to_write_refuses_writes_without_good_replicas() {
     let primary = Server::start();
     let mut p = primary.raw();
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("replica");
-    let replicaof = format!("127.0.0.1 {}", port_of(&primary));
-    let mut replica = Server::start_in(&dir, &["--replicaof", &replicaof]);
+    let home = ReplicaHome::of(&primary);
+    let mut replica = home.start();
     wait_caught_up(&primary, &replica);
 
     assert_eq!(
@@ -621,7 +637,7 @@ fn min_replicas_to_write_refuses_writes_without_good_replicas() {
         .contains("NOREPLICAS"));
     assert_eq!(p.cmd(&["GET", "a"]), V::bulk("1"));
 
-    let replica = Server::start_in(&dir, &["--replicaof", &replicaof]);
+    let replica = home.start();
     wait_caught_up(&primary, &replica);
     assert_eq!(p.cmd(&["SET", "b", "2"]), V::Status("OK".into()));
     assert_eq!(
@@ -964,10 +980,8 @@ fn appendonly_no_primaries_still_replicate() {
     let primary = Server::start_with(&["--appendonly", "no"]);
     let mut p = primary.raw();
     fill(&mut p, "a:", 100);
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("replica");
-    let replicaof = format!("127.0.0.1 {}", port_of(&primary));
-    let mut replica = Server::start_in(&dir, &["--replicaof", &replicaof]);
+    let home = ReplicaHome::of(&primary);
+    let mut replica = home.start();
     wait_caught_up(&primary, &replica);
     fill(&mut p, "b:", 100);
     wait_caught_up(&primary, &replica);
@@ -978,7 +992,7 @@ fn appendonly_no_primaries_still_replicate() {
         info_field(&mut p, "replication", "connected_slaves") == "0"
     });
     fill(&mut p, "c:", 100);
-    let replica = Server::start_in(&dir, &["--replicaof", &replicaof]);
+    let replica = home.start();
     wait_caught_up(&primary, &replica);
     fill(&mut p, "d:", 10);
     wait_caught_up(&primary, &replica);
