@@ -433,7 +433,12 @@ impl Conn {
             // A batch that wrote cannot be acknowledged when the fsync failed: closing the
             // connection leaves its outcome unknown, as a crash would. A read-only batch is
             // answered anyway, so reads keep working while the disk is failing.
-            if !state.group_commit.wait_durable(target).await && wrote {
+            if !state
+                .group_commit
+                .wait_durable(&state.storage, target)
+                .await
+                && wrote
+            {
                 return false;
             }
         } else if std::mem::take(&mut self.client.batch_wrote) {
