@@ -23,7 +23,7 @@ use crate::state::ServerState;
 use crate::storage::commit_queue::{CommitTicket, HeldLocks, Submitted};
 use crate::storage::deferred::DeferredOutcome;
 use crate::storage::hot_tier::without_touch;
-use crate::storage::locks::HeldStripes;
+use crate::storage::locks::{Access, HeldStripes};
 
 /// Redis's "unknown command" text: the name and up to ~128 bytes of arguments.
 fn unknown_command(args: &[Bytes]) -> CmdError {
@@ -170,7 +170,11 @@ pub fn execute_batched<'a>(
     }
     // A lone write whose key is busy (a hot key) goes straight to the ordinary path, which
     // yields and waits, without building a run only to drop it.
-    if lone && storage.locks.any_held(keys_of(cmd, &args)) {
+    if lone
+        && storage
+            .locks
+            .any_held(keys_of(cmd, &args), Access::Exclusive)
+    {
         return Err((args, Some(resolved)));
     }
     let run_state = match batch {
@@ -244,7 +248,18 @@ fn lock_taken(state: &ServerState, client: &ClientState, cmd: &Command, args: &[
     if keys.is_empty() && !cmd.has(flags::WRITE) {
         return false;
     }
-    state.storage.global.try_read().is_none() || state.storage.locks.any_held(keys)
+    state.storage.global.try_read().is_none() || state.storage.locks.any_held(keys, key_access(cmd))
+}
+
+/// How a command outside a run holds its keys' stripes: shared when it only reads. A
+/// read-only command that may still write (PFCOUNT caches its estimate) or parks as a
+/// blocked client takes them exclusively, as everything else does.
+fn key_access(cmd: &Command) -> Access {
+    if cmd.has(flags::READONLY) && !cmd.has(flags::WRITE | flags::MAY_REPLICATE | flags::BLOCKING) {
+        Access::Shared
+    } else {
+        Access::Exclusive
+    }
 }
 
 /// Ends a run: commits its writes, then releases its locks.
@@ -543,10 +558,11 @@ fn run_resolved(
                 }
             }
             let keys = key_args.iter().copied();
+            let access = key_access(cmd);
             _keys = storage
                 .locks
-                .try_lock(keys.clone())
-                .unwrap_or_else(|| off_worker(|| storage.locks.lock(keys)));
+                .try_lock_for(keys.clone(), access)
+                .unwrap_or_else(|| off_worker(|| storage.locks.lock_for(keys, access)));
         }
         // Checked with the locks held: a CLIENT PAUSE takes the global lock once, so no
         // command that passed this point can still write after the pause answered OK.

@@ -268,7 +268,7 @@ impl Drop for ReleaseOnUnwind<'_> {
 mod tests {
     use super::*;
     use crate::storage::engine::EngineOptions;
-    use crate::storage::locks::HeldStripes;
+    use crate::storage::locks::{Access, HeldStripes};
     use crate::storage::types::string::{SetCondition, TtlChange};
 
     fn storage() -> (tempfile::TempDir, Storage) {
@@ -315,7 +315,7 @@ mod tests {
             Submitted::Done(DeferredOutcome::Committed)
         ));
         assert_eq!(value(&storage, b"k"), Some(b"v".to_vec()));
-        assert!(!storage.locks.any_held([&b"k"[..]]));
+        assert!(!storage.locks.any_held([&b"k"[..]], Access::Exclusive));
         assert!(storage.global.try_write().is_some());
         assert!(!storage.commit_queue.state.lock().writing);
     }
@@ -331,13 +331,13 @@ mod tests {
         };
         // Not visible yet, and nobody else can touch the key or take the global lock.
         assert_eq!(value(&storage, b"k"), None);
-        assert!(storage.locks.any_held([&b"k"[..]]));
+        assert!(storage.locks.any_held([&b"k"[..]], Access::Exclusive));
         assert!(storage.global.try_write().is_none());
         // The writing connection finishes and drains the queue.
         storage.lead();
         assert!(matches!(outcome_of(ticket), DeferredOutcome::Committed));
         assert_eq!(value(&storage, b"k"), Some(b"v".to_vec()));
-        assert!(!storage.locks.any_held([&b"k"[..]]));
+        assert!(!storage.locks.any_held([&b"k"[..]], Access::Exclusive));
         assert!(storage.global.try_write().is_some());
         assert!(!storage.commit_queue.state.lock().writing);
     }
@@ -392,7 +392,7 @@ mod tests {
             DeferredOutcome::NothingWritten(_)
         ));
         assert_eq!(value(&storage, b"k"), None);
-        assert!(!storage.locks.any_held([&b"k"[..]]));
+        assert!(!storage.locks.any_held([&b"k"[..]], Access::Exclusive));
         assert!(storage.global.try_write().is_some());
         // The queue works again.
         let locks = run_setting(&storage, b"k", b"w");

@@ -6,6 +6,13 @@
 //! and exclusively by those that touch whole databases (`FLUSHALL`, `FLUSHDB`, `SWAPDB`,
 //! transactions and scripts).
 //!
+//! Stripes are read-write locks: a read-only command takes its stripes shared
+//! ([`Access::Shared`]), so fifty clients reading one hot list do not queue behind each
+//! other (and wake each other) as they did behind a mutex; anything that writes, and every
+//! pipelined run (`storage::deferred`, whose writes stay pending under its stripes), takes
+//! them exclusively. parking_lot's lock parks new readers once a writer waits on it, so the
+//! blocking fallback of a writer facing a stream of readers is not starved.
+//!
 //! A connection whose command finds a lock taken waits for it asynchronously
 //! ([`LockWaiters`]): it parks its task, not a thread, and is woken when a holder lets go.
 //! Waiting on the lock itself (a blocked OS thread) is the fallback for exclusive commands,
@@ -18,30 +25,45 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 
-use parking_lot::{Mutex, MutexGuard};
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
 
 const STRIPES: usize = 1024;
 
+/// How a command holds the stripes of its keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Read-only: other readers may hold the same stripes at once.
+    Shared,
+    /// Writes (or may): nobody else holds the stripes meanwhile.
+    Exclusive,
+}
+
 pub struct KeyLocks {
-    stripes: Box<[Mutex<()>]>,
+    stripes: Box<[RwLock<()>]>,
     /// Per stripe: a command found it taken since its holder locked it (see
     /// [`KeyLocks::any_held`]). The commit queue does not queue a run holding a wanted
     /// stripe: on a hot key, waiting for company only makes the others wait longer.
     wanted: Box<[AtomicBool]>,
 }
 
+/// One held stripe.
+enum StripeGuard<'a> {
+    Shared(#[allow(dead_code)] RwLockReadGuard<'a, ()>),
+    Exclusive(#[allow(dead_code)] RwLockWriteGuard<'a, ()>),
+}
+
 /// Held stripes; released when dropped.
 pub struct KeyGuard<'a> {
-    _guards: Vec<MutexGuard<'a, ()>>,
+    _guards: Vec<StripeGuard<'a>>,
 }
 
 /// Stripes accumulated over a run of pipelined commands (see `storage::deferred`), taken
 /// without waiting so a run never blocks while it holds any.
 #[derive(Default)]
 pub struct HeldStripes<'a> {
-    held: Vec<(usize, MutexGuard<'a, ()>)>,
+    held: Vec<(usize, RwLockWriteGuard<'a, ()>)>,
 }
 
 impl HeldStripes<'_> {
@@ -62,7 +84,7 @@ impl HeldStripes<'_> {
 impl Default for KeyLocks {
     fn default() -> Self {
         KeyLocks {
-            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            stripes: (0..STRIPES).map(|_| RwLock::new(())).collect(),
             wanted: (0..STRIPES).map(|_| AtomicBool::new(false)).collect(),
         }
     }
@@ -75,12 +97,17 @@ impl KeyLocks {
         (h.finish() as usize) % STRIPES
     }
 
-    /// Whether another command holds a stripe of `keys` right now (a hint: it may change at
-    /// once). A held stripe is marked wanted.
-    pub fn any_held<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> bool {
+    /// Whether another command holds a stripe of `keys` right now in a way that keeps a
+    /// command needing `access` out (a hint: it may change at once). A held stripe is marked
+    /// wanted.
+    pub fn any_held<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>, access: Access) -> bool {
         keys.into_iter().any(|k| {
             let stripe = Self::stripe_of(k);
-            let held = self.stripes[stripe].is_locked();
+            let lock = &self.stripes[stripe];
+            let held = match access {
+                Access::Shared => lock.is_locked_exclusive(),
+                Access::Exclusive => lock.is_locked(),
+            };
             if held {
                 self.mark_wanted(stripe);
             }
@@ -103,26 +130,54 @@ impl KeyLocks {
         })
     }
 
-    /// Locks every stripe covering `keys`, in ascending stripe order.
-    pub fn lock<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> KeyGuard<'_> {
+    /// The stripes covering `keys`, sorted and de-duplicated (the locking order).
+    fn stripes_of<'k>(keys: impl IntoIterator<Item = &'k [u8]>) -> Vec<usize> {
         let mut idx: Vec<usize> = keys.into_iter().map(Self::stripe_of).collect();
         idx.sort_unstable();
         idx.dedup();
+        idx
+    }
+
+    /// Locks every stripe covering `keys` exclusively, in ascending stripe order.
+    pub fn lock<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> KeyGuard<'_> {
+        self.lock_for(keys, Access::Exclusive)
+    }
+
+    /// Locks every stripe covering `keys` for `access`, in ascending stripe order.
+    pub fn lock_for<'k>(
+        &self,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+        access: Access,
+    ) -> KeyGuard<'_> {
+        let guards = Self::stripes_of(keys).into_iter().map(|i| {
+            let lock = &self.stripes[i];
+            match access {
+                Access::Shared => StripeGuard::Shared(lock.read()),
+                Access::Exclusive => StripeGuard::Exclusive(lock.write()),
+            }
+        });
         KeyGuard {
-            _guards: idx.into_iter().map(|i| self.stripes[i].lock()).collect(),
+            _guards: guards.collect(),
         }
     }
 
-    /// [`KeyLocks::lock`] without waiting: `None` (holding nothing) when a stripe is taken.
-    pub fn try_lock<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> Option<KeyGuard<'_>> {
-        let mut idx: Vec<usize> = keys.into_iter().map(Self::stripe_of).collect();
-        idx.sort_unstable();
-        idx.dedup();
-        let guards = idx
-            .into_iter()
-            .map(|i| self.stripes[i].try_lock())
-            .collect::<Option<Vec<_>>>()?;
-        Some(KeyGuard { _guards: guards })
+    /// [`KeyLocks::lock_for`] without waiting: `None` (holding nothing) when a stripe is
+    /// taken in a way that keeps `access` out.
+    pub fn try_lock_for<'k>(
+        &self,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+        access: Access,
+    ) -> Option<KeyGuard<'_>> {
+        let guards = Self::stripes_of(keys).into_iter().map(|i| {
+            let lock = &self.stripes[i];
+            match access {
+                Access::Shared => lock.try_read().map(StripeGuard::Shared),
+                Access::Exclusive => lock.try_write().map(StripeGuard::Exclusive),
+            }
+        });
+        Some(KeyGuard {
+            _guards: guards.collect::<Option<Vec<_>>>()?,
+        })
     }
 
     /// Unlocks a stripe whose guard was detached ([`HeldStripes::detach`]).
@@ -131,9 +186,9 @@ impl KeyLocks {
     /// `stripe` must be locked by a detached guard that nothing else releases: each
     /// detached stripe is unlocked exactly once.
     pub unsafe fn force_unlock(&self, stripe: usize) {
-        // SAFETY: guaranteed by the caller; parking_lot's mutex may be unlocked from any
-        // thread.
-        unsafe { self.stripes[stripe].force_unlock() }
+        // SAFETY: guaranteed by the caller (detached guards are exclusive); parking_lot's
+        // lock may be unlocked from any thread.
+        unsafe { self.stripes[stripe].force_unlock_write() }
     }
 
     /// Adds the stripes of `keys` not already in `held`, without waiting; false when one is
@@ -147,7 +202,7 @@ impl KeyLocks {
             if held.held.iter().any(|(s, _)| *s == stripe) {
                 continue;
             }
-            match self.stripes[stripe].try_lock() {
+            match self.stripes[stripe].try_write() {
                 Some(guard) => held.held.push((stripe, guard)),
                 None => {
                     self.mark_wanted(stripe);
@@ -237,13 +292,37 @@ mod tests {
     fn try_lock_takes_all_or_nothing() {
         let locks = KeyLocks::default();
         let other = locks.lock([&b"c"[..]]);
-        assert!(locks.try_lock([&b"a"[..], b"c"]).is_none());
+        assert!(locks
+            .try_lock_for([&b"a"[..], b"c"], Access::Exclusive)
+            .is_none());
         // Nothing of the failed attempt stays held.
         assert!(
-            !locks.any_held([&b"a"[..]]) || KeyLocks::stripe_of(b"a") == KeyLocks::stripe_of(b"c")
+            !locks.any_held([&b"a"[..]], Access::Exclusive)
+                || KeyLocks::stripe_of(b"a") == KeyLocks::stripe_of(b"c")
         );
         drop(other);
-        assert!(locks.try_lock([&b"a"[..], b"a", b"c"]).is_some());
+        assert!(locks
+            .try_lock_for([&b"a"[..], b"a", b"c"], Access::Exclusive)
+            .is_some());
+    }
+
+    #[test]
+    fn readers_share_stripes_and_keep_writers_out() {
+        let locks = KeyLocks::default();
+        let reader = locks.lock_for([&b"k"[..]], Access::Shared);
+        assert!(!locks.any_held([&b"k"[..]], Access::Shared));
+        assert!(locks.any_held([&b"k"[..]], Access::Exclusive));
+        let second = locks.try_lock_for([&b"k"[..]], Access::Shared);
+        assert!(second.is_some());
+        assert!(locks.try_lock_for([&b"k"[..]], Access::Exclusive).is_none());
+        let mut run = HeldStripes::default();
+        assert!(!locks.try_lock_more(&mut run, [&b"k"[..]]));
+        drop((reader, second));
+        let writer = locks.lock([&b"k"[..]]);
+        assert!(locks.any_held([&b"k"[..]], Access::Shared));
+        assert!(locks.try_lock_for([&b"k"[..]], Access::Shared).is_none());
+        drop(writer);
+        assert!(locks.try_lock_more(&mut run, [&b"k"[..]]));
     }
 
     #[test]
