@@ -318,6 +318,15 @@ def acl_rows(servers, repeats, requests):
         print(notes[-1], flush=True)
     return rows, notes
 
+# The server certificate's v3 extensions (rustls checks SAN, CA:FALSE and the key usages).
+TLS_LEAF_EXTENSIONS = (
+    "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+    "basicConstraints=CA:FALSE\n"
+    "keyUsage=critical,digitalSignature\n"
+    "extendedKeyUsage=serverAuth,clientAuth\n"
+)
+
+
 def make_tls_certs(dir):
     """A CA and a server certificate it signed (localhost, 127.0.0.1; P-256 keys), made with the
     openssl CLI. X.509 v3 throughout: rustls refuses v1 certificates."""
