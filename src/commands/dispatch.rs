@@ -154,8 +154,9 @@ pub fn execute_batched<'a>(
         return Err((args, None));
     };
     let cmd = resolved.0;
-    let eligible = cmd.has(flags::BATCH)
-        && (!lone || cmd.has(flags::WRITE))
+    let joins_runs = (cmd.has(flags::BATCH) && (!lone || cmd.has(flags::WRITE)))
+        || (cmd.has(flags::BATCH_PIPELINED) && !lone);
+    let eligible = joins_runs
         && cmd.arity_ok(args.len())
         && client.authenticated
         && client.multi.is_none()

@@ -56,6 +56,12 @@ pub mod flags {
     /// Strata-internal: not a write command, but it may write or be replicated (scripts,
     /// PUBLISH, PFCOUNT's cache update), so `CLIENT PAUSE WRITE` holds it back as Redis does.
     pub const MAY_REPLICATE: u32 = 1 << 27;
+    /// Strata-internal: like [`BATCH`], but the command only joins runs of pipelined
+    /// commands and never opens one for itself alone (collection writes: one client's
+    /// pipeline shares a write, while a lone write on a hot key commits directly, see
+    /// docs/commit-queue.md). Only commands whose `data`/`zscore` reads are point reads
+    /// through `Storage::sub_get` may carry it (scans settle the run first).
+    pub const BATCH_PIPELINED: u32 = 1 << 26;
 
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),
@@ -1440,19 +1446,19 @@ pub static COMMANDS: &[Command] = &[
     container!("xgroup", 0, ["@slow"], "stream", "5.0.0", "A container for consumer groups commands.", XGROUP_SUBS),
     container!("xinfo", 0, ["@slow"], "stream", "5.0.0", "A container for stream introspection commands.", XINFO_SUBS),
     // hashes
-    cmd!("hset", -4, WDF, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Creates or modifies the value of a field in a hash.", hash::hset),
-    cmd!("hsetnx", 4, WDF, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Sets the value of a field in a hash only when the field doesn't exist.", hash::hsetnx),
+    cmd!("hset", -4, WDF | BATCH_PIPELINED, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Creates or modifies the value of a field in a hash.", hash::hset),
+    cmd!("hsetnx", 4, WDF | BATCH_PIPELINED, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Sets the value of a field in a hash only when the field doesn't exist.", hash::hsetnx),
     cmd!("hmset", -4, WDF, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Sets the values of multiple fields.", hash::hmset),
     cmd!("hget", 3, RF, ["@read", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Returns the value of a field in a hash.", hash::hget),
     cmd!("hmget", -3, RF, ["@read", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Returns the values of all fields in a hash.", hash::hmget),
     cmd!("hgetall", 2, R, ["@read", "@hash", "@slow"], keys(1, 1, 1), "hash", "2.0.0", "Returns all fields and values in a hash.", hash::hgetall),
     cmd!("hkeys", 2, R, ["@read", "@hash", "@slow"], keys(1, 1, 1), "hash", "2.0.0", "Returns all fields in a hash.", hash::hkeys),
     cmd!("hvals", 2, R, ["@read", "@hash", "@slow"], keys(1, 1, 1), "hash", "2.0.0", "Returns all values in a hash.", hash::hvals),
-    cmd!("hdel", -3, WF, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", hash::hdel),
+    cmd!("hdel", -3, WF | BATCH_PIPELINED, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", hash::hdel),
     cmd!("hexists", 3, RF, ["@read", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Determines whether a field exists in a hash.", hash::hexists),
     cmd!("hlen", 2, RF, ["@read", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Returns the number of fields in a hash.", hash::hlen),
     cmd!("hstrlen", 3, RF, ["@read", "@hash", "@fast"], keys(1, 1, 1), "hash", "3.2.0", "Returns the length of the value of a field.", hash::hstrlen),
-    cmd!("hincrby", 4, WDF, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", hash::hincrby),
+    cmd!("hincrby", 4, WDF | BATCH_PIPELINED, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.0.0", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", hash::hincrby),
     cmd!("hincrbyfloat", 4, WDF, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "2.6.0", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", hash::hincrbyfloat),
     cmd!("hrandfield", -2, R, ["@read", "@hash", "@slow"], keys(1, 1, 1), "hash", "6.2.0", "Returns one or more random fields from a hash.", hash::hrandfield),
     cmd!("hscan", -3, RL, ["@read", "@hash", "@slow"], keys(1, 1, 1), "hash", "2.8.0", "Iterates over fields and values of a hash.", hash::hscan),
@@ -1469,12 +1475,12 @@ pub static COMMANDS: &[Command] = &[
     cmd!("hgetex", -5, WF, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "8.0.0", "Get the value of one or more fields of a given hash key, and optionally set their expiration.", hash::hgetex),
     cmd!("hsetex", -6, WDF, ["@write", "@hash", "@fast"], keys(1, 1, 1), "hash", "8.0.0", "Set the value of one or more fields of a given hash key, and optionally set their expiration.", hash::hsetex),
     // lists
-    cmd!("lpush", -3, WDF, ["@write", "@list", "@fast"], keys(1, 1, 1), "list", "1.0.0", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", list::lpush),
-    cmd!("rpush", -3, WDF, ["@write", "@list", "@fast"], keys(1, 1, 1), "list", "1.0.0", "Appends one or more elements to a list. Creates the key if it doesn't exist.", list::rpush),
-    cmd!("lpushx", -3, WDF, ["@write", "@list", "@fast"], keys(1, 1, 1), "list", "2.2.0", "Prepends one or more elements to a list only when the list exists.", list::lpushx),
-    cmd!("rpushx", -3, WDF, ["@write", "@list", "@fast"], keys(1, 1, 1), "list", "2.2.0", "Appends an element to a list only when the list exists.", list::rpushx),
-    cmd!("lpop", -2, WF, ["@write", "@list", "@fast"], keys(1, 1, 1), "list", "1.0.0", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", list::lpop),
-    cmd!("rpop", -2, WF, ["@write", "@list", "@fast"], keys(1, 1, 1), "list", "1.0.0", "Returns and removes the last elements of a list. Deletes the list if the last element was popped.", list::rpop),
+    cmd!("lpush", -3, WDF | BATCH_PIPELINED, ["@write", "@list", "@fast"], keys(1, 1, 1), "list", "1.0.0", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", list::lpush),
+    cmd!("rpush", -3, WDF | BATCH_PIPELINED, ["@write", "@list", "@fast"], keys(1, 1, 1), "list", "1.0.0", "Appends one or more elements to a list. Creates the key if it doesn't exist.", list::rpush),
+    cmd!("lpushx", -3, WDF | BATCH_PIPELINED, ["@write", "@list", "@fast"], keys(1, 1, 1), "list", "2.2.0", "Prepends one or more elements to a list only when the list exists.", list::lpushx),
+    cmd!("rpushx", -3, WDF | BATCH_PIPELINED, ["@write", "@list", "@fast"], keys(1, 1, 1), "list", "2.2.0", "Appends an element to a list only when the list exists.", list::rpushx),
+    cmd!("lpop", -2, WF | BATCH_PIPELINED, ["@write", "@list", "@fast"], keys(1, 1, 1), "list", "1.0.0", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", list::lpop),
+    cmd!("rpop", -2, WF | BATCH_PIPELINED, ["@write", "@list", "@fast"], keys(1, 1, 1), "list", "1.0.0", "Returns and removes the last elements of a list. Deletes the list if the last element was popped.", list::rpop),
     cmd!("llen", 2, RF, ["@read", "@list", "@fast"], keys(1, 1, 1), "list", "1.0.0", "Returns the length of a list.", list::llen),
     cmd!("lrange", 4, R, ["@read", "@list", "@slow"], keys(1, 1, 1), "list", "1.0.0", "Returns a range of elements from a list.", list::lrange),
     cmd!("lindex", 3, R, ["@read", "@list", "@slow"], keys(1, 1, 1), "list", "1.0.0", "Returns an element from a list by its index.", list::lindex),
@@ -1492,8 +1498,8 @@ pub static COMMANDS: &[Command] = &[
     cmd!("brpoplpush", 4, WD | NOSCRIPT | BLOCKING, ["@write", "@list", "@slow", "@blocking"], keys(1, 2, 1), "list", "2.2.0", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", list::brpoplpush),
     cmd!("blmpop", -5, W | BLOCKING, ["@write", "@list", "@slow", "@blocking"], KeySpec::Keynum { numkeys_at: 2, dest: false }, "list", "7.0.0", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", list::blmpop),
     // sets
-    cmd!("sadd", -3, WDF, ["@write", "@set", "@fast"], keys(1, 1, 1), "set", "1.0.0", "Adds one or more members to a set. Creates the key if it doesn't exist.", set::sadd),
-    cmd!("srem", -3, WF, ["@write", "@set", "@fast"], keys(1, 1, 1), "set", "1.0.0", "Removes one or more members from a set. Deletes the set if the last member was removed.", set::srem),
+    cmd!("sadd", -3, WDF | BATCH_PIPELINED, ["@write", "@set", "@fast"], keys(1, 1, 1), "set", "1.0.0", "Adds one or more members to a set. Creates the key if it doesn't exist.", set::sadd),
+    cmd!("srem", -3, WF | BATCH_PIPELINED, ["@write", "@set", "@fast"], keys(1, 1, 1), "set", "1.0.0", "Removes one or more members from a set. Deletes the set if the last member was removed.", set::srem),
     cmd!("sismember", 3, RF, ["@read", "@set", "@fast"], keys(1, 1, 1), "set", "1.0.0", "Determines whether a member belongs to a set.", set::sismember),
     cmd!("smismember", -3, RF, ["@read", "@set", "@fast"], keys(1, 1, 1), "set", "6.2.0", "Determines whether multiple members belong to a set.", set::smismember),
     cmd!("smembers", 2, R, ["@read", "@set", "@slow"], keys(1, 1, 1), "set", "1.0.0", "Returns all members of a set.", set::smembers),
@@ -1510,9 +1516,9 @@ pub static COMMANDS: &[Command] = &[
     cmd!("sdiffstore", -3, WDL, ["@write", "@set", "@slow"], keys(1, -1, 1), "set", "1.0.0", "Stores the difference of multiple sets in a key.", set::sdiffstore),
     cmd!("sscan", -3, RL, ["@read", "@set", "@slow"], keys(1, 1, 1), "set", "2.8.0", "Iterates over members of a set.", set::sscan),
     // sorted sets
-    cmd!("zadd", -4, WDF, ["@write", "@sortedset", "@fast"], keys(1, 1, 1), "sorted_set", "1.2.0", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", zset::zadd),
-    cmd!("zincrby", 4, WDF, ["@write", "@sortedset", "@fast"], keys(1, 1, 1), "sorted_set", "1.2.0", "Increments the score of a member in a sorted set.", zset::zincrby),
-    cmd!("zrem", -3, WF, ["@write", "@sortedset", "@fast"], keys(1, 1, 1), "sorted_set", "1.2.0", "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.", zset::zrem),
+    cmd!("zadd", -4, WDF | BATCH_PIPELINED, ["@write", "@sortedset", "@fast"], keys(1, 1, 1), "sorted_set", "1.2.0", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", zset::zadd),
+    cmd!("zincrby", 4, WDF | BATCH_PIPELINED, ["@write", "@sortedset", "@fast"], keys(1, 1, 1), "sorted_set", "1.2.0", "Increments the score of a member in a sorted set.", zset::zincrby),
+    cmd!("zrem", -3, WF | BATCH_PIPELINED, ["@write", "@sortedset", "@fast"], keys(1, 1, 1), "sorted_set", "1.2.0", "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.", zset::zrem),
     cmd!("zcard", 2, RF, ["@read", "@sortedset", "@fast"], keys(1, 1, 1), "sorted_set", "1.2.0", "Returns the number of members in a sorted set.", zset::zcard),
     cmd!("zscore", 3, RF, ["@read", "@sortedset", "@fast"], keys(1, 1, 1), "sorted_set", "1.2.0", "Returns the score of a member in a sorted set.", zset::zscore),
     cmd!("zmscore", -3, RF, ["@read", "@sortedset", "@fast"], keys(1, 1, 1), "sorted_set", "6.2.0", "Returns the score of one or more members in a sorted set.", zset::zmscore),

@@ -136,7 +136,12 @@ impl Storage {
         version: u64,
         sub: &[u8],
     ) -> StoreResult<Option<Vec<u8>>> {
-        self.engine().get(cf, &self.sub_key(db, key, version, sub))
+        let sub_key = self.sub_key(db, key, version, sub);
+        // A write of this thread's open run (storage::deferred) is not in the engine yet.
+        if let Some(staged) = self.deferred_sub(cf, &sub_key) {
+            return Ok(staged);
+        }
+        self.engine().get(cf, &sub_key)
     }
 
     // A sub-key is addressed by (cf, db, key, version, sub): bundling them would only move
@@ -184,6 +189,7 @@ impl Storage {
         let mut start = prefix.clone();
         start.extend_from_slice(from);
         let n = prefix.len();
+        self.settle_deferred()?;
         self.engine()
             .scan(cf, &start, &end, |k, v| visit(&k[n..], v))
     }
@@ -208,6 +214,7 @@ impl Storage {
             e
         };
         let n = prefix.len();
+        self.settle_deferred()?;
         self.engine()
             .scan_rev(cf, &prefix, &end, |k, v| visit(&k[n..], v))
     }

@@ -5,10 +5,12 @@
 //! The connection opens a deferral on its thread around a run of pipelined commands, holding
 //! the key locks of every command in it until [`Storage::finish_deferred`] commits, so no other
 //! client can observe a key whose write is still pending. Only write sets that touch the
-//! `meta` and `expire` families alone are deferred; commands in the run read `meta` through
-//! [`Storage::raw_meta`], which consults the pending records first, and never read `expire`.
-//! Any other write set first commits what is pending, then itself, so commit order is command
-//! order. Nothing here outlives the synchronous run: the state is thread-local and is always
+//! `meta`, `expire`, `data` and `zscore` families alone are deferred; commands in the run
+//! read `meta` through [`Storage::raw_meta`] and sub-keys through [`Storage::sub_get`], which
+//! consult the pending records first, and never read `expire`. A scan of sub-keys (which
+//! cannot merge pending records into its iterator) first commits what is pending
+//! ([`Storage::settle_deferred`]). Any other write set first commits what is pending, then
+//! itself, so commit order is command order. Nothing here outlives the synchronous run: the state is thread-local and is always
 //! committed (or discarded on failure) before the connection task can yield.
 
 use std::cell::RefCell;
@@ -25,6 +27,8 @@ struct Pending {
     ws: WriteSet,
     /// Latest staged record per meta key (`None`: deleted), for reads within the run.
     metas: HashMap<Vec<u8>, Option<Vec<u8>>>,
+    /// The same for the sub-keys of collections (`data` and `zscore`).
+    subs: HashMap<(Cf, Vec<u8>), Option<Vec<u8>>>,
     /// Write sets merged into `ws`.
     sets: u64,
     /// Something of this run already reached the engine (a write set that could not be
@@ -43,6 +47,11 @@ pub enum DeferredOutcome {
     /// Part of the run was written and part failed: its outcome is unknown.
     PartlyWritten(StoreError),
 }
+
+/// The families a deferred write set may touch.
+const DEFERRABLE: [Cf; 4] = [Cf::Meta, Cf::Expire, Cf::Data, Cf::ZScore];
+/// The sub-key families whose pending records reads within a run consult.
+const SUB_FAMILIES: [Cf; 2] = [Cf::Data, Cf::ZScore];
 
 thread_local! {
     static PENDING: RefCell<Option<Pending>> = const { RefCell::new(None) };
@@ -123,13 +132,20 @@ impl Storage {
             if let Some(e) = &pending.failed {
                 return Err(e.clone());
             }
-            if !ws.batch.touches_only(&[Cf::Meta, Cf::Expire]) {
+            if !ws.batch.touches_only(&DEFERRABLE) {
                 return Ok(Some(ws));
             }
             for (key, value) in ws.batch.writes_to(Cf::Meta) {
                 pending
                     .metas
                     .insert(key.to_vec(), value.map(<[u8]>::to_vec));
+            }
+            for cf in SUB_FAMILIES {
+                for (key, value) in ws.batch.writes_to(cf) {
+                    pending
+                        .subs
+                        .insert((cf, key.to_vec()), value.map(<[u8]>::to_vec));
+                }
             }
             pending.ws.merge(ws);
             pending.sets += 1;
@@ -139,10 +155,27 @@ impl Storage {
             return Ok(None);
         };
         // Pending writes come first; the deferral stays open for the commands after this one.
+        self.commit_pending()?;
+        Ok(Some(ws))
+    }
+
+    /// Commits what the open run has pending when that includes sub-key records, keeping
+    /// the run open: called before a scan of sub-keys, which reads the engine alone.
+    pub(super) fn settle_deferred(&self) -> StoreResult<()> {
+        let has_subs = PENDING.with(|p| p.borrow().as_ref().is_some_and(|p| !p.subs.is_empty()));
+        if has_subs {
+            self.commit_pending()?;
+        }
+        Ok(())
+    }
+
+    /// Writes what the open run has pending (if anything), keeping the run open.
+    fn commit_pending(&self) -> StoreResult<()> {
         let earlier = PENDING.with(|p| {
             let mut p = p.borrow_mut();
-            let p = p.as_mut().filter(|p| p.sets > 0)?;
+            let p = p.as_mut().filter(|p| p.sets > 0 && p.failed.is_none())?;
             p.metas.clear();
+            p.subs.clear();
             Some((std::mem::take(&mut p.ws), std::mem::take(&mut p.sets)))
         });
         if let Some((earlier, sets)) = earlier {
@@ -150,7 +183,23 @@ impl Storage {
             self.note_direct_commit(&written);
             written?;
         }
-        Ok(Some(ws))
+        Ok(())
+    }
+
+    /// The staged record of sub-key `key` of `cf` if this thread deferred a write to it:
+    /// `Some(None)` when it was deleted, `None` when nothing is staged for it.
+    pub(super) fn deferred_sub(&self, cf: Cf, key: &[u8]) -> Option<Option<Vec<u8>>> {
+        if !SUB_FAMILIES.contains(&cf) {
+            return None;
+        }
+        PENDING.with(|p| {
+            let p = p.borrow();
+            let p = p.as_ref()?;
+            if p.subs.is_empty() {
+                return None;
+            }
+            p.subs.get(&(cf, key.to_vec())).cloned()
+        })
     }
 
     /// The staged record of `meta_key` if this thread deferred a write to it: `Some(None)`

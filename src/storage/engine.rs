@@ -19,7 +19,7 @@ use rocksdb::{
 use crate::error::{StoreError, StoreResult};
 
 /// Column families, in the order of DESIGN §4.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Cf {
     Meta,
     Data,

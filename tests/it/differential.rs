@@ -240,6 +240,72 @@ fn pipelined_string_and_key_commands_match_redis() {
 }
 
 #[test]
+fn pipelined_collection_writes_match_redis() {
+    // Random pipelines over a few keys: the collection writes that join runs (pushes, pops,
+    // HSET/HDEL/HINCRBY, SADD/SREM, ZADD/ZINCRBY/ZREM), so later commands of a run read
+    // sub-keys and lengths still pending in it (a pop of what the same run pushed, a second
+    // HSET of a field), mixed with string and key commands that batch too, and reads that
+    // end a run (LRANGE, HGET, ZRANGE, SISMEMBER). Any key may hold any type: WRONGTYPE in
+    // the middle of a run must match as well.
+    let keys = ["a", "b", "c"];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n as u64) as usize
+    };
+    let mut scripts = Vec::new();
+    for _ in 0..40 {
+        let mut script = String::new();
+        for _ in 0..120 {
+            let k = keys[next(keys.len())];
+            let (v, w) = (next(6), next(6));
+            let line = match next(26) {
+                0 | 1 => format!("LPUSH {k} {v} {w}"),
+                2 | 3 => format!("RPUSH {k} {v}"),
+                4 => format!("LPOP {k}"),
+                5 => format!("RPOP {k} 2"),
+                6 => format!("LPUSHX {k} {v}"),
+                7 => format!("RPUSHX {k} {v}"),
+                8 | 9 => format!("HSET {k} f{v} {w} f{w} {v}"),
+                10 => format!("HSETNX {k} f{v} {w}"),
+                11 => format!("HDEL {k} f{v} f{w}"),
+                12 => format!("HINCRBY {k} n{v} {w}"),
+                13 | 14 => format!("SADD {k} m{v} m{w}"),
+                15 => format!("SREM {k} m{v}"),
+                16 | 17 => format!("ZADD {k} {v} m{w}"),
+                18 => format!("ZINCRBY {k} {v} m{w}"),
+                19 => format!("ZREM {k} m{v} m{w}"),
+                20 => format!("DEL {k}"),
+                21 => format!("SET {k} {v}"),
+                22 => format!("EXPIRE {k} 100"),
+                23 => format!("EXISTS {k}"),
+                24 => format!("LPOP {k} 3"),
+                _ => [
+                    format!("LRANGE {k} 0 -1"),
+                    format!("HGET {k} f{v}"),
+                    format!("ZRANGE {k} 0 -1 WITHSCORES"),
+                    format!("SISMEMBER {k} m{v}"),
+                    format!("TYPE {k}"),
+                ][next(5)]
+                .clone(),
+            };
+            script.push_str(&line);
+            script.push('\n');
+        }
+        // What the pipelines left must match too.
+        for k in keys {
+            script.push_str(&format!(
+                "TYPE {k}\nLRANGE {k} 0 -1\nHLEN {k}\nSCARD {k}\nZRANGE {k} 0 -1 WITHSCORES\n"
+            ));
+        }
+        scripts.push(script);
+    }
+    compare_pipelined(&scripts);
+}
+
+#[test]
 fn keys_match_redis() {
     compare(&[
         "MSET a 1 b 2 c 3\nEXISTS a a nope\nTOUCH a nope\nTYPE a\nTYPE nope\nDEL a a nope\nUNLINK b c\nDBSIZE\n\
