@@ -267,20 +267,10 @@ impl Drop for ReleaseOnUnwind<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::engine::EngineOptions;
     use crate::storage::locks::{Access, HeldStripes};
     use crate::storage::types::string::{SetCondition, TtlChange};
 
-    fn storage() -> (tempfile::TempDir, Storage) {
-        let dir = tempfile::tempdir().unwrap();
-        let opts = EngineOptions {
-            block_cache_bytes: 8 << 20,
-            write_buffer_bytes: 4 << 20,
-            ..Default::default()
-        };
-        let storage = Storage::open(dir.path(), 16, &opts).unwrap();
-        (dir, storage)
-    }
+    use crate::storage::test_storage as storage;
 
     /// Opens a run holding `key`'s stripe and the global lock shared, and stages `SET key
     /// value` in it; returns the run's locks.

@@ -27,8 +27,9 @@ struct Pending {
     ws: WriteSet,
     /// Latest staged record per meta key (`None`: deleted), for reads within the run.
     metas: HashMap<Vec<u8>, Option<Vec<u8>>>,
-    /// The same for the sub-keys of collections (`data` and `zscore`).
-    subs: HashMap<(Cf, Vec<u8>), Option<Vec<u8>>>,
+    /// The same for the sub-keys of collections, one map per family of [`SUB_FAMILIES`]
+    /// (keyed by the bare key, so a lookup borrows instead of building a key).
+    subs: [HashMap<Vec<u8>, Option<Vec<u8>>>; SUB_FAMILIES.len()],
     /// Write sets merged into `ws`.
     sets: u64,
     /// Something of this run already reached the engine (a write set that could not be
@@ -36,6 +37,12 @@ struct Pending {
     wrote: bool,
     /// A commit of this run failed; nothing more of it is written.
     failed: Option<StoreError>,
+}
+
+impl Pending {
+    fn has_subs(&self) -> bool {
+        self.subs.iter().any(|staged| !staged.is_empty())
+    }
 }
 
 /// How a deferred run ended.
@@ -140,11 +147,9 @@ impl Storage {
                     .metas
                     .insert(key.to_vec(), value.map(<[u8]>::to_vec));
             }
-            for cf in SUB_FAMILIES {
+            for (cf, staged) in SUB_FAMILIES.into_iter().zip(&mut pending.subs) {
                 for (key, value) in ws.batch.writes_to(cf) {
-                    pending
-                        .subs
-                        .insert((cf, key.to_vec()), value.map(<[u8]>::to_vec));
+                    staged.insert(key.to_vec(), value.map(<[u8]>::to_vec));
                 }
             }
             pending.ws.merge(ws);
@@ -162,7 +167,7 @@ impl Storage {
     /// Commits what the open run has pending when that includes sub-key records, keeping
     /// the run open: called before a scan of sub-keys, which reads the engine alone.
     pub(super) fn settle_deferred(&self) -> StoreResult<()> {
-        let has_subs = PENDING.with(|p| p.borrow().as_ref().is_some_and(|p| !p.subs.is_empty()));
+        let has_subs = PENDING.with(|p| p.borrow().as_ref().is_some_and(Pending::has_subs));
         if has_subs {
             self.commit_pending()?;
         }
@@ -175,7 +180,7 @@ impl Storage {
             let mut p = p.borrow_mut();
             let p = p.as_mut().filter(|p| p.sets > 0 && p.failed.is_none())?;
             p.metas.clear();
-            p.subs.clear();
+            p.subs.iter_mut().for_each(HashMap::clear);
             Some((std::mem::take(&mut p.ws), std::mem::take(&mut p.sets)))
         });
         if let Some((earlier, sets)) = earlier {
@@ -189,17 +194,8 @@ impl Storage {
     /// The staged record of sub-key `key` of `cf` if this thread deferred a write to it:
     /// `Some(None)` when it was deleted, `None` when nothing is staged for it.
     pub(super) fn deferred_sub(&self, cf: Cf, key: &[u8]) -> Option<Option<Vec<u8>>> {
-        if !SUB_FAMILIES.contains(&cf) {
-            return None;
-        }
-        PENDING.with(|p| {
-            let p = p.borrow();
-            let p = p.as_ref()?;
-            if p.subs.is_empty() {
-                return None;
-            }
-            p.subs.get(&(cf, key.to_vec())).cloned()
-        })
+        let family = SUB_FAMILIES.iter().position(|&f| f == cf)?;
+        PENDING.with(|p| p.borrow().as_ref()?.subs[family].get(key).cloned())
     }
 
     /// The staged record of `meta_key` if this thread deferred a write to it: `Some(None)`

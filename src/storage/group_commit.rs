@@ -227,18 +227,11 @@ impl GroupCommit {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::engine::EngineOptions;
     use crate::storage::types::string::{SetCondition, TtlChange};
     use std::sync::Arc;
 
     fn storage_with_a_write() -> (tempfile::TempDir, Arc<Storage>, u64) {
-        let dir = tempfile::tempdir().unwrap();
-        let opts = EngineOptions {
-            block_cache_bytes: 8 << 20,
-            write_buffer_bytes: 4 << 20,
-            ..Default::default()
-        };
-        let storage = Storage::open(dir.path(), 16, &opts).unwrap();
+        let (dir, storage) = crate::storage::test_storage();
         storage
             .set_string(0, b"k", b"v", SetCondition::Always, TtlChange::Clear, false)
             .unwrap();

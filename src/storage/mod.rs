@@ -583,6 +583,19 @@ fn encode_map(map: &[u16]) -> Vec<u8> {
     map.iter().flat_map(|p| p.to_be_bytes()).collect()
 }
 
+/// A small store in a fresh temporary directory, for unit tests of the storage layer.
+#[cfg(test)]
+pub(crate) fn test_storage() -> (tempfile::TempDir, Storage) {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = engine::EngineOptions {
+        block_cache_bytes: 8 << 20,
+        write_buffer_bytes: 4 << 20,
+        ..Default::default()
+    };
+    let storage = Storage::open(dir.path(), 16, &opts).unwrap();
+    (dir, storage)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

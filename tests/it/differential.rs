@@ -196,17 +196,9 @@ fn pipelined_string_and_key_commands_match_redis() {
     // TTL) interleaved with ones that end a run (lists, hashes, TYPE, DBSIZE, KEYS), so reads
     // see writes still pending in the same run, and runs end in every position.
     let keys = ["a", "b", "c", "n", "l"];
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = |n: usize| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x % n as u64) as usize
-    };
-    let mut scripts = Vec::new();
-    for _ in 0..40 {
-        let mut script = String::new();
-        for _ in 0..120 {
+    let scripts = random_scripts(
+        0x2545_f491_4f6c_dd1d,
+        |next| {
             let k = keys[next(keys.len())];
             let k2 = keys[next(keys.len())];
             let v = next(50);
@@ -231,12 +223,38 @@ fn pipelined_string_and_key_commands_match_redis() {
                 20 => format!("TYPE {k}"),
                 _ => ["DBSIZE", "KEYS *", "SET n 1 GET", "INCRBYFLOAT n 1.5"][next(4)].to_string(),
             };
-            script.push_str(&line);
-            script.push('\n');
-        }
-        scripts.push(script);
-    }
+            line
+        },
+        "",
+    );
     compare_pipelined(&scripts);
+}
+
+/// 40 scripts of 120 lines, each line made by `line` from a seeded xorshift (`next(n)` is
+/// below `n`), then `ending` appended to each script.
+fn random_scripts(
+    seed: u64,
+    mut line: impl FnMut(&mut dyn FnMut(usize) -> usize) -> String,
+    ending: &str,
+) -> Vec<String> {
+    let mut x = seed;
+    let mut next = |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n as u64) as usize
+    };
+    (0..40)
+        .map(|_| {
+            let mut script = String::new();
+            for _ in 0..120 {
+                script.push_str(&line(&mut next));
+                script.push('\n');
+            }
+            script.push_str(ending);
+            script
+        })
+        .collect()
 }
 
 #[test]
@@ -248,17 +266,9 @@ fn pipelined_collection_writes_match_redis() {
     // end a run (LRANGE, HGET, ZRANGE, SISMEMBER). Any key may hold any type: WRONGTYPE in
     // the middle of a run must match as well.
     let keys = ["a", "b", "c"];
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = |n: usize| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x % n as u64) as usize
-    };
-    let mut scripts = Vec::new();
-    for _ in 0..40 {
-        let mut script = String::new();
-        for _ in 0..120 {
+    let scripts = random_scripts(
+        0x9e37_79b9_7f4a_7c15,
+        |next| {
             let k = keys[next(keys.len())];
             let (v, w) = (next(6), next(6));
             let line = match next(26) {
@@ -291,17 +301,18 @@ fn pipelined_collection_writes_match_redis() {
                 ][next(5)]
                 .clone(),
             };
-            script.push_str(&line);
-            script.push('\n');
-        }
+            line
+        },
         // What the pipelines left must match too.
-        for k in keys {
-            script.push_str(&format!(
-                "TYPE {k}\nLRANGE {k} 0 -1\nHLEN {k}\nSCARD {k}\nZRANGE {k} 0 -1 WITHSCORES\n"
-            ));
-        }
-        scripts.push(script);
-    }
+        &keys
+            .iter()
+            .map(|k| {
+                format!(
+                    "TYPE {k}\nLRANGE {k} 0 -1\nHLEN {k}\nSCARD {k}\nZRANGE {k} 0 -1 WITHSCORES\n"
+                )
+            })
+            .collect::<String>(),
+    );
     compare_pipelined(&scripts);
 }
 
