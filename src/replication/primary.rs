@@ -111,6 +111,7 @@ pub async fn feed(
     };
     link.online.store(true, Ordering::Release);
 
+    let mut tail = engine.wal_tail(next_seq);
     let mut parser = RequestParser::default();
     let mut shutdown = state.shutdown_signal();
     let period = Duration::from_secs(1);
@@ -126,8 +127,13 @@ pub async fn feed(
         // committed, so the batches read next include that write and go out first. A
         // replica's subscribers then never hear of a write they cannot read yet.
         let messages = link.take_messages();
-        let batches =
-            crate::commands::dispatch::off_worker(|| engine.logged_since(next_seq, BATCH_BYTES));
+        // Reading on from a kept position costs only the new batches (page-cached WAL);
+        // finding the position reads a WAL file from its start, so that goes off the runtime.
+        let batches = if tail.is_positioned() {
+            tail.read(BATCH_BYTES)
+        } else {
+            crate::commands::dispatch::off_worker(|| tail.read(BATCH_BYTES))
+        };
         let batches = match batches {
             Ok(b) => b,
             Err(e) => {

@@ -18,6 +18,9 @@ use rocksdb::{
 
 use crate::error::{StoreError, StoreResult};
 
+mod wal_tail;
+pub use wal_tail::WalTail;
+
 /// Column families, in the order of DESIGN §4.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Cf {
@@ -540,45 +543,13 @@ impl Engine {
     /// `max_bytes` were collected. Empty when there is nothing newer; an error when the WAL
     /// holding `after + 1` is gone (the caller then needs a full copy).
     pub fn logged_since(&self, after: u64, max_bytes: usize) -> StoreResult<Vec<LoggedBatch>> {
-        let mut out = Vec::new();
-        // Every batch up to `latest` is in the log by now, unless it was written with the
-        // WAL off: RocksDB publishes a sequence number only after the batch's log write.
-        let latest = self.db.latest_sequence_number();
-        if after >= latest {
-            return Ok(out);
-        }
-        let iter = self.db.get_updates_since(after).map_err(engine_err)?;
-        let mut expected = after + 1;
-        let mut bytes = 0;
-        for item in iter {
-            let (seq, wb) = item.map_err(engine_err)?;
-            let count = wb.len() as u64;
-            if seq + count <= expected {
-                continue;
-            }
-            if seq != expected {
-                return Err(StoreError::Engine(format!(
-                    "WAL gap: wanted sequence {expected}, found {seq}"
-                )));
-            }
-            expected = seq + count;
-            bytes += wb.size_in_bytes();
-            out.push(LoggedBatch {
-                seq,
-                count,
-                data: wb.data().to_vec(),
-            });
-            if bytes >= max_bytes {
-                return Ok(out);
-            }
-        }
-        if expected <= latest {
-            // The newest writes skipped the WAL (`appendonly no` with no replica connected).
-            return Err(StoreError::Engine(format!(
-                "WAL gap: sequences {expected}..={latest} were not logged"
-            )));
-        }
-        Ok(out)
+        self.wal_tail(after).read(max_bytes)
+    }
+
+    /// A read position in the WAL after sequence number `after` that later reads resume
+    /// from, for a feed that follows the log as it grows (see [`WalTail`]).
+    pub fn wal_tail(&self, after: u64) -> WalTail {
+        WalTail::new(self.db.clone(), after)
     }
 
     /// Takes a snapshot, tells `on_snapshot` its sequence number, then visits every record
