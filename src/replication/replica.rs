@@ -400,13 +400,25 @@ async fn follow(
                 if repl.generation() != generation {
                     return Ok(());
                 }
-                let applied = off_worker(|| {
+                // Stops at the first failure; what was applied before it is still signalled.
+                let mut failed = None;
+                let applied: Vec<_> = off_worker(|| {
                     batches
                         .iter()
-                        .map(|data| storage.apply_logged(data))
-                        .collect::<Result<Vec<_>, _>>()
-                })
-                .map_err(|e| e.to_string())?;
+                        .map_while(|data| {
+                            storage
+                                .apply_logged(data)
+                                .map_err(|e| failed = Some(e.to_string()))
+                                .ok()
+                        })
+                        .collect()
+                });
+                if let Some(e) = failed {
+                    for applied in &applied {
+                        signal_applied(state, applied);
+                    }
+                    return Err(e);
+                }
                 let now_at = repl.offset(storage);
                 if now_at != at {
                     // Something wrote locally: re-anchor the offset on what was applied.

@@ -91,7 +91,7 @@ impl WalTail {
                 let (seq, count, data) = iter.batch();
                 iter.advance();
                 if seq + count <= self.next {
-                    // A fresh iterator starts at the batch holding `next`'s predecessors.
+                    // Ends before `next`: a fresh iterator may start a batch early.
                     continue;
                 }
                 if seq != self.next {
