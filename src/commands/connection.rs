@@ -478,7 +478,7 @@ pub fn client_pause(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     if !ctx.client.deny_blocking {
         let storage = ctx.storage();
         super::dispatch::off_worker(|| drop(storage.global.write()));
-        storage.lock_waiters.wake();
+        storage.wake_lock_waiters();
     }
     ok()
 }

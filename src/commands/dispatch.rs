@@ -23,6 +23,7 @@ use crate::state::ServerState;
 use crate::storage::commit_queue::{CommitTicket, HeldLocks, Submitted};
 use crate::storage::deferred::DeferredOutcome;
 use crate::storage::hot_tier::without_touch;
+use crate::storage::lock_waiters::Blocker;
 use crate::storage::locks::{Access, HeldStripes};
 
 /// Redis's "unknown command" text: the name and up to ~128 bytes of arguments.
@@ -225,12 +226,12 @@ pub fn execute_unless_busy(
     Some(run_resolved(state, client, args, resolved, Locking::Take))
 }
 
-/// Whether `args` would wait for a lock right now (a hint: it may change at once), checked
-/// again by a connection about to wait for a release.
-pub fn would_wait(state: &ServerState, client: &ClientState, args: &[Bytes]) -> bool {
+/// The lock `args` would wait for right now, if any (a hint: it may change at once),
+/// checked again by a connection about to wait for a release.
+pub fn would_wait(state: &ServerState, client: &ClientState, args: &[Bytes]) -> Option<Blocker> {
     args.first()
         .and_then(|_| resolve(state, args).ok())
-        .is_some_and(|(cmd, ..)| lock_taken(state, client, cmd, args))
+        .and_then(|(cmd, ..)| lock_blocker(state, client, cmd, args))
 }
 
 /// Commands queued by MULTI take no locks, and those that fail the gate need none either.
@@ -238,18 +239,33 @@ pub fn would_wait(state: &ServerState, client: &ClientState, args: &[Bytes]) -> 
 /// stream of shared holders from starving them. While a script is busy the gate answers
 /// `-BUSY` without waiting.
 fn lock_taken(state: &ServerState, client: &ClientState, cmd: &Command, args: &[Bytes]) -> bool {
+    lock_blocker(state, client, cmd, args).is_some()
+}
+
+/// [`lock_taken`], naming the lock found taken.
+fn lock_blocker(
+    state: &ServerState,
+    client: &ClientState,
+    cmd: &Command,
+    args: &[Bytes],
+) -> Option<Blocker> {
     if client.multi.is_some()
         || !cmd.arity_ok(args.len())
         || cmd.has(flags::EXCLUSIVE)
         || state.scripting.is_busy()
     {
-        return false;
+        return None;
     }
     let keys = keys_of(cmd, args);
     if keys.is_empty() && !cmd.has(flags::WRITE) {
-        return false;
+        return None;
     }
-    state.storage.global.try_read().is_none() || state.storage.locks.any_held(keys, key_access(cmd))
+    if state.storage.global.try_read().is_none() {
+        return Some(Blocker::Global);
+    }
+    let access = key_access(cmd);
+    let stripe = state.storage.locks.first_held(keys, access)?;
+    Some(Blocker::Stripe(stripe, access))
 }
 
 /// How a command outside a run holds its keys' stripes: shared when it only reads. A
@@ -269,7 +285,7 @@ pub fn finish_batched(state: &ServerState, mut batch: BatchedRun<'_>) -> RunEnd 
     let commands = std::mem::take(&mut batch.commands);
     let output_mark = batch.output_mark;
     drop(batch);
-    state.storage.lock_waiters.wake();
+    state.storage.wake_lock_waiters();
     run_end(outcome, commands, output_mark)
 }
 
@@ -520,7 +536,7 @@ fn run_resolved(
     let result = {
         let storage = &state.storage;
         // Declared first, so it runs last: connections waiting for these locks retry.
-        let _wake = storage.lock_waiters.wake_on_drop();
+        let _wake = storage.wake_lock_waiters_on_drop();
         let _global_exclusive;
         let _global_shared;
         let _keys;

@@ -336,11 +336,16 @@ impl Conn {
     /// [`LOCK_RECHECK`] passes); false when the connection should close meanwhile.
     async fn wait_for_locks(&mut self, args: &[Bytes]) -> bool {
         let state = self.state.clone();
-        let (_waiting, released) = state.storage.lock_waiters.register();
+        let Some(blocker) = crate::commands::dispatch::would_wait(&state, &self.client, args)
+        else {
+            return true;
+        };
+        let (_waiting, released) = state.storage.lock_waiters.register(blocker);
         tokio::pin!(released);
         released.as_mut().enable();
         // Registered first, so a release between this check and the await still wakes us.
-        if !crate::commands::dispatch::would_wait(&state, &self.client, args) {
+        // Something else in the way now: retry, and wait for that if need be.
+        if crate::commands::dispatch::would_wait(&state, &self.client, args) != Some(blocker) {
             return true;
         }
         let info = self.client.info.clone();

@@ -60,7 +60,7 @@ impl HeldLocks {
             // SAFETY: likewise for the shared guard of the global lock (`detach_global`).
             unsafe { storage.global.force_unlock_read() };
         }
-        storage.lock_waiters.wake();
+        storage.wake_lock_waiters();
     }
 }
 

@@ -62,7 +62,7 @@ impl Storage {
                 self.commit(ws)?;
                 continue;
             };
-            let _wake = self.lock_waiters.wake_on_drop();
+            let _wake = self.wake_lock_waiters_on_drop();
             let _lock = self.locks.lock([key]);
             let raw = self.engine().get(Cf::Meta, &meta_key(phys, key))?;
             let meta = raw.map(|r| Meta::decode(&r)).transpose()?;

@@ -120,7 +120,7 @@ impl Storage {
             }
             written
         };
-        self.lock_waiters.wake();
+        self.wake_lock_waiters();
         written?;
         Ok(Applied {
             keys: user_keys,

@@ -14,7 +14,7 @@
 //! blocking fallback of a writer facing a stream of readers is not starved.
 //!
 //! A connection whose command finds a lock taken waits for it asynchronously
-//! ([`LockWaiters`]): it parks its task, not a thread, and is woken when a holder lets go.
+//! (`storage::lock_waiters`): it parks its task, not a thread, and is woken when a holder lets go.
 //! Waiting on the lock itself (a blocked OS thread) is the fallback for exclusive commands,
 //! which need the lock's writer fairness, and for a wait that went on too long. Before
 //! this, every waiting connection took a thread of its own (`block_in_place`): under a long
@@ -23,13 +23,11 @@
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
-use tokio::sync::futures::Notified;
-use tokio::sync::Notify;
 
-const STRIPES: usize = 1024;
+pub(crate) const STRIPES: usize = 1024;
 
 /// How a command holds the stripes of its keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,18 +99,31 @@ impl KeyLocks {
     /// command needing `access` out (a hint: it may change at once). A held stripe is marked
     /// wanted.
     pub fn any_held<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>, access: Access) -> bool {
-        keys.into_iter().any(|k| {
-            let stripe = Self::stripe_of(k);
-            let lock = &self.stripes[stripe];
-            let held = match access {
-                Access::Shared => lock.is_locked_exclusive(),
-                Access::Exclusive => lock.is_locked(),
-            };
+        self.first_held(keys, access).is_some()
+    }
+
+    /// [`KeyLocks::any_held`], naming the first stripe found held.
+    pub fn first_held<'k>(
+        &self,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+        access: Access,
+    ) -> Option<usize> {
+        keys.into_iter().map(Self::stripe_of).find(|&stripe| {
+            let held = !self.is_free_for(stripe, access);
             if held {
                 self.mark_wanted(stripe);
             }
             held
         })
+    }
+
+    /// Whether a command needing `access` could take `stripe` right now (a hint).
+    pub fn is_free_for(&self, stripe: usize, access: Access) -> bool {
+        let lock = &self.stripes[stripe];
+        match access {
+            Access::Shared => !lock.is_locked_exclusive(),
+            Access::Exclusive => !lock.is_locked(),
+        }
     }
 
     fn mark_wanted(&self, stripe: usize) {
@@ -214,71 +225,9 @@ impl KeyLocks {
     }
 }
 
-/// Connections waiting for a lock without holding a thread. A holder calls
-/// [`LockWaiters::wake`] after releasing; that is one atomic load while nobody waits.
-#[derive(Default)]
-pub struct LockWaiters {
-    waiting: AtomicUsize,
-    released: Notify,
-}
-
-/// Counts its connection as waiting for as long as it lives.
-pub struct Waiting<'a>(&'a LockWaiters);
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.waiting.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-impl LockWaiters {
-    /// Registers a waiter and returns the wake-up it should await. The caller enables the
-    /// future, then checks the lock once more before awaiting: a release after the
-    /// registration wakes it, one before it is seen by the check.
-    pub fn register(&self) -> (Waiting<'_>, Notified<'_>) {
-        self.waiting.fetch_add(1, Ordering::SeqCst);
-        (Waiting(self), self.released.notified())
-    }
-
-    /// Wakes every waiter (each retries its command); call after releasing a lock.
-    pub fn wake(&self) {
-        // Orders the release before the load: otherwise a waiter that registered just
-        // after the load could miss both the release and the wake-up.
-        fence(Ordering::SeqCst);
-        if self.waiting.load(Ordering::SeqCst) > 0 {
-            self.released.notify_waiters();
-        }
-    }
-
-    /// Wakes the waiters when dropped: declared before a lock guard, it runs after it.
-    pub fn wake_on_drop(&self) -> WakeOnDrop<'_> {
-        WakeOnDrop(self)
-    }
-}
-
-pub struct WakeOnDrop<'a>(&'a LockWaiters);
-
-impl Drop for WakeOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.wake();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn a_registered_waiter_is_woken_by_a_release() {
-        let waiters = LockWaiters::default();
-        let (count, notified) = waiters.register();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        waiters.wake();
-        notified.await;
-        drop(count);
-        assert_eq!(waiters.waiting.load(Ordering::SeqCst), 0);
-    }
 
     #[test]
     fn same_key_twice_does_not_deadlock() {

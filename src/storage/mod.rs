@@ -24,6 +24,7 @@ pub mod follow;
 pub mod group_commit;
 pub mod hot_tier;
 pub mod keyspace;
+pub mod lock_waiters;
 pub mod locks;
 pub mod portable;
 pub mod reclaim;
@@ -42,7 +43,8 @@ use crate::error::StoreResult;
 use encoding::{internal_key, meta_key, Meta, INTERNAL_DB};
 use engine::{decode_counter, Batch, Cf, Engine, EngineOptions};
 use hot_tier::{Generations, HotTier, TierStats};
-use locks::{KeyLocks, LockWaiters};
+use lock_waiters::{LockWaiters, WakeOnDrop};
+use locks::KeyLocks;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -194,6 +196,18 @@ impl WriteSet {
 }
 
 impl Storage {
+    /// Wakes the connections that can now take the lock they wait for; call after
+    /// releasing stripes or the global lock.
+    pub fn wake_lock_waiters(&self) {
+        self.lock_waiters.wake(&self.locks, &self.global);
+    }
+
+    /// [`Storage::wake_lock_waiters`] when dropped: declared before a lock guard, it runs
+    /// after it.
+    pub fn wake_lock_waiters_on_drop(&self) -> WakeOnDrop<'_> {
+        self.lock_waiters.wake_on_drop(&self.locks, &self.global)
+    }
+
     /// Opens the data directory; `databases` is the number of logical databases.
     pub fn open(dir: &Path, databases: u16, opts: &EngineOptions) -> StoreResult<Storage> {
         let engine = Engine::open(&checkpoint::db_path(dir), opts)?;
