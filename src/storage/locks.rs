@@ -14,7 +14,8 @@
 //! blocking fallback of a writer facing a stream of readers is not starved.
 //!
 //! A connection whose command finds a lock taken waits for it asynchronously
-//! (`storage::lock_waiters`): it parks its task, not a thread, and is woken when a holder lets go.
+//! (`storage::lock_waiters`): it parks its task, not a thread, and is woken when a holder
+//! lets go.
 //! Waiting on the lock itself (a blocked OS thread) is the fallback for exclusive commands,
 //! which need the lock's writer fairness, and for a wait that went on too long. Before
 //! this, every waiting connection took a thread of its own (`block_in_place`): under a long
