@@ -273,6 +273,12 @@ impl Conn {
                     }
                 }
             }
+            // This batch handed a hot key on to a waiting connection: let it run before our
+            // replies go out, or it waits for the worker behind our `sendto` while the key
+            // sits free (benches/PROFILE.md, sixth pass). A lone client never gets here.
+            if crate::storage::lock_waiters::take_woke_waiter() {
+                tokio::task::yield_now().await;
+            }
             if !self.flush().await {
                 return;
             }

@@ -26,6 +26,20 @@ use tokio::sync::Notify;
 
 use super::locks::{Access, KeyLocks, STRIPES};
 
+thread_local! {
+    /// A release on this thread woke a connection waiting for a stripe (see
+    /// [`take_woke_waiter`]).
+    static WOKE_WAITER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether a release on this thread woke a stripe's waiter since the last call. A
+/// connection that handed its hot key on this way lets the woken one run before it writes
+/// its own replies: the key is free now, and the woken task would otherwise wait behind
+/// the reply's `sendto` for the worker.
+pub fn take_woke_waiter() -> bool {
+    WOKE_WAITER.replace(false)
+}
+
 /// What a waiting command found taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Blocker {
@@ -153,9 +167,11 @@ impl LockWaiters {
         }
         if readers > 0 && locks.is_free_for(stripe, Access::Shared) {
             waiters.readers_released.notify_waiters();
+            WOKE_WAITER.set(true);
         }
         if writers > 0 && locks.is_free_for(stripe, Access::Exclusive) {
             waiters.writers_released.notify_one();
+            WOKE_WAITER.set(true);
         }
     }
 
