@@ -306,6 +306,28 @@ mod tests {
     }
 
     #[test]
+    fn a_release_reports_whether_it_handed_the_stripe_on() {
+        let (locks, global, waiters) =
+            (KeyLocks::default(), RwLock::new(()), LockWaiters::default());
+        let hot = stripe_of(&locks, b"hot");
+        take_woke_waiter();
+        // Nobody waits: a lone client's release hands nothing on.
+        waiters.wake(&locks, &global);
+        assert!(!take_woke_waiter());
+        let holder = locks.lock([&b"hot"[..]]);
+        let (_w, n) = waiters.register(Blocker::Stripe(hot, Access::Exclusive));
+        tokio::pin!(n);
+        n.as_mut().enable();
+        // Still held: a release of something else wakes no one for it.
+        waiters.wake(&locks, &global);
+        assert!(!take_woke_waiter());
+        drop(holder);
+        waiters.wake(&locks, &global);
+        assert!(take_woke_waiter());
+        assert!(!take_woke_waiter(), "the flag is cleared by reading it");
+    }
+
+    #[test]
     fn marks_of_stripes_nobody_waits_for_are_cleared() {
         let (locks, global, waiters) =
             (KeyLocks::default(), RwLock::new(()), LockWaiters::default());
