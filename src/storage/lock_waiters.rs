@@ -65,8 +65,9 @@ pub struct LockWaiters {
     global_waiting: AtomicUsize,
     global_released: Notify,
     stripes: Box<[StripeWaiters]>,
-    /// One bit per stripe that may have waiters: set by a waiter before it counts itself,
-    /// cleared by a release that finds the stripe's counts at zero.
+    /// One bit per stripe that may have waiters: set by a waiter after it counts itself,
+    /// cleared by a release that finds the stripe's counts at zero (and set again if a
+    /// count rose meanwhile).
     marked: Box<[AtomicU64]>,
 }
 
@@ -222,7 +223,7 @@ mod tests {
     }
 
     #[test]
-    fn a_release_wakes_one_writer_of_its_stripe_and_no_one_else() {
+    fn a_release_wakes_one_writer_per_free_stripe_and_none_of_a_held_one() {
         let (locks, global, waiters) =
             (KeyLocks::default(), RwLock::new(()), LockWaiters::default());
         let hot = stripe_of(&locks, b"hot");
