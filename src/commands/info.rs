@@ -199,6 +199,8 @@ fn memory(ctx: &Ctx<'_>, out: &mut String) {
     let (libraries, functions) = ctx.state.scripting.function_counts();
     let engine = ctx.storage().engine();
     let tier = &ctx.storage().tier_stats;
+    let (member_entries, member_bytes) =
+        ctx.storage().tier().map_or((0, 0), |t| t.members().usage());
     let (hits, misses) = (
         tier.hits.load(Ordering::Relaxed),
         tier.misses.load(Ordering::Relaxed),
@@ -226,6 +228,8 @@ fn memory(ctx: &Ctx<'_>, out: &mut String) {
          strata_memory_budget:{total}\r\nstrata_memory_budget_human:{}\r\nstrata_memory_budget_source:{}\r\n\
          hot_tier_enabled:{}\r\nhot_tier_capacity:{}\r\nhot_tier_entries:{}\r\nhot_tier_bytes:{}\r\n\
          hot_tier_hits:{hits}\r\nhot_tier_misses:{misses}\r\nhot_tier_hit_ratio:{:.4}\r\nhot_tier_evictions:{}\r\n\
+         hot_tier_members:{}\r\nhot_tier_member_bytes:{}\r\nhot_tier_member_hits:{}\r\n\
+         hot_tier_member_misses:{}\r\nhot_tier_member_evictions:{}\r\n\
          rocksdb_block_cache_capacity:{}\r\nrocksdb_block_cache_usage:{}\r\n\
          rocksdb_memtables_budget:{}\r\nrocksdb_memtables_size:{}\r\nrocksdb_estimate_live_data_size:{}\r\n\
          rocksdb_sst_files_size:{}\r\nrocksdb_estimate_subkeys:{}\r\n",
@@ -256,6 +260,11 @@ fn memory(ctx: &Ctx<'_>, out: &mut String) {
         r.tier_bytes,
         if hits + misses > 0 { hits as f64 / (hits + misses) as f64 } else { 0.0 },
         tier.evictions.load(Ordering::Relaxed),
+        member_entries,
+        member_bytes,
+        tier.members.hits.load(Ordering::Relaxed),
+        tier.members.misses.load(Ordering::Relaxed),
+        tier.members.evictions.load(Ordering::Relaxed),
         r.budget.block_cache,
         r.block_cache,
         r.budget.memtables,

@@ -141,7 +141,25 @@ impl Storage {
         if let Some(staged) = self.deferred_sub(cf, &sub_key) {
             return Ok(staged);
         }
-        self.engine().get(cf, &sub_key)
+        if cf != Cf::Data {
+            return self.engine().get(cf, &sub_key);
+        }
+        let tier = self.tier.load();
+        let Some(members) = tier.as_ref().map(|t| t.members()) else {
+            return self.engine().get(cf, &sub_key);
+        };
+        if let Some(hit) = members.get(&sub_key) {
+            return Ok(hit);
+        }
+        // The hot tier's fill protocol (`member_cache` module doc): a write that commits while
+        // we read bumps the generation, and our possibly older fill is withdrawn.
+        let ticket = self.generations.ticket(&sub_key);
+        let found = self.engine().get(cf, &sub_key)?;
+        members.put(&sub_key, found.as_deref());
+        if !self.generations.unchanged(&ticket) {
+            members.invalidate(&sub_key);
+        }
+        Ok(found)
     }
 
     // A sub-key is addressed by (cf, db, key, version, sub): bundling them would only move

@@ -148,6 +148,13 @@ impl Batch {
         })
     }
 
+    /// True when the batch deletes a range of `family`.
+    pub fn deletes_range_of(&self, family: Cf) -> bool {
+        self.ops
+            .iter()
+            .any(|op| matches!(op, Op::DeleteRange(cf, ..) if *cf == family))
+    }
+
     /// Appends `other`'s mutations after this batch's own.
     pub fn append(&mut self, other: Batch) {
         self.ops.extend(other.ops);
@@ -448,6 +455,12 @@ impl Engine {
     /// Commits `batch` atomically. The WAL is written (unless `appendonly no`) but not synced:
     /// syncing is the durability policy's job ([`Engine::sync_wal`]).
     pub fn write(&self, batch: Batch) -> StoreResult<()> {
+        self.write_ref(&batch)
+    }
+
+    /// [`Engine::write`] leaving the batch to the caller, who reads what it wrote afterwards
+    /// (the member cache's write-through) without copying it first.
+    pub fn write_ref(&self, batch: &Batch) -> StoreResult<()> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -460,13 +473,13 @@ impl Engine {
     }
 
     /// Appends `batch`'s mutations to `wb`.
-    fn to_write_batch(&self, batch: Batch, mut wb: WriteBatch) -> StoreResult<WriteBatch> {
-        for op in batch.ops {
+    fn to_write_batch(&self, batch: &Batch, mut wb: WriteBatch) -> StoreResult<WriteBatch> {
+        for op in &batch.ops {
             match op {
-                Op::Put(cf, k, v) => wb.put_cf(self.handle(cf)?, k, v),
-                Op::Delete(cf, k) => wb.delete_cf(self.handle(cf)?, k),
-                Op::Merge(cf, k, v) => wb.merge_cf(self.handle(cf)?, k, v),
-                Op::DeleteRange(cf, from, to) => wb.delete_range_cf(self.handle(cf)?, from, to),
+                Op::Put(cf, k, v) => wb.put_cf(self.handle(*cf)?, k, v),
+                Op::Delete(cf, k) => wb.delete_cf(self.handle(*cf)?, k),
+                Op::Merge(cf, k, v) => wb.merge_cf(self.handle(*cf)?, k, v),
+                Op::DeleteRange(cf, from, to) => wb.delete_range_cf(self.handle(*cf)?, from, to),
             }
         }
         Ok(wb)
@@ -513,13 +526,13 @@ impl Engine {
     /// Writes a batch a primary logged (its serialized bytes, as [`Engine::logged_since`]
     /// returned them) followed by `extra`, atomically. The only write a follower takes.
     pub fn write_logged(&self, data: &[u8], extra: Batch) -> StoreResult<()> {
-        let wb = self.to_write_batch(extra, WriteBatch::from_data(data))?;
+        let wb = self.to_write_batch(&extra, WriteBatch::from_data(data))?;
         self.write_batch(wb)
     }
 
     /// A follower's write on its primary's behalf (loading a full copy).
     pub fn write_from_primary(&self, batch: Batch) -> StoreResult<()> {
-        let wb = self.to_write_batch(batch, WriteBatch::default())?;
+        let wb = self.to_write_batch(&batch, WriteBatch::default())?;
         self.write_batch(wb)
     }
 

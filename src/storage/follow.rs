@@ -66,8 +66,12 @@ impl Storage {
     /// Applies one batch the primary logged, atomically, and withdraws what it made stale.
     pub fn apply_logged(&self, data: &[u8]) -> StoreResult<Applied> {
         let mut meta_keys: Vec<Vec<u8>> = Vec::new();
+        let mut member_keys: Vec<Vec<u8>> = Vec::new();
         let mut internal: Vec<(Vec<u8>, CounterChange)> = Vec::new();
         self.engine.visit_logged(data, |cf, key, op| {
+            if cf == Cf::Data {
+                member_keys.push(key.to_vec());
+            }
             if let Some(mk) = owning_meta_key(cf, key) {
                 if mk.get(..2) == Some(&INTERNAL_DB.to_be_bytes()[..]) {
                     if cf == Cf::Meta {
@@ -100,12 +104,15 @@ impl Storage {
                 _keys = self.locks.lock(user_keys.iter().map(|(_, k)| k.as_slice()));
             }
             let written = self.engine.write_logged(data, Batch::default());
-            for mk in &meta_keys {
+            for mk in meta_keys.iter().chain(&member_keys) {
                 self.generations.bump(mk);
             }
             if let Some(tier) = self.tier.load().as_ref() {
                 for mk in &meta_keys {
                     tier.invalidate(mk);
+                }
+                for member in &member_keys {
+                    tier.members().invalidate(member);
                 }
                 if whole {
                     tier.clear();

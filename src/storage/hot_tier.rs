@@ -28,6 +28,7 @@ use indexmap::IndexMap;
 use parking_lot::Mutex;
 
 use super::encoding::Meta;
+use super::member_cache::{MemberCache, MemberStats};
 use super::now_ms;
 
 /// `maxmemory-policy`, read as "what leaves the tier when it is full".
@@ -62,6 +63,7 @@ pub struct TierStats {
     pub hits: AtomicU64,
     pub misses: AtomicU64,
     pub evictions: AtomicU64,
+    pub members: Arc<MemberStats>,
 }
 
 /// Redis's LFU constants: a new key starts at 5, the counter grows logarithmically.
@@ -183,7 +185,12 @@ pub struct HotTier {
     /// Bytes charged by entries currently cached.
     charged: AtomicU64,
     stats: Arc<TierStats>,
+    /// Sub-key records of collections, within the same budget (see `member_cache`).
+    members: MemberCache,
 }
+
+/// Share of the tier's bytes given to collection members (the rest holds meta records).
+const MEMBER_SHARE_DIVISOR: u64 = 4;
 
 /// FNV-1a: cheap and good enough to spread keys over stripes and shards. (Within a shard the
 /// map hashes with SipHash, so crafted keys can unbalance shards but not degrade lookups.)
@@ -214,7 +221,10 @@ impl HotTier {
                 })
             })
             .collect();
+        let members = capacity / MEMBER_SHARE_DIVISOR;
+        let capacity = capacity - members;
         HotTier {
+            members: MemberCache::new(members, stats.members.clone()),
             shards,
             capacity,
             policy,
@@ -342,8 +352,14 @@ impl HotTier {
         }
     }
 
-    /// Drops every entry (FLUSHDB/FLUSHALL).
+    /// The cache of collection members that shares this tier's budget.
+    pub fn members(&self) -> &MemberCache {
+        &self.members
+    }
+
+    /// Drops every entry, members included (FLUSHDB/FLUSHALL).
     pub fn clear(&self) {
+        self.members.clear();
         for shard in self.shards.iter() {
             let mut shard = shard.lock();
             let freed: u64 = shard
@@ -422,10 +438,18 @@ impl HotTier {
         best.0
     }
 
-    /// (entries, charged bytes).
+    /// (entries, charged bytes) of meta records and members together.
     pub fn usage(&self) -> (u64, u64) {
-        let entries = self.shards.iter().map(|s| s.lock().entries.len() as u64);
-        (entries.sum(), self.charged.load(Ordering::Relaxed))
+        let entries: u64 = self
+            .shards
+            .iter()
+            .map(|s| s.lock().entries.len() as u64)
+            .sum();
+        let (members, member_bytes) = self.members.usage();
+        (
+            entries + members,
+            self.charged.load(Ordering::Relaxed) + member_bytes,
+        )
     }
 }
 
@@ -575,7 +599,10 @@ mod tests {
     /// new keys; returns how many of each half survived.
     fn survivors_after_pressure(policy: Policy, n: u32) -> (usize, usize) {
         let size = entry_size(&key(0), &string(b"0123456789"));
-        let t = tier(size * u64::from(n), policy);
+        // Sized so that the meta share (all but the members' quarter) holds exactly `n`.
+        let meta_share = size * u64::from(n);
+        let divisor = MEMBER_SHARE_DIVISOR;
+        let t = tier((meta_share * divisor).div_ceil(divisor - 1), policy);
         for i in 0..n {
             t.fill(key(i), string(b"0123456789"), true);
         }

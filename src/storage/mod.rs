@@ -26,6 +26,7 @@ pub mod hot_tier;
 pub mod keyspace;
 pub mod lock_waiters;
 pub mod locks;
+pub mod member_cache;
 pub mod portable;
 pub mod reclaim;
 pub mod scripts;
@@ -436,12 +437,13 @@ impl Storage {
                     .add_counter(Cf::Meta, expires_counter_key(phys), expires);
             }
         }
-        let written = self.engine.write(ws.batch);
+        let written = self.engine.write_ref(&ws.batch);
         // Bump before looking at the tier: a reader that read the old record then sees the
         // bump and withdraws its insert, and a tier installed meanwhile is the one we update.
         for (mk, _) in &ws.tier_updates {
             self.generations.bump(mk);
         }
+        self.refresh_members(&ws.batch, written.is_ok());
         if let Some(tier) = self.tier.load().as_ref() {
             for (mk, update) in ws.tier_updates {
                 match (&written, update) {
@@ -462,6 +464,38 @@ impl Storage {
             }
         }
         Ok(())
+    }
+
+    /// Applies a batch's `data` puts and deletes to the member cache once the engine write
+    /// returned (`member_cache` module doc), after bumping each sub-key's fill generation.
+    /// A failed write's outcome is unknown, so its keys are forgotten instead.
+    fn refresh_members(&self, batch: &engine::Batch, written: bool) {
+        let mut writes = batch.writes_to(Cf::Data).peekable();
+        if writes.peek().is_none() && !batch.deletes_range_of(Cf::Data) {
+            return;
+        }
+        for (key, _) in batch.writes_to(Cf::Data) {
+            self.generations.bump(key);
+        }
+        let ranged = batch.deletes_range_of(Cf::Data);
+        if ranged {
+            self.generations.bump_all();
+        }
+        let tier = self.tier.load();
+        let Some(members) = tier.as_ref().map(|t| t.members()) else {
+            return;
+        };
+        if ranged {
+            members.clear();
+            return;
+        }
+        for (key, value) in writes {
+            if written {
+                members.put(key, value);
+            } else {
+                members.invalidate(key);
+            }
+        }
     }
 
     /// Records whether writes currently fail, for INFO and for the log.

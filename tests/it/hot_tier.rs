@@ -153,6 +153,164 @@ fn concurrent_reads_never_see_a_value_older_than_the_last_acknowledged_write() {
     assert!(evictions > 0, "the tiny maxmemory forced no evictions");
 }
 
+const MEMBER_BALLAST_FIELDS: usize = 512;
+
+/// The member cache (docs/member-cache.md) under the same kind of load: hash fields counted
+/// by HINCRBY (a stale cached field would lose increments), ballast fields big enough to keep
+/// the cache evicting, and per-connection lists and sets whose replies must follow a local
+/// model exactly (LPUSH reuses the index an LPOP freed; SADD/SREM answer from membership).
+#[test]
+fn concurrent_member_reads_never_see_a_member_older_than_the_last_acknowledged_write() {
+    // 2 MB of maxmemory gives the tier 1 MB, a quarter of it for members; 512 ballast fields
+    // of 1 KB do not fit.
+    let server = Server::start_with(&["--hot-tier", "yes", "--maxmemory", "2mb"]);
+    let counters_acked: Arc<Vec<AtomicI64>> =
+        Arc::new((0..COUNTERS).map(|_| AtomicI64::new(0)).collect());
+    let ballast_acked: Arc<Vec<AtomicU64>> = Arc::new(
+        (0..MEMBER_BALLAST_FIELDS)
+            .map(|_| AtomicU64::new(0))
+            .collect(),
+    );
+    let incrs_done = Arc::new(AtomicU64::new(0));
+    let stale = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(6);
+    let mut threads = Vec::new();
+
+    for w in 0..3 {
+        let (addr, acked, done) = (
+            server.addr.clone(),
+            counters_acked.clone(),
+            incrs_done.clone(),
+        );
+        threads.push(std::thread::spawn(move || {
+            let mut r = Raw::connect(&addr);
+            let mut i = w;
+            while Instant::now() < deadline {
+                let k = i % COUNTERS;
+                let value = int(r.cmd(&["HINCRBY", "counters", &format!("f{k}"), "1"]));
+                acked[k].fetch_max(value, Ordering::SeqCst);
+                done.fetch_add(1, Ordering::SeqCst);
+                i += 7;
+            }
+        }));
+    }
+    for w in 0..2 {
+        let (addr, acked) = (server.addr.clone(), ballast_acked.clone());
+        threads.push(std::thread::spawn(move || {
+            let mut r = Raw::connect(&addr);
+            let mut seq = 0u64;
+            while Instant::now() < deadline {
+                seq += 1;
+                let k = w + 2 * (seq as usize % (MEMBER_BALLAST_FIELDS / 2));
+                let mut value = format!("{seq:020}:");
+                value.extend(std::iter::repeat_n('x', 1024));
+                r.cmd(&["HSET", "ballast", &format!("f{k}"), &value]);
+                acked[k].store(seq, Ordering::SeqCst);
+            }
+        }));
+    }
+    // Model-checked lists and sets, one of each per thread.
+    for w in 0..2 {
+        let addr = server.addr.clone();
+        threads.push(std::thread::spawn(move || {
+            let mut r = Raw::connect(&addr);
+            let (list, set) = (format!("list:{w}"), format!("set:{w}"));
+            let mut model: std::collections::VecDeque<u64> = Default::default();
+            let mut members = std::collections::BTreeSet::new();
+            let mut seq = 0u64;
+            while Instant::now() < deadline {
+                seq += 1;
+                r.cmd(&["LPUSH", &list, &seq.to_string()]);
+                model.push_front(seq);
+                if seq % 3 != 0 {
+                    // Pop from the head: the index just written, then reused by the next push.
+                    let got = int(r.cmd(&["LPOP", &list]));
+                    assert_eq!(Some(got as u64), model.pop_front(), "LPOP of {list}");
+                }
+                if model.len() > 16 {
+                    let got = int(r.cmd(&["RPOP", &list]));
+                    assert_eq!(Some(got as u64), model.pop_back(), "RPOP of {list}");
+                }
+                let m = (seq * 7919 % 64).to_string();
+                if seq % 2 == 0 {
+                    let added = int(r.cmd(&["SADD", &set, &m]));
+                    assert_eq!(added, i64::from(members.insert(m.clone())), "SADD {m}");
+                } else {
+                    let removed = int(r.cmd(&["SREM", &set, &m]));
+                    assert_eq!(removed, i64::from(members.remove(&m)), "SREM {m}");
+                }
+            }
+        }));
+    }
+    for rdr in 0..3 {
+        let (addr, cacked, backed, stale) = (
+            server.addr.clone(),
+            counters_acked.clone(),
+            ballast_acked.clone(),
+            stale.clone(),
+        );
+        threads.push(std::thread::spawn(move || {
+            let mut r = Raw::connect(&addr);
+            let mut i = rdr * 13;
+            while Instant::now() < deadline {
+                i += 1;
+                if i % 2 == 0 {
+                    let k = i % COUNTERS;
+                    let floor = cacked[k].load(Ordering::SeqCst);
+                    let seen = match r.cmd(&["HGET", "counters", &format!("f{k}")]) {
+                        V::Nil => 0,
+                        v => int(v),
+                    };
+                    if seen < floor {
+                        stale.fetch_add(1, Ordering::SeqCst);
+                    }
+                } else {
+                    let k = i % MEMBER_BALLAST_FIELDS;
+                    let floor = backed[k].load(Ordering::SeqCst);
+                    let seen = match r.cmd(&["HGET", "ballast", &format!("f{k}")]) {
+                        V::Nil => 0,
+                        V::Bulk(b) => String::from_utf8_lossy(&b[..20]).parse().unwrap(),
+                        other => panic!("unexpected {other:?}"),
+                    };
+                    if seen < floor {
+                        stale.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            }
+        }));
+    }
+    for t in threads {
+        t.join().expect("worker panicked");
+    }
+
+    let mut r = server.raw();
+    let total: i64 = (0..COUNTERS)
+        .map(|k| match r.cmd(&["HGET", "counters", &format!("f{k}")]) {
+            V::Nil => 0,
+            v => int(v),
+        })
+        .sum();
+    let incrs = incrs_done.load(Ordering::SeqCst);
+    let hits = info_field(&mut r, "memory", "hot_tier_member_hits");
+    let evictions = info_field(&mut r, "memory", "hot_tier_member_evictions");
+    eprintln!(
+        "member cache stress: {incrs} HINCRBYs, {hits} hits, {evictions} evictions, {} stale",
+        stale.load(Ordering::SeqCst)
+    );
+    assert_eq!(
+        stale.load(Ordering::SeqCst),
+        0,
+        "a read returned a stale field"
+    );
+    assert_eq!(total as u64, incrs, "increments were lost");
+    assert!(incrs > 1000, "too little load to mean anything: {incrs}");
+    assert!(hits > 0, "no read was served by the member cache");
+    assert!(
+        evictions > 0,
+        "the tiny maxmemory forced no member evictions"
+    );
+}
+
 #[test]
 fn memory_usage_grows_with_the_value_and_used_memory_stays_near_maxmemory() {
     let server = Server::start_with(&["--hot-tier", "yes", "--maxmemory", "8mb"]);

@@ -437,6 +437,62 @@ fn replica_reads_are_monotonic_under_the_hot_tier() {
     assert_eq!(replica.raw().cmd(&["GET", "counter"]), V::bulk("3000"));
 }
 
+/// The same for a hash field, cached by the replica's member cache, and a member the
+/// primary removes: the replica forgets it once it applied the removal.
+#[test]
+fn replica_member_reads_are_monotonic_under_the_member_cache() {
+    let primary = Server::start();
+    let replica = replica_of(&primary, &["--hot-tier", "yes"]);
+    let mut p = primary.raw();
+    p.cmd(&["SADD", "members", "gone", "stays"]);
+    wait_caught_up(&primary, &replica);
+    let mut r = replica.raw();
+    assert_eq!(r.cmd(&["SISMEMBER", "members", "gone"]), V::Int(1));
+    p.cmd(&["SREM", "members", "gone"]);
+    wait_caught_up(&primary, &replica);
+    assert_eq!(r.cmd(&["SISMEMBER", "members", "gone"]), V::Int(0));
+    assert_eq!(r.cmd(&["SISMEMBER", "members", "stays"]), V::Int(1));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for _ in 0..3 {
+        let mut r = replica.raw();
+        let stop = stop.clone();
+        readers.push(std::thread::spawn(move || {
+            let mut last = 0i64;
+            let mut reads = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let now = match r.cmd(&["HGET", "hash", "counter"]) {
+                    V::Nil => 0,
+                    v => v.text().parse::<i64>().unwrap(),
+                };
+                assert!(now >= last, "read {now} after {last}");
+                last = now;
+                reads += 1;
+            }
+            (last, reads)
+        }));
+    }
+    for _ in 0..3000 {
+        p.cmd(&["HINCRBY", "hash", "counter", "1"]);
+    }
+    wait_caught_up(&primary, &replica);
+    stop.store(true, Ordering::Relaxed);
+    for reader in readers {
+        let (last, reads) = reader.join().unwrap();
+        assert!(reads > 10, "{reads} reads");
+        assert!(last <= 3000);
+    }
+    assert_eq!(r.cmd(&["HGET", "hash", "counter"]), V::bulk("3000"));
+    let info = r.cmd(&["INFO", "memory"]).text();
+    let hits: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("hot_tier_member_hits:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("INFO memory has hot_tier_member_hits");
+    assert!(hits > 0, "the replica's reads never hit the member cache");
+}
+
 /// A loopback TCP proxy in front of a server whose connections can be cut: the replica's
 /// link then drops the way a network failure drops it, without either process restarting.
 struct CuttableProxy {
