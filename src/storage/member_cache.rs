@@ -36,8 +36,11 @@ const ENTRY_OVERHEAD: usize = 96;
 /// Power of two; enough that two threads rarely meet on a shard.
 const SHARDS: usize = 64;
 
+/// A cached record: its value, or `None` when the member is known absent.
+type Record = Option<Box<[u8]>>;
+
 struct Shard {
-    entries: IndexMap<Box<[u8]>, Option<Box<[u8]>>, RandomState>,
+    entries: IndexMap<Box<[u8]>, Record, RandomState>,
     /// xorshift state for picking victims.
     rng: u64,
 }
