@@ -16,7 +16,9 @@
 //! Eviction never loses data: an evicted entry is simply read from RocksDB again. Access times
 //! and Redis-style LFU counters live in the entries so `OBJECT IDLETIME/FREQ` can answer for
 //! cached keys. Expired records stay cached like any other (RocksDB still holds them until
-//! active expiry deletes them, which updates the tier). Depends only on `encoding::Meta`.
+//! active expiry deletes them, which updates the tier). A quarter of the budget holds the
+//! member cache (`member_cache`): collections' sub-key records, kept fresh by the same rules.
+//! Depends only on `encoding::Meta` and `member_cache`.
 
 use std::cell::Cell;
 use std::collections::hash_map::RandomState;
