@@ -31,7 +31,7 @@ use parking_lot::Mutex;
 
 use super::encoding::Meta;
 use super::member_cache::{MemberCache, MemberStats};
-use super::now_ms;
+use super::{fnv1a, now_ms, shard_of_64};
 
 /// `maxmemory-policy`, read as "what leaves the tier when it is full".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,17 +194,6 @@ pub struct HotTier {
 /// Share of the tier's bytes given to collection members (the rest holds meta records).
 const MEMBER_SHARE_DIVISOR: u64 = 4;
 
-/// FNV-1a: cheap and good enough to spread keys over stripes and shards. (Within a shard the
-/// map hashes with SipHash, so crafted keys can unbalance shards but not degrade lookups.)
-fn fnv1a(key: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in key {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
-
 impl HotTier {
     pub fn new(
         capacity: u64,
@@ -240,9 +229,7 @@ impl HotTier {
     }
 
     fn shard(&self, meta_key: &[u8]) -> &Mutex<Shard> {
-        // FNV's high bits mix poorly; a Fibonacci multiply spreads every input bit over them.
-        let mixed = fnv1a(meta_key).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        &self.shards[(mixed >> 58) as usize % SHARDS]
+        &self.shards[shard_of_64(meta_key) % SHARDS]
     }
 
     /// A cached record; `touch` records the access (reads by `OBJECT`, `TYPE`, `TTL` and

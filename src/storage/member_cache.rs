@@ -20,7 +20,7 @@
 //! - Versions are never reused, so entries of a deleted collection are unreachable; they
 //!   leave by eviction (random: a miss costs one lookup, as Redis's `allkeys-random`).
 //!
-//! Depends on nothing but `indexmap` and `parking_lot`.
+//! Depends on `indexmap`, `parking_lot` and the storage module's shard hash.
 
 use std::collections::hash_map::RandomState;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,6 +28,8 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 use parking_lot::Mutex;
+
+use super::shard_of_64;
 
 /// Values above this are not cached (chunks of long strings live in the same family).
 pub const MAX_MEMBER_VALUE: usize = 4096;
@@ -65,17 +67,6 @@ fn entry_size(key: &[u8], value: Option<&[u8]>) -> u64 {
     (key.len() + value.map_or(0, <[u8]>::len) + ENTRY_OVERHEAD) as u64
 }
 
-/// FNV-1a with a Fibonacci mix: spreads keys over shards (within a shard the map hashes with
-/// SipHash, so crafted members can unbalance shards but not degrade lookups).
-fn shard_of(key: &[u8]) -> usize {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in key {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize % SHARDS
-}
-
 impl MemberCache {
     pub fn new(capacity: u64, stats: Arc<MemberStats>) -> MemberCache {
         let seed = RandomState::new();
@@ -97,7 +88,7 @@ impl MemberCache {
 
     /// `Some(record)` when cached (`Some(None)`: known absent), `None` on a miss.
     pub fn get(&self, key: &[u8]) -> Option<Option<Vec<u8>>> {
-        let found = self.shards[shard_of(key)]
+        let found = self.shards[shard_of_64(key) % SHARDS]
             .lock()
             .entries
             .get(key)
@@ -114,7 +105,7 @@ impl MemberCache {
     /// Caches `value` as the record of `key` (a read's find or a committed write), replacing
     /// any entry. A value too large to cache, or one that cannot fit, drops the old entry.
     pub fn put(&self, key: &[u8], value: Option<&[u8]>) {
-        let mut shard = self.shards[shard_of(key)].lock();
+        let mut shard = self.shards[shard_of_64(key) % SHARDS].lock();
         self.remove(&mut shard, key);
         if value.is_some_and(|v| v.len() > MAX_MEMBER_VALUE) {
             return;
@@ -135,7 +126,7 @@ impl MemberCache {
     }
 
     pub fn invalidate(&self, key: &[u8]) {
-        let mut shard = self.shards[shard_of(key)].lock();
+        let mut shard = self.shards[shard_of_64(key) % SHARDS].lock();
         self.remove(&mut shard, key);
     }
 

@@ -47,6 +47,24 @@ use hot_tier::{Generations, HotTier, TierStats};
 use lock_waiters::{LockWaiters, WakeOnDrop};
 use locks::KeyLocks;
 
+/// FNV-1a: cheap and good enough to spread keys over stripes and shards. (Within a shard the
+/// in-memory maps hash with SipHash, so crafted keys can unbalance shards but not degrade
+/// lookups.)
+fn fnv1a(key: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in key {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// Which of 64 shards `key` falls in (the hot tier's and the member cache's). FNV's high bits
+/// mix poorly; a Fibonacci multiply spreads every input bit over them.
+fn shard_of_64(key: &[u8]) -> usize {
+    (fnv1a(key).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
     SystemTime::now()
@@ -470,14 +488,10 @@ impl Storage {
     /// returned (`member_cache` module doc), after bumping each sub-key's fill generation.
     /// A failed write's outcome is unknown, so its keys are forgotten instead.
     fn refresh_members(&self, batch: &engine::Batch, written: bool) {
-        let mut writes = batch.writes_to(Cf::Data).peekable();
-        if writes.peek().is_none() && !batch.deletes_range_of(Cf::Data) {
-            return;
-        }
+        let ranged = batch.deletes_range_of(Cf::Data);
         for (key, _) in batch.writes_to(Cf::Data) {
             self.generations.bump(key);
         }
-        let ranged = batch.deletes_range_of(Cf::Data);
         if ranged {
             self.generations.bump_all();
         }
@@ -489,7 +503,7 @@ impl Storage {
             members.clear();
             return;
         }
-        for (key, value) in writes {
+        for (key, value) in batch.writes_to(Cf::Data) {
             if written {
                 members.put(key, value);
             } else {

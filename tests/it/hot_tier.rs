@@ -27,6 +27,23 @@ fn int(v: V) -> i64 {
     }
 }
 
+/// A counter as read back: missing counts as 0.
+fn counter(v: V) -> i64 {
+    match v {
+        V::Nil => 0,
+        v => int(v),
+    }
+}
+
+/// The sequence number in front of a ballast value; missing counts as 0.
+fn ballast_seq(v: V) -> u64 {
+    match v {
+        V::Nil => 0,
+        V::Bulk(b) => String::from_utf8_lossy(&b[..20]).parse().unwrap(),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
 const COUNTERS: usize = 32;
 const BALLAST_KEYS: usize = 256;
 const BALLAST_BYTES: usize = 16 * 1024;
@@ -104,21 +121,14 @@ fn concurrent_reads_never_see_a_value_older_than_the_last_acknowledged_write() {
                 if i % 2 == 0 {
                     let k = i % COUNTERS;
                     let floor = cacked[k].load(Ordering::SeqCst);
-                    let seen = match r.cmd(&["GET", &format!("counter:{k}")]) {
-                        V::Nil => 0,
-                        v => int(v),
-                    };
+                    let seen = counter(r.cmd(&["GET", &format!("counter:{k}")]));
                     if seen < floor {
                         stale.fetch_add(1, Ordering::SeqCst);
                     }
                 } else {
                     let k = i % BALLAST_KEYS;
                     let floor = backed[k].load(Ordering::SeqCst);
-                    let seen = match r.cmd(&["GET", &format!("ballast:{k}")]) {
-                        V::Nil => 0,
-                        V::Bulk(b) => String::from_utf8_lossy(&b[..20]).parse().unwrap(),
-                        other => panic!("unexpected {other:?}"),
-                    };
+                    let seen = ballast_seq(r.cmd(&["GET", &format!("ballast:{k}")]));
                     if seen < floor {
                         stale.fetch_add(1, Ordering::SeqCst);
                     }
@@ -132,10 +142,7 @@ fn concurrent_reads_never_see_a_value_older_than_the_last_acknowledged_write() {
 
     let mut r = server.raw();
     let total: i64 = (0..COUNTERS)
-        .map(|k| match r.cmd(&["GET", &format!("counter:{k}")]) {
-            V::Nil => 0,
-            v => int(v),
-        })
+        .map(|k| counter(r.cmd(&["GET", &format!("counter:{k}")])))
         .sum();
     let incrs = incrs_done.load(Ordering::SeqCst);
     let evictions = info_field(&mut r, "memory", "hot_tier_evictions");
@@ -257,21 +264,14 @@ fn concurrent_member_reads_never_see_a_member_older_than_the_last_acknowledged_w
                 if i % 2 == 0 {
                     let k = i % COUNTERS;
                     let floor = cacked[k].load(Ordering::SeqCst);
-                    let seen = match r.cmd(&["HGET", "counters", &format!("f{k}")]) {
-                        V::Nil => 0,
-                        v => int(v),
-                    };
+                    let seen = counter(r.cmd(&["HGET", "counters", &format!("f{k}")]));
                     if seen < floor {
                         stale.fetch_add(1, Ordering::SeqCst);
                     }
                 } else {
                     let k = i % MEMBER_BALLAST_FIELDS;
                     let floor = backed[k].load(Ordering::SeqCst);
-                    let seen = match r.cmd(&["HGET", "ballast", &format!("f{k}")]) {
-                        V::Nil => 0,
-                        V::Bulk(b) => String::from_utf8_lossy(&b[..20]).parse().unwrap(),
-                        other => panic!("unexpected {other:?}"),
-                    };
+                    let seen = ballast_seq(r.cmd(&["HGET", "ballast", &format!("f{k}")]));
                     if seen < floor {
                         stale.fetch_add(1, Ordering::SeqCst);
                     }
@@ -285,10 +285,7 @@ fn concurrent_member_reads_never_see_a_member_older_than_the_last_acknowledged_w
 
     let mut r = server.raw();
     let total: i64 = (0..COUNTERS)
-        .map(|k| match r.cmd(&["HGET", "counters", &format!("f{k}")]) {
-            V::Nil => 0,
-            v => int(v),
-        })
+        .map(|k| counter(r.cmd(&["HGET", "counters", &format!("f{k}")])))
         .sum();
     let incrs = incrs_done.load(Ordering::SeqCst);
     let hits = info_field(&mut r, "memory", "hot_tier_member_hits");

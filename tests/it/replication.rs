@@ -396,13 +396,14 @@ fn flushes_swaps_expiry_and_messages_reach_the_replica() {
     assert!(dataset(&replica).is_empty());
 }
 
-/// A reader on the replica never sees a counter go backwards while the primary increments
-/// it, the hot tier caching it in between.
-#[test]
-fn replica_reads_are_monotonic_under_the_hot_tier() {
-    let primary = Server::start();
-    let replica = replica_of(&primary, &["--hot-tier", "yes"]);
-    wait_caught_up(&primary, &replica);
+/// Three readers on the replica run `read` while the primary runs `incr` 3000 times: no
+/// reader ever sees the counter go backwards, and the replica ends at 3000.
+fn assert_monotonic_replica_reads(
+    primary: &Server,
+    replica: &Server,
+    read: &'static [&'static str],
+    incr: &[&str],
+) {
     let stop = Arc::new(AtomicBool::new(false));
     let mut readers = Vec::new();
     for _ in 0..3 {
@@ -412,7 +413,7 @@ fn replica_reads_are_monotonic_under_the_hot_tier() {
             let mut last = 0i64;
             let mut reads = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                let now = match r.cmd(&["GET", "counter"]) {
+                let now = match r.cmd(read) {
                     V::Nil => 0,
                     v => v.text().parse::<i64>().unwrap(),
                 };
@@ -425,16 +426,31 @@ fn replica_reads_are_monotonic_under_the_hot_tier() {
     }
     let mut p = primary.raw();
     for _ in 0..3000 {
-        p.cmd(&["INCR", "counter"]);
+        p.cmd(incr);
     }
-    wait_caught_up(&primary, &replica);
+    wait_caught_up(primary, replica);
     stop.store(true, Ordering::Relaxed);
     for reader in readers {
         let (last, reads) = reader.join().unwrap();
         assert!(reads > 10, "{reads} reads");
         assert!(last <= 3000);
     }
-    assert_eq!(replica.raw().cmd(&["GET", "counter"]), V::bulk("3000"));
+    assert_eq!(replica.raw().cmd(read), V::bulk("3000"));
+}
+
+/// A reader on the replica never sees a counter go backwards while the primary increments
+/// it, the hot tier caching it in between.
+#[test]
+fn replica_reads_are_monotonic_under_the_hot_tier() {
+    let primary = Server::start();
+    let replica = replica_of(&primary, &["--hot-tier", "yes"]);
+    wait_caught_up(&primary, &replica);
+    assert_monotonic_replica_reads(
+        &primary,
+        &replica,
+        &["GET", "counter"],
+        &["INCR", "counter"],
+    );
 }
 
 /// The same for a hash field, cached by the replica's member cache, and a member the
@@ -453,37 +469,12 @@ fn replica_member_reads_are_monotonic_under_the_member_cache() {
     assert_eq!(r.cmd(&["SISMEMBER", "members", "gone"]), V::Int(0));
     assert_eq!(r.cmd(&["SISMEMBER", "members", "stays"]), V::Int(1));
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut readers = Vec::new();
-    for _ in 0..3 {
-        let mut r = replica.raw();
-        let stop = stop.clone();
-        readers.push(std::thread::spawn(move || {
-            let mut last = 0i64;
-            let mut reads = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                let now = match r.cmd(&["HGET", "hash", "counter"]) {
-                    V::Nil => 0,
-                    v => v.text().parse::<i64>().unwrap(),
-                };
-                assert!(now >= last, "read {now} after {last}");
-                last = now;
-                reads += 1;
-            }
-            (last, reads)
-        }));
-    }
-    for _ in 0..3000 {
-        p.cmd(&["HINCRBY", "hash", "counter", "1"]);
-    }
-    wait_caught_up(&primary, &replica);
-    stop.store(true, Ordering::Relaxed);
-    for reader in readers {
-        let (last, reads) = reader.join().unwrap();
-        assert!(reads > 10, "{reads} reads");
-        assert!(last <= 3000);
-    }
-    assert_eq!(r.cmd(&["HGET", "hash", "counter"]), V::bulk("3000"));
+    assert_monotonic_replica_reads(
+        &primary,
+        &replica,
+        &["HGET", "hash", "counter"],
+        &["HINCRBY", "hash", "counter", "1"],
+    );
     let info = r.cmd(&["INFO", "memory"]).text();
     let hits: u64 = info
         .lines()
